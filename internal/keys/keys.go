@@ -1,0 +1,236 @@
+// Package keys loads the HMAC signing secrets that the gateway uses from the
+// same environment variables (or mounted secret files) and describes them by
+// role and one-way fingerprint, never by value.
+package keys
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Family says which kind of token a key signs.
+type Family string
+
+// Token families, as used in the `token` metric label.
+const (
+	Access  Family = "access"
+	Refresh Family = "refresh"
+	// Unknown is the family of a token that no configured key verifies.
+	Unknown Family = "unknown"
+)
+
+// Families lists every value of the `token` label.
+var Families = []Family{Access, Refresh, Unknown}
+
+// Role says where a key stands in the rotation.
+type Role string
+
+// Key roles, as used in the `key` and `role` metric labels.
+const (
+	Current  Role = "current"
+	Previous Role = "previous"
+	Retired  Role = "retired"
+	// None is the role reported for a token that no configured key verifies.
+	None Role = "none"
+)
+
+// Roles lists every value of the `key` label.
+var Roles = []Role{Current, Previous, Retired, None}
+
+// MinSecretBytes is the size below which a secret is accepted but flagged weak:
+// HS256 wants at least 256 bits of key.
+const MinSecretBytes = 32
+
+// Sentinel errors of Load; wrapped with the variable's name.
+var (
+	ErrNoKey         = errors.New("no signing key configured")
+	ErrBothSet       = errors.New("set either the variable or its _FILE form, not both")
+	ErrEmpty         = errors.New("secret is empty or only whitespace")
+	ErrUnreadable    = errors.New("secret file cannot be read")
+	ErrPreviousAlone = errors.New("previous key configured without a current key")
+)
+
+// Key is one configured secret. Its String and LogValue never show the secret.
+type Key struct {
+	Family      Family
+	Role        Role
+	Fingerprint string
+	Alg         string
+	Weak        bool
+	// Source names where the secret came from (the variable or file path), for messages.
+	Source string
+	secret []byte
+}
+
+// Secret returns the raw secret for signature checks. Never log or print it.
+func (k Key) Secret() []byte { return k.secret }
+
+// String describes the key without its secret.
+func (k Key) String() string {
+	return fmt.Sprintf("%s/%s key %s", k.Family, k.Role, k.Fingerprint)
+}
+
+// GoString keeps %#v from printing the secret.
+func (k Key) GoString() string { return "keys.Key{" + k.String() + "}" }
+
+// LogValue keeps the secret out of structured logs even when a Key is logged whole.
+func (k Key) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("token", string(k.Family)),
+		slog.String("role", string(k.Role)),
+		slog.String("fingerprint", k.Fingerprint),
+		slog.Bool("weak", k.Weak),
+	)
+}
+
+// New builds a key from a raw secret; used by Load and by tests and the demo.
+func New(f Family, r Role, secret []byte) Key {
+	s := bytes.Clone(secret)
+	return Key{Family: f, Role: r, Fingerprint: Fingerprint(s), Alg: "HS256", Weak: len(s) < MinSecretBytes, secret: s}
+}
+
+// Fingerprint is a short one-way identifier of a secret: the first 6 bytes of
+// a domain-separated SHA-256, in hex. It tells keys apart across replicas
+// without revealing them.
+func Fingerprint(secret []byte) string {
+	h := sha256.New()
+	h.Write([]byte("jwtwatch key fingerprint v1\x00"))
+	h.Write(secret)
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+// Set is everything loaded from the environment: the keys in checking order
+// (current before previous before retired), the expected issuers, and the
+// secret files to watch for reloads.
+type Set struct {
+	Keys    []Key
+	Issuers map[Family]string
+	Files   []string
+}
+
+// Find returns the key of that family and role, if configured.
+func (s Set) Find(f Family, r Role) (Key, bool) {
+	for _, k := range s.Keys {
+		if k.Family == f && k.Role == r {
+			return k, true
+		}
+	}
+	return Key{}, false
+}
+
+// variable names, in checking order: current keys first, access before refresh.
+var layout = []struct {
+	name string
+	f    Family
+	r    Role
+}{
+	{"JWT_ACCESS_SECRET", Access, Current},
+	{"JWT_REFRESH_SECRET", Refresh, Current},
+	{"JWT_ACCESS_SECRET_PREVIOUS", Access, Previous},
+	{"JWT_REFRESH_SECRET_PREVIOUS", Refresh, Previous},
+	{"JWT_ACCESS_SECRET_RETIRED", Access, Retired},
+	{"JWT_REFRESH_SECRET_RETIRED", Refresh, Retired},
+}
+
+// Variables lists every environment variable Load reads (each also as NAME_FILE).
+func Variables() []string {
+	out := make([]string, 0, len(layout)+2)
+	for _, l := range layout {
+		out = append(out, l.name)
+	}
+	return append(out, "JWT_ACCESS_ISSUER", "JWT_REFRESH_ISSUER")
+}
+
+// Load reads the secrets and issuers. lookup is os.LookupEnv in production and
+// readFile is os.ReadFile; both are injected so tests need no process state.
+func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (Set, error) {
+	set := Set{Issuers: map[Family]string{}}
+	for _, l := range layout {
+		secret, src, ok, err := value(l.name, lookup, readFile)
+		if err != nil {
+			return Set{}, err
+		}
+		if !ok {
+			continue
+		}
+		if strings.TrimSpace(string(secret)) == "" {
+			return Set{}, fmt.Errorf("%s: %w", src, ErrEmpty)
+		}
+		k := New(l.f, l.r, secret)
+		k.Source = src
+		if strings.HasSuffix(src, "_FILE") {
+			file, _ := lookup(l.name + "_FILE")
+			set.Files = append(set.Files, file)
+		}
+		set.Keys = append(set.Keys, k)
+	}
+	if len(set.Keys) == 0 {
+		return Set{}, fmt.Errorf("%w: set JWT_ACCESS_SECRET or JWT_ACCESS_SECRET_FILE", ErrNoKey)
+	}
+	for _, f := range []Family{Access, Refresh} {
+		_, cur := set.Find(f, Current)
+		_, prev := set.Find(f, Previous)
+		if prev && !cur {
+			return Set{}, fmt.Errorf("JWT_%s_SECRET_PREVIOUS: %w", strings.ToUpper(string(f)), ErrPreviousAlone)
+		}
+	}
+	for _, v := range []struct {
+		name string
+		f    Family
+	}{{"JWT_ACCESS_ISSUER", Access}, {"JWT_REFRESH_ISSUER", Refresh}} {
+		iss, _, ok, err := value(v.name, lookup, readFile)
+		if err != nil {
+			return Set{}, err
+		}
+		if ok {
+			set.Issuers[v.f] = strings.TrimSpace(string(iss))
+		}
+	}
+	if _, ok := set.Issuers[Refresh]; !ok {
+		if iss, ok := set.Issuers[Access]; ok {
+			set.Issuers[Refresh] = iss
+		}
+	}
+	return set, nil
+}
+
+// value reads NAME or NAME_FILE. src names what was read, for error messages.
+func value(name string, lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (val []byte, src string, ok bool, err error) {
+	direct, hasDirect := lookup(name)
+	file, hasFile := lookup(name + "_FILE")
+	switch {
+	case hasDirect && hasFile:
+		return nil, name, false, fmt.Errorf("%s and %s_FILE: %w", name, name, ErrBothSet)
+	case hasDirect:
+		return []byte(direct), name, true, nil
+	case hasFile:
+		b, err := readFile(file)
+		if err != nil {
+			// The path is not secret; the error text of os.ReadFile holds only the path.
+			return nil, name + "_FILE", false, fmt.Errorf("%s_FILE %q: %w: %w", name, file, ErrUnreadable, err)
+		}
+		b = trimNewline(b)
+		if len(b) == 0 {
+			return nil, name + "_FILE", false, fmt.Errorf("%s_FILE %q: %w", name, file, ErrEmpty)
+		}
+		return b, name + "_FILE", true, nil
+	}
+	return nil, "", false, nil
+}
+
+// trimNewline strips exactly one trailing LF or CRLF, as `echo` or an editor
+// leaves it; anything else is part of the secret.
+func trimNewline(b []byte) []byte {
+	if bytes.HasSuffix(b, []byte("\r\n")) {
+		return b[:len(b)-2]
+	}
+	if bytes.HasSuffix(b, []byte("\n")) {
+		return b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,146 @@
+package keys
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	strong := strings.Repeat("s", 32)
+	lf := write("lf", strong+"\n")
+	crlf := write("crlf", strong+"\r\n")
+	two := write("two", strong+"\n\n")
+	empty := write("empty", "")
+	onlyNL := write("nl", "\n")
+
+	tests := []struct {
+		name    string
+		in      map[string]string
+		want    []string // "family/role/weak"
+		wantErr error
+	}{
+		{name: "access only", in: map[string]string{"JWT_ACCESS_SECRET": strong}, want: []string{"access/current/false"}},
+		{name: "weak secret accepted", in: map[string]string{"JWT_ACCESS_SECRET": "short"}, want: []string{"access/current/true"}},
+		{name: "all roles in checking order", in: map[string]string{
+			"JWT_ACCESS_SECRET": strong + "1", "JWT_ACCESS_SECRET_PREVIOUS": strong + "2",
+			"JWT_REFRESH_SECRET": strong + "3", "JWT_REFRESH_SECRET_PREVIOUS": strong + "4",
+			"JWT_ACCESS_SECRET_RETIRED": strong + "5",
+		}, want: []string{"access/current/false", "refresh/current/false", "access/previous/false", "refresh/previous/false", "access/retired/false"}},
+		{name: "file with LF", in: map[string]string{"JWT_ACCESS_SECRET_FILE": lf}, want: []string{"access/current/false"}},
+		{name: "file with CRLF", in: map[string]string{"JWT_ACCESS_SECRET_FILE": crlf}, want: []string{"access/current/false"}},
+		{name: "file keeps all but one newline", in: map[string]string{"JWT_ACCESS_SECRET_FILE": two}, want: []string{"access/current/false"}},
+		{name: "nothing configured", in: map[string]string{}, wantErr: ErrNoKey},
+		{name: "both forms", in: map[string]string{"JWT_ACCESS_SECRET": strong, "JWT_ACCESS_SECRET_FILE": lf}, wantErr: ErrBothSet},
+		{name: "empty file", in: map[string]string{"JWT_ACCESS_SECRET_FILE": empty}, wantErr: ErrEmpty},
+		{name: "newline-only file", in: map[string]string{"JWT_ACCESS_SECRET_FILE": onlyNL}, wantErr: ErrEmpty},
+		{name: "missing file", in: map[string]string{"JWT_ACCESS_SECRET_FILE": filepath.Join(dir, "absent")}, wantErr: ErrUnreadable},
+		{name: "empty variable", in: map[string]string{"JWT_ACCESS_SECRET": ""}, wantErr: ErrEmpty},
+		{name: "whitespace variable", in: map[string]string{"JWT_ACCESS_SECRET": "  \t "}, wantErr: ErrEmpty},
+		{name: "previous without current", in: map[string]string{"JWT_REFRESH_SECRET": strong, "JWT_ACCESS_SECRET_PREVIOUS": strong}, wantErr: ErrPreviousAlone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := Load(env(tt.in), os.ReadFile)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				for k, v := range tt.in {
+					if strings.HasSuffix(k, "SECRET") && strings.TrimSpace(v) != "" && strings.Contains(err.Error(), v) {
+						t.Errorf("error %q shows the secret", err)
+					}
+				}
+				return
+			}
+			var got []string
+			for _, k := range set.Keys {
+				got = append(got, fmt.Sprintf("%s/%s/%t", k.Family, k.Role, k.Weak))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("keys = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadFileSecretBytes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "s")
+	if err := os.WriteFile(p, []byte("abc \r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := Load(env(map[string]string{"JWT_ACCESS_SECRET_FILE": p}), os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(set.Keys[0].Secret()); got != "abc " {
+		t.Errorf("secret = %q, want only the trailing CRLF stripped", got)
+	}
+	if len(set.Files) != 1 || set.Files[0] != p {
+		t.Errorf("Files = %v, want [%s]", set.Files, p)
+	}
+}
+
+func TestIssuers(t *testing.T) {
+	tests := []struct {
+		name string
+		in   map[string]string
+		want map[Family]string
+	}{
+		{"none", map[string]string{}, map[Family]string{}},
+		{"refresh defaults to access", map[string]string{"JWT_ACCESS_ISSUER": "auth"}, map[Family]string{Access: "auth", Refresh: "auth"}},
+		{"own refresh issuer", map[string]string{"JWT_ACCESS_ISSUER": "auth", "JWT_REFRESH_ISSUER": "refresh"}, map[Family]string{Access: "auth", Refresh: "refresh"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in["JWT_ACCESS_SECRET"] = "x"
+			set, err := Load(env(tt.in), func(string) ([]byte, error) { return nil, fs.ErrNotExist })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(set.Issuers) != fmt.Sprint(tt.want) {
+				t.Errorf("issuers = %v, want %v", set.Issuers, tt.want)
+			}
+		})
+	}
+}
+
+func TestKeyNeverShowsSecret(t *testing.T) {
+	secret := "very-secret-value-0123456789abcdef"
+	k := New(Access, Current, []byte(secret))
+	var b strings.Builder
+	slog.New(slog.NewTextHandler(&b, nil)).Info("key", "key", k)
+	slog.New(slog.NewJSONHandler(&b, nil)).Info("key", "key", k)
+	for _, s := range []string{k.String(), fmt.Sprint(k), fmt.Sprintf("%v %s %+v %#v", k, k, k, k), fmt.Sprint([]Key{k}), b.String()} {
+		if strings.Contains(s, secret) {
+			t.Errorf("%q shows the secret", s)
+		}
+	}
+	if !strings.Contains(b.String(), k.Fingerprint) {
+		t.Errorf("log %q lacks the fingerprint", b.String())
+	}
+}
+
+func TestFingerprint(t *testing.T) {
+	a, b := Fingerprint([]byte("one")), Fingerprint([]byte("two"))
+	if a == b || len(a) != 12 || a != Fingerprint([]byte("one")) {
+		t.Errorf("fingerprints %q %q: want stable, distinct, 12 hex characters", a, b)
+	}
+}

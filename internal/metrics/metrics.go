@@ -1,0 +1,304 @@
+// Package metrics is the Prometheus side of jwtwatch: the counters the
+// pipeline records into and a collector that reports rotation and source
+// state at scrape time. Names and label values follow the product brief's
+// contract.
+package metrics
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
+)
+
+const namespace = "jwtwatch"
+
+// Gateway verdicts, as used in the `gateway` label.
+const (
+	GatewayAccepted = "accepted"
+	GatewayRejected = "rejected"
+)
+
+// Reasons a line is dropped, as used in the `reason` label of the dropped-lines counter.
+const (
+	DropTooLong = "too_long"
+	DropInvalid = "invalid"
+)
+
+type tokenLabels struct {
+	token  keys.Family
+	key    keys.Role
+	result verify.Result
+}
+
+type mismatchLabels struct {
+	gateway string
+	key     keys.Role
+	result  verify.Result
+}
+
+type suspiciousLabels struct {
+	token  keys.Family
+	key    keys.Role
+	reason rotation.Reason
+}
+
+// Metrics holds every counter the pipeline records into. Label combinations
+// are resolved once, so recording a line does no label lookup by value.
+type Metrics struct {
+	tokens     map[tokenLabels]prometheus.Counter
+	mismatches map[mismatchLabels]prometheus.Counter
+	suspicious map[suspiciousLabels]prometheus.Counter
+
+	linesRead    *prometheus.CounterVec
+	linesNoToken *prometheus.CounterVec
+	linesDropped *prometheus.CounterVec
+	reopens      *prometheus.CounterVec
+
+	reloads           *prometheus.CounterVec
+	reloadLastSuccess prometheus.Gauge
+	stateWrites       *prometheus.CounterVec
+
+	mu      sync.Mutex
+	sources map[string]*Source
+}
+
+// Source holds the counters of one log source, all created together so each
+// appears at zero as soon as the source is known.
+type Source struct {
+	Read, NoToken, TooLong, Invalid, Reopens prometheus.Counter
+}
+
+// New registers every metric on reg and creates every bounded label
+// combination at zero.
+func New(reg prometheus.Registerer) *Metrics {
+	f := promauto.With(reg)
+	m := &Metrics{
+		tokens:     map[tokenLabels]prometheus.Counter{},
+		mismatches: map[mismatchLabels]prometheus.Counter{},
+		suspicious: map[suspiciousLabels]prometheus.Counter{},
+		sources:    map[string]*Source{},
+	}
+	tokens := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "tokens_total",
+		Help: "Tokens checked, by token family, signing key role and verdict.",
+	}, []string{"token", "key", "result"})
+	mismatches := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "gateway_mismatches_total",
+		Help: "Requests where the gateway's verdict (its HTTP status) contradicts jwtwatch's.",
+	}, []string{"gateway", "key", "result"})
+	suspicious := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "suspicious_tokens_total",
+		Help: "Tokens whose signature verifies but that the rightful issuer would not have minted.",
+	}, []string{"token", "key", "reason"})
+	for _, k := range keys.Roles {
+		for _, r := range verify.Results {
+			for _, t := range keys.Families {
+				m.tokens[tokenLabels{t, k, r}] = tokens.WithLabelValues(string(t), string(k), string(r))
+			}
+			for _, g := range []string{GatewayAccepted, GatewayRejected} {
+				m.mismatches[mismatchLabels{g, k, r}] = mismatches.WithLabelValues(g, string(k), string(r))
+			}
+		}
+		for _, t := range keys.Families {
+			for _, r := range rotation.Reasons {
+				m.suspicious[suspiciousLabels{t, k, r}] = suspicious.WithLabelValues(string(t), string(k), string(r))
+			}
+		}
+	}
+
+	m.linesRead = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "lines_read_total",
+		Help: "Log lines read, per source.",
+	}, []string{"source"})
+	m.linesNoToken = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "lines_without_token_total",
+		Help: "Log lines read that carry no bearer token (no Authorization header, Basic credentials), per source.",
+	}, []string{"source"})
+	m.linesDropped = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "lines_dropped_total",
+		Help: "Log lines skipped unchecked, per source and reason (too_long, invalid).",
+	}, []string{"source", "reason"})
+	m.reopens = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "source_reopens_total",
+		Help: "Times a followed log file was reopened after rotation or truncation.",
+	}, []string{"source"})
+	m.reloads = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "key_reloads_total",
+		Help: "Key reloads (SIGHUP or a changed secret file), by result.",
+	}, []string{"result"})
+	for _, r := range []string{"success", "failure"} {
+		m.reloads.WithLabelValues(r)
+	}
+	m.reloadLastSuccess = f.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "keys_loaded_timestamp_seconds",
+		Help: "When keys were last loaded successfully, at start-up or by a reload.",
+	})
+	m.stateWrites = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "state_writes_total",
+		Help: "Writes of the state file, by result.",
+	}, []string{"result"})
+	for _, r := range []string{"success", "failure"} {
+		m.stateWrites.WithLabelValues(r)
+	}
+	return m
+}
+
+// Token records one checked token and, when the line had a status, whether
+// the gateway's verdict contradicts the mirror's.
+func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason) {
+	m.tokens[tokenLabels{v.Token, v.Key, v.Result}].Inc()
+	if status != 0 {
+		rejected := status == 401 || status == 403
+		switch {
+		case rejected && v.Result == verify.Valid:
+			m.mismatches[mismatchLabels{GatewayRejected, v.Key, v.Result}].Inc()
+		case !rejected && v.Result != verify.Valid:
+			m.mismatches[mismatchLabels{GatewayAccepted, v.Key, v.Result}].Inc()
+		}
+	}
+	for _, r := range reasons {
+		m.suspicious[suspiciousLabels{v.Token, v.Key, r}].Inc()
+	}
+}
+
+// Source returns the counters of a source, creating them at zero on first use.
+func (m *Metrics) Source(path string) *Source {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.sources[path]; ok {
+		return s
+	}
+	s := &Source{
+		Read:    m.linesRead.WithLabelValues(path),
+		NoToken: m.linesNoToken.WithLabelValues(path),
+		TooLong: m.linesDropped.WithLabelValues(path, DropTooLong),
+		Invalid: m.linesDropped.WithLabelValues(path, DropInvalid),
+		Reopens: m.reopens.WithLabelValues(path),
+	}
+	m.sources[path] = s
+	return s
+}
+
+// Reload counts the outcome of a key reload.
+func (m *Metrics) Reload(err error) {
+	if err != nil {
+		m.reloads.WithLabelValues("failure").Inc()
+		return
+	}
+	m.reloads.WithLabelValues("success").Inc()
+}
+
+// KeysLoaded records when keys were last loaded, at start-up or by a reload.
+func (m *Metrics) KeysLoaded(at time.Time) { m.reloadLastSuccess.Set(seconds(at)) }
+
+// StateWrite records the outcome of a state file write.
+func (m *Metrics) StateWrite(err error) {
+	if err != nil {
+		m.stateWrites.WithLabelValues("failure").Inc()
+		return
+	}
+	m.stateWrites.WithLabelValues("success").Inc()
+}
+
+// SourceState is a source's position as reported at scrape time.
+type SourceState struct {
+	Path string
+	// BehindBytes is the file size minus the position processed so far.
+	BehindBytes int64
+	// LastLine is when a line was last read from the source; zero if never.
+	LastLine time.Time
+}
+
+// State is everything reported at scrape time rather than counted.
+type State struct {
+	Rotation rotation.Report
+	Sources  []SourceState
+}
+
+// StateCollector reports rotation and source state, read at scrape time so the
+// hot path never touches a gauge.
+type StateCollector struct {
+	state func() State
+
+	keyInfo, rotationStarted, lastValid, maxExpiry, subjects, removable, blocked, behind, lastLine *prometheus.Desc
+}
+
+// NewStateCollector returns a collector reporting what state returns.
+func NewStateCollector(state func() State) *StateCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
+	}
+	return &StateCollector{
+		state:           state,
+		keyInfo:         d("key_info", "One series per loaded key, value 1; the fingerprint is one-way and safe to show.", "token", "role", "fingerprint", "alg", "weak"),
+		rotationStarted: d("rotation_started_timestamp_seconds", "When the current key of the token family became current.", "token"),
+		lastValid:       d("key_last_valid_timestamp_seconds", "Last time (line time) a valid token signed by the key was seen; 0 if never.", "token", "role"),
+		maxExpiry:       d("key_max_token_expiry_timestamp_seconds", "Latest exp among valid tokens seen signed by the key; 0 if none.", "token", "role"),
+		subjects:        d("key_distinct_subjects", "Estimated distinct sub values with valid tokens signed by the key since the rotation started.", "token", "role"),
+		removable:       d("previous_key_removable", "1 when this replica sees no reason to keep the previous key of the token family.", "token"),
+		blocked:         d("previous_key_removal_blocked", "1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens).", "token", "reason"),
+		behind:          d("source_behind_bytes", "Bytes of the source file not yet processed.", "source"),
+		lastLine:        d("source_last_line_timestamp_seconds", "When a line was last read from the source; 0 if never.", "source"),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.state()
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, k := range s.Rotation.Keys {
+		t, r := string(k.Key.Family), string(k.Key.Role)
+		g(c.keyInfo, 1, t, r, k.Key.Fingerprint, k.Key.Alg, strconv.FormatBool(k.Key.Weak))
+		g(c.lastValid, seconds(k.LastValid), t, r)
+		g(c.maxExpiry, seconds(k.MaxExpiry), t, r)
+		g(c.subjects, float64(k.Subjects), t, r)
+	}
+	for _, f := range s.Rotation.Families {
+		t := string(f.Family)
+		g(c.rotationStarted, seconds(f.Started), t)
+		g(c.removable, boolf(f.Removable), t)
+		for _, reason := range rotation.BlockingReasons {
+			v := 0.0
+			for _, b := range f.Blocking {
+				if b == reason {
+					v = 1
+				}
+			}
+			g(c.blocked, v, t, reason)
+		}
+	}
+	for _, src := range s.Sources {
+		g(c.behind, float64(src.BehindBytes), src.Path)
+		g(c.lastLine, seconds(src.LastLine), src.Path)
+	}
+}
+
+func seconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}
+
+func boolf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}

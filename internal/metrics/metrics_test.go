@@ -1,0 +1,158 @@
+package metrics
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
+)
+
+func TestEveryTokenCombinationStartsAtZero(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	New(reg)
+	n, err := testutil.GatherAndCount(reg, "jwtwatch_tokens_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := len(keys.Families) * len(keys.Roles) * len(verify.Results); n != want {
+		t.Errorf("jwtwatch_tokens_total has %d series, want %d", n, want)
+	}
+	if n, _ := testutil.GatherAndCount(reg, "jwtwatch_gateway_mismatches_total"); n != 2*len(keys.Roles)*len(verify.Results) {
+		t.Errorf("jwtwatch_gateway_mismatches_total has %d series", n)
+	}
+	if n, _ := testutil.GatherAndCount(reg, "jwtwatch_suspicious_tokens_total"); n != len(keys.Families)*len(keys.Roles)*len(rotation.Reasons) {
+		t.Errorf("jwtwatch_suspicious_tokens_total has %d series", n)
+	}
+}
+
+func TestToken(t *testing.T) {
+	prevValid := verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}
+	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	tests := []struct {
+		name   string
+		in     verify.Verdict
+		status int
+		want   string // the non-zero mismatch series, or "" for none
+	}{
+		{"valid and accepted agree", prevValid, 200, ""},
+		{"valid but rejected: a replica missed the deploy", prevValid, 401, `gateway="rejected",key="previous",result="valid"`},
+		{"forgery rejected agrees", forged, 403, ""},
+		{"forgery accepted", forged, 200, `gateway="accepted",key="none",result="bad_signature"`},
+		{"no status in the line", forged, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			m := New(reg)
+			m.Token(tt.in, tt.status, []rotation.Reason{rotation.IssuedAfterRotation})
+			if got := testutil.ToFloat64(m.tokens[tokenLabels{tt.in.Token, tt.in.Key, tt.in.Result}]); got != 1 {
+				t.Errorf("tokens_total = %v, want 1", got)
+			}
+			if got := testutil.ToFloat64(m.suspicious[suspiciousLabels{tt.in.Token, tt.in.Key, rotation.IssuedAfterRotation}]); got != 1 {
+				t.Errorf("suspicious_tokens_total = %v, want 1", got)
+			}
+			var hits []string
+			for l, c := range m.mismatches {
+				if testutil.ToFloat64(c) != 0 {
+					hits = append(hits, `gateway="`+l.gateway+`",key="`+string(l.key)+`",result="`+string(l.result)+`"`)
+				}
+			}
+			if strings.Join(hits, " ") != tt.want {
+				t.Errorf("mismatches = %v, want %q", hits, tt.want)
+			}
+		})
+	}
+}
+
+func TestStateCollector(t *testing.T) {
+	cur := keys.New(keys.Access, keys.Current, []byte("current-secret-current-secret-00"))
+	prev := keys.New(keys.Access, keys.Previous, []byte("weak"))
+	started := time.Unix(1764000000, 0)
+	st := State{
+		Rotation: rotation.Report{
+			Keys: []rotation.KeyReport{
+				{Key: cur, LastValid: time.Unix(1764250000, 0), MaxExpiry: time.Unix(1764253600, 0), Subjects: 42},
+				{Key: prev},
+			},
+			Families: []rotation.FamilyReport{{Family: keys.Access, Started: started, Blocking: []string{rotation.BlockMinWindow}}},
+		},
+		Sources: []SourceState{{Path: "/var/log/gw.log", BehindBytes: 512, LastLine: time.Unix(1764250001, 0)}},
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }))
+	want := `
+# HELP jwtwatch_key_info One series per loaded key, value 1; the fingerprint is one-way and safe to show.
+# TYPE jwtwatch_key_info gauge
+jwtwatch_key_info{alg="HS256",fingerprint="` + cur.Fingerprint + `",role="current",token="access",weak="false"} 1
+jwtwatch_key_info{alg="HS256",fingerprint="` + prev.Fingerprint + `",role="previous",token="access",weak="true"} 1
+# HELP jwtwatch_key_distinct_subjects Estimated distinct sub values with valid tokens signed by the key since the rotation started.
+# TYPE jwtwatch_key_distinct_subjects gauge
+jwtwatch_key_distinct_subjects{role="current",token="access"} 42
+jwtwatch_key_distinct_subjects{role="previous",token="access"} 0
+# HELP jwtwatch_key_last_valid_timestamp_seconds Last time (line time) a valid token signed by the key was seen; 0 if never.
+# TYPE jwtwatch_key_last_valid_timestamp_seconds gauge
+jwtwatch_key_last_valid_timestamp_seconds{role="current",token="access"} 1.76425e+09
+jwtwatch_key_last_valid_timestamp_seconds{role="previous",token="access"} 0
+# HELP jwtwatch_previous_key_removable 1 when this replica sees no reason to keep the previous key of the token family.
+# TYPE jwtwatch_previous_key_removable gauge
+jwtwatch_previous_key_removable{token="access"} 0
+# HELP jwtwatch_previous_key_removal_blocked 1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens).
+# TYPE jwtwatch_previous_key_removal_blocked gauge
+jwtwatch_previous_key_removal_blocked{reason="min_window",token="access"} 1
+jwtwatch_previous_key_removal_blocked{reason="recent_use",token="access"} 0
+jwtwatch_previous_key_removal_blocked{reason="unexpired_tokens",token="access"} 0
+# HELP jwtwatch_rotation_started_timestamp_seconds When the current key of the token family became current.
+# TYPE jwtwatch_rotation_started_timestamp_seconds gauge
+jwtwatch_rotation_started_timestamp_seconds{token="access"} 1.764e+09
+# HELP jwtwatch_source_behind_bytes Bytes of the source file not yet processed.
+# TYPE jwtwatch_source_behind_bytes gauge
+jwtwatch_source_behind_bytes{source="/var/log/gw.log"} 512
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jwtwatch_key_info", "jwtwatch_key_distinct_subjects", "jwtwatch_key_last_valid_timestamp_seconds",
+		"jwtwatch_previous_key_removable", "jwtwatch_previous_key_removal_blocked",
+		"jwtwatch_rotation_started_timestamp_seconds", "jwtwatch_source_behind_bytes"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestReloadAndSources(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	m.Reload(nil)
+	m.Reload(errors.New("bad file"))
+	m.Reload(errors.New("bad file"))
+	m.KeysLoaded(time.Unix(1764000000, 0))
+	s := m.Source("/var/log/a.log")
+	s.Read.Inc()
+	if m.Source("/var/log/a.log") != s {
+		t.Error("Source returned new counters for a known source")
+	}
+	want := `
+# HELP jwtwatch_key_reloads_total Key reloads (SIGHUP or a changed secret file), by result.
+# TYPE jwtwatch_key_reloads_total counter
+jwtwatch_key_reloads_total{result="failure"} 2
+jwtwatch_key_reloads_total{result="success"} 1
+# HELP jwtwatch_keys_loaded_timestamp_seconds When keys were last loaded successfully, at start-up or by a reload.
+# TYPE jwtwatch_keys_loaded_timestamp_seconds gauge
+jwtwatch_keys_loaded_timestamp_seconds 1.764e+09
+# HELP jwtwatch_lines_dropped_total Log lines skipped unchecked, per source and reason (too_long, invalid).
+# TYPE jwtwatch_lines_dropped_total counter
+jwtwatch_lines_dropped_total{reason="invalid",source="/var/log/a.log"} 0
+jwtwatch_lines_dropped_total{reason="too_long",source="/var/log/a.log"} 0
+# HELP jwtwatch_lines_read_total Log lines read, per source.
+# TYPE jwtwatch_lines_read_total counter
+jwtwatch_lines_read_total{source="/var/log/a.log"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jwtwatch_key_reloads_total", "jwtwatch_keys_loaded_timestamp_seconds", "jwtwatch_lines_dropped_total", "jwtwatch_lines_read_total"); err != nil {
+		t.Error(err)
+	}
+}

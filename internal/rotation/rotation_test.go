@@ -1,0 +1,168 @@
+package rotation
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
+)
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+// clock is an injectable now that tests move by hand.
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func policy() Policy {
+	return Policy{MinWindow: 7 * 24 * time.Hour, QuietPeriod: 24 * time.Hour, MaxLifetime: 24 * time.Hour, Skew: time.Minute}
+}
+
+func testKeys() (cur, prev keys.Key) {
+	return keys.New(keys.Access, keys.Current, []byte("current-secret-current-secret-00")),
+		keys.New(keys.Access, keys.Previous, []byte("previous-secret-previous-secret0"))
+}
+
+func valid(k keys.Key, sub string, iat, exp time.Time) verify.Verdict {
+	return verify.Verdict{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint, Result: verify.Valid,
+		Claims: verify.Claims{Subject: sub, IssuedAt: iat, ExpiresAt: exp}}
+}
+
+func TestRemovable(t *testing.T) {
+	cur, prev := testKeys()
+	const day = 24 * time.Hour
+	type seen struct{ at, exp time.Duration } // a valid previous-key token, relative to the rotation
+	tests := []struct {
+		name string
+		in   []seen
+		at   time.Duration // when the decision is read
+		want []string      // blocking reasons
+	}{
+		{name: "just rotated", at: time.Hour, want: []string{BlockMinWindow}},
+		{name: "window passed, never used", at: 8 * day, want: nil},
+		{name: "window passed, used recently", in: []seen{{7*day + 12*time.Hour, 7*day + 13*time.Hour}}, at: 8 * day, want: []string{BlockRecentUse}},
+		{name: "window passed, quiet, expired", in: []seen{{5 * day, 5*day + time.Hour}}, at: 8 * day, want: nil},
+		{name: "quiet but a long-lived token is unexpired", in: []seen{{6 * day, 9 * day}}, at: 8 * day, want: []string{BlockUnexpiredTokens}},
+		{name: "everything blocks", in: []seen{{time.Hour, 2 * time.Hour}}, at: time.Hour + time.Minute, want: []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{t0}
+			tr, err := New(policy(), c.now, Snapshot{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr.SetKeys([]keys.Key{cur, prev})
+			for _, s := range tt.in {
+				tr.Observe(valid(prev, "u", t0.Add(-time.Hour), t0.Add(s.exp)), t0.Add(s.at))
+			}
+			c.t = t0.Add(tt.at)
+			rep := tr.Report()
+			if len(rep.Families) != 1 {
+				t.Fatalf("families = %+v", rep.Families)
+			}
+			fr := rep.Families[0]
+			if fmt.Sprint(fr.Blocking) != fmt.Sprint(tt.want) || fr.Removable != (len(tt.want) == 0) {
+				t.Errorf("blocking = %v removable %t, want %v", fr.Blocking, fr.Removable, tt.want)
+			}
+		})
+	}
+}
+
+func TestNoPreviousKeyIsRemovable(t *testing.T) {
+	cur, _ := testKeys()
+	tr, _ := New(policy(), (&clock{t0}).now, Snapshot{})
+	tr.SetKeys([]keys.Key{cur})
+	if fr := tr.Report().Families[0]; !fr.Removable {
+		t.Errorf("with no previous key loaded, removable = false (%v)", fr.Blocking)
+	}
+}
+
+func TestSuspicious(t *testing.T) {
+	cur, prev := testKeys()
+	tests := []struct {
+		name string
+		in   verify.Verdict
+		at   time.Time
+		want []Reason
+	}{
+		{"current key after rotation is normal", valid(cur, "u", t0.Add(time.Hour), t0.Add(2*time.Hour)), t0.Add(time.Hour), nil},
+		{"previous key issued before rotation", valid(prev, "u", t0.Add(-time.Hour), t0.Add(time.Hour)), t0.Add(time.Minute), nil},
+		{"previous key issued after rotation", valid(prev, "u", t0.Add(time.Minute), t0.Add(time.Hour)), t0.Add(2 * time.Minute), []Reason{IssuedAfterRotation}},
+		{"expired but minted after rotation", func() verify.Verdict {
+			v := valid(prev, "u", t0.Add(time.Minute), t0.Add(2*time.Minute))
+			v.Result = verify.Expired
+			return v
+		}(), t0.Add(time.Hour), []Reason{IssuedAfterRotation}},
+		{"lifetime over policy", valid(cur, "u", t0, t0.Add(48*time.Hour)), t0.Add(time.Minute), []Reason{LifetimeExceedsPolicy}},
+		{"issued in the future", valid(cur, "u", t0.Add(time.Hour), t0.Add(2*time.Hour)), t0, []Reason{IssuedInFuture}},
+		{"within skew", valid(cur, "u", t0.Add(30*time.Second), t0.Add(2*time.Hour)), t0, nil},
+		{"forgery is not suspicious, it is forged", verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, t0, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tr, _ := New(policy(), (&clock{t0}).now, Snapshot{})
+			tr.SetKeys([]keys.Key{cur, prev})
+			if got := tr.Observe(tt.in, tt.at); !slices.Equal(got, tt.want) {
+				t.Errorf("reasons = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSnapshotRoundTrip(t *testing.T) {
+	cur, prev := testKeys()
+	c := &clock{t0}
+	tr, _ := New(policy(), c.now, Snapshot{})
+	tr.SetKeys([]keys.Key{cur, prev})
+	for i := range 1000 {
+		tr.Observe(valid(prev, fmt.Sprintf("user-%d", i%300), t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0.Add(time.Duration(i)*time.Second))
+	}
+	snap, err := tr.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A later start: the rotation start and per-key state survive.
+	c.t = t0.Add(48 * time.Hour)
+	back, err := New(policy(), c.now, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back.SetKeys([]keys.Key{cur, prev})
+	before, after := tr.Report(), back.Report()
+	if after.Families[0].Started != t0 {
+		t.Errorf("rotation start = %v, want %v", after.Families[0].Started, t0)
+	}
+	for i := range before.Keys {
+		b, a := before.Keys[i], after.Keys[i]
+		if !a.LastValid.Equal(b.LastValid) || !a.MaxExpiry.Equal(b.MaxExpiry) || a.Subjects != b.Subjects {
+			t.Errorf("key %s: restored %+v, want %+v", b.Key, a, b)
+		}
+	}
+	if s := after.Keys[1].Subjects; s < 290 || s > 310 {
+		t.Errorf("distinct subjects estimate = %d, want about 300", s)
+	}
+}
+
+func TestNewRotationResetsSubjects(t *testing.T) {
+	cur, prev := testKeys()
+	c := &clock{t0}
+	tr, _ := New(policy(), c.now, Snapshot{})
+	tr.SetKeys([]keys.Key{cur, prev})
+	tr.Observe(valid(cur, "a", t0, t0.Add(time.Hour)), t0)
+	// Next rotation: the current key becomes previous, a new one current.
+	c.t = t0.Add(90 * 24 * time.Hour)
+	next := keys.New(keys.Access, keys.Current, []byte("next-secret-next-secret-next-sec"))
+	demoted := keys.New(keys.Access, keys.Previous, cur.Secret())
+	tr.SetKeys([]keys.Key{next, demoted})
+	rep := tr.Report()
+	if rep.Families[0].Started != c.t {
+		t.Errorf("rotation start = %v, want %v", rep.Families[0].Started, c.t)
+	}
+	if k := rep.Keys[1]; k.Subjects != 0 || k.LastValid != t0 {
+		t.Errorf("demoted key: subjects %d (want 0 since rotation), last valid %v (want kept)", k.Subjects, k.LastValid)
+	}
+}
