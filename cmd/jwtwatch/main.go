@@ -1,0 +1,120 @@
+// Command jwtwatch is a sidecar that tails an API gateway's logs, re-verifies
+// every logged JWT against the current and previous signing keys, and exposes
+// what it finds as Prometheus metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/jwtwatch/jwtwatch/internal/demo"
+	"github.com/jwtwatch/jwtwatch/internal/sidecar"
+)
+
+// Exit statuses.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run parses the command line and starts the chosen command; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("jwtwatch", "Mirror every JWT check of an API gateway against the current and previous signing keys, from its logs.")
+	app.Version(version.Print("jwtwatch"))
+	app.HelpFlag.Short('h')
+	app.UsageWriter(stdout)
+	app.ErrorWriter(stderr)
+
+	var o sidecar.Options
+	runCmd := app.Command("run", "Follow gateway logs and serve metrics (the default command).").Default()
+	runCmd.Flag("log.path", "Gateway log file to follow; repeatable; globs allowed; - for stdin.").PlaceHolder("PATH").StringsVar(&o.LogPaths)
+	var format, startAt []string
+	runCmd.Flag("log.format", "Where the token, status and time are: auto (anywhere in the line), json (dotted field paths), regex (named groups).").Default("auto").SetValue(&enumValue{flag: "log.format", options: []string{"auto", "json", "regex"}, dst: &format})
+	runCmd.Flag("log.json.token-field", "With --log.format=json: dotted path of the Authorization value.").Default("req.headers.authorization").StringVar(&o.Parse.TokenField)
+	runCmd.Flag("log.json.status-field", "With --log.format=json: dotted path of the HTTP status.").Default("res.statusCode").StringVar(&o.Parse.StatusField)
+	runCmd.Flag("log.json.time-field", "With --log.format=json: dotted path of the timestamp.").Default("time").StringVar(&o.Parse.TimeField)
+	runCmd.Flag("log.regex", "With --log.format=regex: Go regular expression with named groups token (required), status and time.").StringVar(&o.Parse.Pattern)
+	runCmd.Flag("log.start-at", "Where a file with no saved position starts: end or beginning.").Default("end").SetValue(&enumValue{flag: "log.start-at", options: []string{"end", "beginning"}, dst: &startAt})
+	runCmd.Flag("log.max-line-bytes", "Lines longer than this are counted as dropped, not parsed.").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &o.MaxLineBytes})
+	runCmd.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &o.Verify.Algorithms, cumulative: true})
+	runCmd.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &o.Verify.Leeway})
+	runCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.TelemetryPath)
+	web := kingpinflag.AddFlags(runCmd, ":9824")
+	runCmd.Flag("state.file", "File that keeps read positions and rotation state across restarts (recommended).").PlaceHolder("PATH").StringVar(&o.StateFile)
+	runCmd.Flag("state.checkpoint-interval", "How often the state file is written.").Default("5s").SetValue(durationValue{"state.checkpoint-interval", &o.CheckpointInterval})
+	runCmd.Flag("rotation.min-window", "Least time the previous key stays after a rotation.").Default("168h").SetValue(durationValue{"rotation.min-window", &o.Policy.MinWindow})
+	runCmd.Flag("rotation.quiet-period", "How long no valid previous-key token may have been seen before the key is removable.").Default("24h").SetValue(durationValue{"rotation.quiet-period", &o.Policy.QuietPeriod})
+	runCmd.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &o.Policy.MaxLifetime})
+	runCmd.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future.").Default("1m").SetValue(durationValue{"policy.clock-skew", &o.Policy.Skew})
+
+	var d demo.Options
+	demoCmd := app.Command("demo", "Simulate a gateway in the middle of a key rotation and run jwtwatch on its log.")
+	demoCmd.Flag("web.listen-address", "Address for the demo's metrics endpoint.").Default("127.0.0.1:0").StringVar(&d.ListenAddress)
+	demoCmd.Flag("interval", "How often to print the summary.").Default("5s").SetValue(durationValue{"interval", &d.Interval})
+	demoCmd.Flag("duration", "Stop after this long; 0 runs until interrupted.").Default("0s").SetValue(durationValue{"duration", &d.Duration})
+
+	// --log.format names the gateway log format (the product's contract), so the
+	// logger's own format flag of promslog/flag takes another name.
+	logCfg := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat()}
+	app.Flag(promslogflag.LevelFlagName, promslogflag.LevelFlagHelp).Default("info").HintOptions(promslog.LevelFlagOptions...).SetValue(logCfg.Level)
+	app.Flag("log.output-format", promslogflag.FormatFlagHelp).Default("logfmt").HintOptions(promslog.FormatFlagOptions...).SetValue(logCfg.Format)
+
+	cmd, err := app.Parse(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch: error: %v\n", err)
+		return exitUsage
+	}
+	logCfg.Writer = stderr
+	logger := promslog.New(logCfg)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	switch cmd {
+	case demoCmd.FullCommand():
+		// The demo's own summary is the output; the sidecar speaks only of problems.
+		quiet := promslog.NewLevel()
+		_ = quiet.Set("warn")
+		d.Out, d.Logger = stdout, promslog.New(&promslog.Config{Level: quiet, Format: logCfg.Format, Writer: stderr})
+		if err := demo.Run(ctx, d); err != nil {
+			logger.Error("demo failed", "err", err)
+			return exitFailed
+		}
+		return exitOK
+	}
+
+	o.Parse.Format = format[0]
+	o.FromStart = startAt[0] == "beginning"
+	o.ListenAddresses, o.WebConfigFile, o.SystemdSocket = *web.WebListenAddresses, *web.WebConfigFile, *web.WebSystemdSocket
+	o.Logger = logger
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	o.Reload = hup
+
+	o.Version = version.Info()
+	if err := sidecar.Run(ctx, o); err != nil {
+		if errors.Is(err, sidecar.ErrConfig) {
+			logger.Error("cannot start", "err", err)
+			return exitUsage
+		}
+		logger.Error("jwtwatch failed", "err", err)
+		return exitFailed
+	}
+	logger.Info("jwtwatch stopped")
+	return exitOK
+}

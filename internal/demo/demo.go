@@ -1,0 +1,309 @@
+// Package demo simulates a gateway in the middle of a dual-key rotation,
+// writes its log to a temporary directory, runs the real sidecar on it and
+// prints what jwtwatch sees, so a new user can watch the product work with
+// nothing installed.
+package demo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/sidecar"
+)
+
+// Options configures the demo.
+type Options struct {
+	ListenAddress string
+	Interval      time.Duration
+	// Duration stops the demo after this long; 0 runs until ctx is done.
+	Duration time.Duration
+	Out      io.Writer
+	Logger   *slog.Logger
+}
+
+const issuer = "auth-service"
+
+// Run writes the simulated log, runs the sidecar on it and prints a summary
+// every Interval until ctx is done or Duration has passed.
+func Run(ctx context.Context, o Options) error {
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Second
+	}
+	if o.Duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Duration)
+		defer cancel()
+	}
+	dir, err := os.MkdirTemp("", "jwtwatch-demo-")
+	if err != nil {
+		return fmt.Errorf("demo directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	logPath := filepath.Join(dir, "gateway.log")
+
+	g := newGateway(time.Now())
+	env := map[string]string{
+		"JWT_ACCESS_SECRET":          string(g.current),
+		"JWT_ACCESS_SECRET_PREVIOUS": string(g.previous),
+		"JWT_REFRESH_SECRET":         string(g.refresh),
+		"JWT_ACCESS_ISSUER":          issuer,
+	}
+	addrs := make(chan []net.Addr, 1)
+	opts := sidecar.Options{
+		LogPaths:        []string{logPath},
+		FromStart:       true,
+		ListenAddresses: []string{o.ListenAddress},
+		StateFile:       filepath.Join(dir, "state.json"),
+		// A rotation window squeezed from a week into seconds.
+		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Minute},
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Logger: o.Logger,
+		Listening: func(a []net.Addr) {
+			addrs <- a
+		},
+	}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- sidecar.Run(runCtx, opts) }()
+
+	var base string
+	select {
+	case a := <-addrs:
+		base = "http://" + a[0].String()
+	case err := <-done:
+		return fmt.Errorf("start sidecar: %w", err)
+	}
+
+	f, err := os.Create(logPath)
+	if err != nil {
+		stop()
+		<-done
+		return fmt.Errorf("demo log: %w", err)
+	}
+	defer f.Close()
+
+	fmt.Fprintf(o.Out, "jwtwatch demo: a gateway mid-rotation (access key rotated just now; the previous key is still accepted).\n")
+	fmt.Fprintf(o.Out, "  gateway log: %s\n  metrics:     %s/metrics\n  a summary every %s; Ctrl-C to stop.\n\n", logPath, base, o.Interval)
+
+	start := time.Now()
+	write := time.NewTicker(20 * time.Millisecond)
+	defer write.Stop()
+	report := time.NewTicker(o.Interval)
+	defer report.Stop()
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		select {
+		case <-ctx.Done():
+			summary(o.Out, client, base, time.Since(start))
+			stop()
+			err := <-done
+			fmt.Fprintln(o.Out, "demo stopped.")
+			return err
+		case now := <-write.C:
+			for _, line := range g.tick(now) {
+				if _, err := f.WriteString(line + "\n"); err != nil {
+					return fmt.Errorf("demo log: %w", err)
+				}
+			}
+		case <-report.C:
+			summary(o.Out, client, base, time.Since(start))
+		}
+	}
+}
+
+// gateway simulates the traffic of a gateway after the access key rotated at start.
+type gateway struct {
+	start                      time.Time
+	current, previous, refresh []byte
+	attacker                   []byte
+	n                          int
+	oldUsers                   []*oldUser
+	minted                     string
+	mintedExp                  time.Time
+}
+
+type oldUser struct {
+	sub     string
+	token   string
+	exp     time.Time
+	renewed string // a current-key token once the old one expired
+}
+
+func newGateway(start time.Time) *gateway {
+	g := &gateway{start: start, current: secret(), previous: secret(), refresh: secret(), attacker: secret()}
+	for i := range 12 {
+		sub := fmt.Sprintf("user-%03d", 100+i)
+		// JWT times are whole seconds; the simulated gateway must agree with the claim.
+		exp := start.Truncate(time.Second).Add(time.Duration(5+i) * time.Second)
+		g.oldUsers = append(g.oldUsers, &oldUser{sub: sub, exp: exp,
+			token: sign(g.previous, sub, start.Add(-50*time.Minute), exp)})
+	}
+	return g
+}
+
+func secret() []byte {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return []byte(base64.RawURLEncoding.EncodeToString(b))
+}
+
+func sign(key []byte, sub string, iat, exp time.Time) string {
+	t, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sub": sub, "iss": issuer, "iat": iat.Unix(), "exp": exp.Unix(),
+	}).SignedString(key)
+	if err != nil {
+		panic(err) // HS256 with a non-empty key cannot fail
+	}
+	return t
+}
+
+// tick returns the log lines of one 20 ms slice of traffic.
+func (g *gateway) tick(now time.Time) []string {
+	g.n++
+	t := now.Sub(g.start)
+	var out []string
+	// Current-key users: most of the traffic.
+	sub := fmt.Sprintf("user-%03d", g.n%40)
+	out = append(out, pino(now, "GET", "/api/v1/orders", sign(g.current, sub, g.start, g.start.Add(15*time.Minute)), 200))
+	if g.n%10 == 0 {
+		out = append(out, pino(now, "POST", "/api/v1/auth/refresh", sign(g.refresh, sub, g.start, g.start.Add(24*time.Hour)), 201))
+	}
+	if g.n%25 == 0 {
+		out = append(out, pino(now, "GET", "/health", "", 200))
+	}
+	// Old-key users: accepted until their token expires; then one 401 and a fresh login.
+	if g.n%3 == 0 {
+		u := g.oldUsers[(g.n/3)%len(g.oldUsers)]
+		switch {
+		case u.renewed != "":
+			out = append(out, pino(now, "GET", "/api/v1/profile", u.renewed, 200))
+		case now.Before(u.exp):
+			out = append(out, pino(now, "GET", "/api/v1/profile", u.token, 200))
+		default:
+			out = append(out, pino(now, "GET", "/api/v1/profile", u.token, 401))
+			u.renewed = sign(g.current, u.sub, now, now.Add(15*time.Minute))
+		}
+	}
+	// A burst of forged tokens between 8 s and 11 s.
+	if t > 8*time.Second && t < 11*time.Second {
+		out = append(out, pino(now, "GET", "/api/v1/admin", sign(g.attacker, "admin", now, now.Add(time.Hour)), 401))
+		if g.n%5 == 0 {
+			out = append(out, pino(now, "GET", "/api/v1/admin", noneToken("admin"), 401))
+		}
+	}
+	// At 6 s someone who holds the old key mints a token with it.
+	if t > 6*time.Second && g.minted == "" {
+		g.mintedExp = now.Truncate(time.Second).Add(8 * time.Second)
+		g.minted = sign(g.previous, "svc-batch", now, g.mintedExp)
+	}
+	if g.minted != "" && now.Before(g.mintedExp) && g.n%20 == 0 {
+		out = append(out, pino(now, "POST", "/api/v1/export", g.minted, 200))
+	}
+	return out
+}
+
+func noneToken(sub string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(`{"sub":"`+sub+`"}`)) + "."
+}
+
+// pino formats a request the way nestjs-pino's pino-http logger does.
+func pino(at time.Time, method, url, token string, status int) string {
+	headers := map[string]string{"host": "api.example.com", "user-agent": "demo-client/1.0"}
+	if token != "" {
+		headers["authorization"] = "Bearer " + token
+	}
+	line := map[string]any{
+		"level": 30, "time": at.UnixMilli(), "pid": 1, "hostname": "gateway-0",
+		"req":          map[string]any{"id": 1, "method": method, "url": url, "headers": headers, "remoteAddress": "::ffff:10.0.0.7"},
+		"res":          map[string]any{"statusCode": status},
+		"responseTime": 3, "msg": "request completed",
+	}
+	b, _ := json.Marshal(line)
+	return string(b)
+}
+
+// summary scrapes the sidecar over HTTP, as Prometheus would, and prints what it sees.
+func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
+	resp, err := c.Get(base + "/metrics")
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		fmt.Fprintf(w, "cannot read metrics: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "── after %s ─────────────────────────────────────────\n", elapsed.Round(time.Second))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  key\ttoken\tresult\tcount")
+	for _, role := range keys.Roles {
+		for _, m := range metrics(fams, "jwtwatch_tokens_total") {
+			if l := labels(m); l["key"] == string(role) && m.GetCounter().GetValue() > 0 {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%.0f\n", l["key"], l["token"], l["result"], m.GetCounter().GetValue())
+			}
+		}
+	}
+	tw.Flush()
+	for _, m := range metrics(fams, "jwtwatch_suspicious_tokens_total") {
+		if v := m.GetCounter().GetValue(); v > 0 {
+			l := labels(m)
+			fmt.Fprintf(w, "  ! suspicious: %.0f %s token(s) signed by the %s key: %s\n", v, l["token"], l["key"], l["reason"])
+		}
+	}
+	for _, m := range metrics(fams, "jwtwatch_gateway_mismatches_total") {
+		if v := m.GetCounter().GetValue(); v > 0 {
+			l := labels(m)
+			fmt.Fprintf(w, "  ! gateway %s %.0f token(s) jwtwatch judged %s (%s key)\n", l["gateway"], v, l["result"], l["key"])
+		}
+	}
+	var blocked []string
+	for _, m := range metrics(fams, "jwtwatch_previous_key_removal_blocked") {
+		if l := labels(m); l["token"] == "access" && m.GetGauge().GetValue() == 1 {
+			blocked = append(blocked, l["reason"])
+		}
+	}
+	verdict := "YES — no valid previous-key token for the quiet period, all have expired"
+	if len(blocked) > 0 {
+		verdict = "not yet (" + strings.Join(blocked, ", ") + ")"
+	}
+	fmt.Fprintf(w, "  previous access key removable: %s\n\n", verdict)
+}
+
+func metrics(fams map[string]*dto.MetricFamily, name string) []*dto.Metric {
+	if f, ok := fams[name]; ok {
+		return f.GetMetric()
+	}
+	return nil
+}
+
+func labels(m *dto.Metric) map[string]string {
+	out := map[string]string{}
+	for _, l := range m.GetLabel() {
+		out[l.GetName()] = l.GetValue()
+	}
+	return out
+}

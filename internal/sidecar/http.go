@@ -1,0 +1,56 @@
+package sidecar
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+)
+
+// handler serves the metrics, the health and readiness probes and a landing page.
+func (s *sidecar) handler(reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(s.opts.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		Registry:          reg,
+		EnableOpenMetrics: true,
+		ErrorLog:          slogErrorLog{s},
+	}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "Healthy")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		// Keys are loaded before the server starts; sources open once the tailer says so.
+		select {
+		case <-s.tailer.Ready():
+			fmt.Fprintln(w, "Ready")
+		default:
+			http.Error(w, "Not ready: log sources are being opened", http.StatusServiceUnavailable)
+		}
+	})
+	if s.opts.TelemetryPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "jwtwatch",
+			Description: "Mirrors every JWT check of the gateway against the current and previous signing keys",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: s.opts.TelemetryPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/-/ready", Text: "Readiness"},
+			},
+		})
+		if err == nil {
+			mux.Handle("/", landing)
+		} else {
+			s.log.Error("cannot build landing page", "err", err)
+		}
+	}
+	return mux
+}
+
+// slogErrorLog adapts the logger for promhttp's error log.
+type slogErrorLog struct{ s *sidecar }
+
+func (l slogErrorLog) Println(v ...any) { l.s.log.Error("metrics handler", "err", fmt.Sprint(v...)) }

@@ -1,0 +1,392 @@
+// Package sidecar wires jwtwatch together: it follows the log sources, sends
+// every line through parse → verify → rotation → metrics, checkpoints the
+// state file and serves the HTTP endpoints. Run is what the binary, the demo
+// and the tests start.
+package sidecar
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/metrics"
+	"github.com/jwtwatch/jwtwatch/internal/parse"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/state"
+	"github.com/jwtwatch/jwtwatch/internal/tail"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
+)
+
+// ErrConfig marks a start-up error caused by the configuration; the binary
+// exits with status 2 for it.
+var ErrConfig = errors.New("invalid configuration")
+
+// Options is everything Run needs; the binary fills it from flags.
+type Options struct {
+	LogPaths     []string
+	FromStart    bool
+	MaxLineBytes int
+	Parse        parse.Config
+	Verify       verify.Options
+	Policy       rotation.Policy
+
+	ListenAddresses []string
+	SystemdSocket   bool
+	WebConfigFile   string
+	TelemetryPath   string
+
+	StateFile          string
+	CheckpointInterval time.Duration
+
+	// Lookup and ReadFile read the key variables and secret files
+	// (os.LookupEnv and os.ReadFile in production).
+	Lookup   func(string) (string, bool)
+	ReadFile func(string) ([]byte, error)
+	// Reload receives a value for every SIGHUP.
+	Reload <-chan os.Signal
+	// Stdin is what a log path of "-" reads.
+	Stdin  io.Reader
+	Now    func() time.Time
+	Logger *slog.Logger
+	// Version is logged at start-up.
+	Version string
+	// Listening, if set, is called with the bound addresses once the server listens.
+	Listening func([]net.Addr)
+}
+
+func (o *Options) defaults() {
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = 1 << 20
+	}
+	if o.TelemetryPath == "" {
+		o.TelemetryPath = "/metrics"
+	}
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 5 * time.Second
+	}
+	if o.Lookup == nil {
+		o.Lookup = os.LookupEnv
+	}
+	if o.ReadFile == nil {
+		o.ReadFile = os.ReadFile
+	}
+	if o.Stdin == nil {
+		o.Stdin = os.Stdin
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// sidecar is one running instance; it lives for one call of Run.
+type sidecar struct {
+	opts     Options
+	log      *slog.Logger
+	parser   *parse.Parser
+	verifier atomic.Pointer[verify.Verifier]
+	tracker  *rotation.Tracker
+	metrics  *metrics.Metrics
+	tailer   *tail.Tailer
+	keyFiles []string
+
+	mu      sync.Mutex
+	sources map[string]*source
+}
+
+// source is the pipeline's view of one log source: the position processed so far.
+type source struct {
+	counters *metrics.Source
+	pos      tail.Position
+	lastLine time.Time
+}
+
+// Run starts jwtwatch and blocks until ctx is done, then drains, writes the
+// final state and returns. Configuration errors wrap ErrConfig and are
+// returned before anything starts.
+func Run(ctx context.Context, o Options) error {
+	o.defaults()
+	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}}
+
+	var err error
+	if s.parser, err = parse.New(o.Parse); err != nil {
+		return fmt.Errorf("%w: --log.format: %w", ErrConfig, err)
+	}
+	set, err := keys.Load(o.Lookup, o.ReadFile)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if o.WebConfigFile != "" {
+		if err := web.Validate(o.WebConfigFile); err != nil {
+			return fmt.Errorf("%w: --web.config.file: %w", ErrConfig, err)
+		}
+	}
+	saved := state.File{Positions: map[string]tail.Position{}}
+	if o.StateFile != "" {
+		if saved, err = state.Load(o.StateFile); err != nil {
+			return fmt.Errorf("%w: --state.file: %w", ErrConfig, err)
+		}
+	}
+	if s.tracker, err = rotation.New(o.Policy, o.Now, saved.Rotation); err != nil {
+		return fmt.Errorf("%w: --state.file: %w", ErrConfig, err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector("jwtwatch"),
+		metrics.NewStateCollector(s.state),
+	)
+	s.metrics = metrics.New(reg)
+
+	s.tailer, err = tail.New(tail.Config{
+		Paths:        o.LogPaths,
+		FromStart:    o.FromStart,
+		MaxLineBytes: o.MaxLineBytes,
+		Positions:    saved.Positions,
+		Logger:       s.log,
+		OnReopen:     func(src string) { s.metrics.Source(src).Reopens.Inc() },
+		Stdin:        o.Stdin,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: --log.path: %w", ErrConfig, err)
+	}
+	for path, p := range saved.Positions {
+		s.sources[path] = &source{counters: s.metrics.Source(path), pos: p}
+	}
+	for _, p := range o.LogPaths {
+		s.source(p)
+	}
+	s.log.Info("starting jwtwatch", "version", o.Version, "sources", len(o.LogPaths), "state_file", o.StateFile)
+	s.useKeys(set)
+	s.keyFiles = set.Files
+
+	var listeners []net.Listener
+	if !o.SystemdSocket {
+		if listeners, err = listen(o.ListenAddresses); err != nil {
+			return err
+		}
+	}
+	if o.Listening != nil {
+		addrs := make([]net.Addr, len(listeners))
+		for i, l := range listeners {
+			addrs[i] = l.Addr()
+		}
+		o.Listening(addrs)
+	}
+	return s.run(ctx, reg, listeners)
+}
+
+func listen(addrs []string) ([]net.Listener, error) {
+	if len(addrs) == 0 {
+		addrs = []string{":9824"}
+	}
+	var ls []net.Listener
+	for _, a := range addrs {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, fmt.Errorf("--web.listen-address: %w", err)
+		}
+		ls = append(ls, l)
+	}
+	return ls, nil
+}
+
+func (s *sidecar) run(ctx context.Context, reg *prometheus.Registry, listeners []net.Listener) error {
+	lines := make(chan tail.Line, 1024)
+	tailCtx, stopTail := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopTail()
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(lines)
+		return s.tailer.Run(tailCtx, lines)
+	})
+	g.Go(func() error {
+		// Stop following only when asked to: the pipeline drains what was read.
+		<-gctx.Done()
+		stopTail()
+		return nil
+	})
+	g.Go(func() error { return s.pipeline(lines) })
+	g.Go(func() error { return s.watchKeys(gctx, s.keyFiles) })
+
+	srv := &http.Server{
+		Handler:           s.handler(reg),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	g.Go(func() error {
+		cfg := &web.FlagConfig{WebListenAddresses: &s.opts.ListenAddresses, WebSystemdSocket: &s.opts.SystemdSocket, WebConfigFile: &s.opts.WebConfigFile}
+		serve := func() error { return web.ServeMultiple(listeners, srv, cfg, s.log) }
+		if s.opts.SystemdSocket {
+			serve = func() error { return web.ListenAndServe(srv, cfg, s.log) }
+		}
+		if err := serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve HTTP: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(gctx), 4*time.Second)
+		defer cancel()
+		return srv.Shutdown(shutdown)
+	})
+	return g.Wait()
+}
+
+// pipeline is the single consumer of lines: one goroutine, so positions and
+// counters need no coordination with each other. It checkpoints on a timer and
+// once more when the tailer has stopped.
+func (s *sidecar) pipeline(lines <-chan tail.Line) error {
+	tick := time.NewTicker(s.opts.CheckpointInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return s.checkpoint()
+			}
+			s.line(l)
+		case <-tick.C:
+			if err := s.checkpoint(); err != nil {
+				s.log.Error("cannot write state file; will retry", "err", err)
+			}
+		}
+	}
+}
+
+// line sends one line through parse → verify → rotation → metrics.
+func (s *sidecar) line(l tail.Line) {
+	now := s.opts.Now()
+	src := s.source(l.Source)
+	src.counters.Read.Inc()
+	defer func() {
+		s.mu.Lock()
+		src.pos = tail.Position{File: l.File, Offset: l.Offset}
+		src.lastLine = now
+		s.mu.Unlock()
+	}()
+	if l.TooLong {
+		src.counters.TooLong.Inc()
+		return
+	}
+	obs, err := s.parser.Parse([]byte(l.Text))
+	switch {
+	case errors.Is(err, parse.ErrNoToken):
+		src.counters.NoToken.Inc()
+		return
+	case err != nil:
+		src.counters.Invalid.Inc()
+		return
+	}
+	at := obs.Time
+	if at.IsZero() {
+		at = now
+	}
+	v := s.verifier.Load().Check(obs.Token, at)
+	reasons := s.tracker.Observe(v, at)
+	s.metrics.Token(v, obs.Status, reasons)
+}
+
+func (s *sidecar) source(path string) *source {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	src, ok := s.sources[path]
+	if !ok {
+		src = &source{counters: s.metrics.Source(path)}
+		s.sources[path] = src
+	}
+	return src
+}
+
+// checkpoint writes the processed positions and the rotation state.
+func (s *sidecar) checkpoint() error {
+	if s.opts.StateFile == "" {
+		return nil
+	}
+	f := state.File{SavedAt: s.opts.Now(), Positions: map[string]tail.Position{}}
+	s.mu.Lock()
+	for path, src := range s.sources {
+		if path != "-" && src.pos != (tail.Position{}) {
+			f.Positions[path] = src.pos
+		}
+	}
+	s.mu.Unlock()
+	var err error
+	if f.Rotation, err = s.tracker.Snapshot(); err == nil {
+		err = state.Save(s.opts.StateFile, f)
+	}
+	s.metrics.StateWrite(err)
+	return err
+}
+
+// state is read at scrape time by the metrics collector.
+func (s *sidecar) state() metrics.State {
+	st := metrics.State{Rotation: s.tracker.Report()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for path, src := range s.sources {
+		ss := metrics.SourceState{Path: path, LastLine: src.lastLine}
+		if path != "-" {
+			if id, size, err := tail.Identify(path); err == nil {
+				ss.BehindBytes = size
+				if id == src.pos.File {
+					ss.BehindBytes = max(size-src.pos.Offset, 0)
+				}
+			}
+		}
+		st.Sources = append(st.Sources, ss)
+	}
+	return st
+}
+
+// useKeys makes a loaded key set the one every later line is checked against.
+func (s *sidecar) useKeys(set keys.Set) {
+	for _, k := range set.Keys {
+		if k.Weak {
+			s.log.Warn("secret is shorter than 32 bytes; HS256 wants at least 256 bits", "key", k, "source", k.Source)
+		}
+	}
+	s.verifier.Store(verify.New(set, s.opts.Verify))
+	s.tracker.SetKeys(set.Keys)
+	s.metrics.KeysLoaded(s.opts.Now())
+	s.log.Info("keys loaded", "keys", len(set.Keys))
+}
+
+// reload re-reads the keys; a failure keeps the keys in use.
+func (s *sidecar) reload() keys.Set {
+	set, err := keys.Load(s.opts.Lookup, s.opts.ReadFile)
+	if err != nil {
+		s.metrics.Reload(err)
+		s.log.Error("key reload failed; keeping the loaded keys", "err", err)
+		return keys.Set{}
+	}
+	s.useKeys(set)
+	s.metrics.Reload(nil)
+	return set
+}
