@@ -1,0 +1,317 @@
+package sidecar
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/metrics.golden")
+
+// fixed is the injected clock: every timestamp in the golden scrape derives from it.
+var fixed = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func secret(t *testing.T) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func sign(t *testing.T, key, sub string, iat, exp time.Time) string {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "iss": "auth", "iat": iat.Unix(), "exp": exp.Unix()}).SignedString([]byte(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+type running struct {
+	base string
+	stop func() error
+}
+
+func startSidecar(t *testing.T, o Options) running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan []net.Addr, 1)
+	o.ListenAddresses = []string{"127.0.0.1:0"}
+	o.Listening = func(a []net.Addr) { addrs <- a }
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, o) }()
+	var base string
+	select {
+	case a := <-addrs:
+		base = "http://" + a[0].String()
+	case err := <-done:
+		cancel()
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("sidecar did not start listening")
+	}
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			return errors.New("Run did not return within 10s of cancellation")
+		}
+	}
+	t.Cleanup(func() { stop() })
+	return running{base: base, stop: stop}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestGoldenScrape runs the sidecar on a fixed log with a fixed clock and
+// compares every jwtwatch_ series with testdata/metrics.golden; the whole
+// scrape must also pass `promtool check metrics`.
+func TestGoldenScrape(t *testing.T) {
+	dir := t.TempDir()
+	cur, prev, ref := secret(t), secret(t), secret(t)
+	env := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev, "JWT_REFRESH_SECRET": ref, "JWT_ACCESS_ISSUER": "auth"}
+	logPath := filepath.Join(dir, "gw.log")
+	line := func(tok string, status int) string {
+		return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/","headers":{"authorization":"Bearer %s"}},"res":{"statusCode":%d},"msg":"request completed"}`, fixed.UnixMilli(), tok, status)
+	}
+	lines := []string{
+		line(sign(t, cur, "alice", fixed.Add(-time.Minute), fixed.Add(time.Hour)), 200),
+		line(sign(t, prev, "bob", fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute)), 200),
+		line(sign(t, prev, "bob", fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute)), 401),
+		line(sign(t, prev, "eve", fixed.Add(time.Minute), fixed.Add(time.Hour)), 200),
+		line(sign(t, ref, "alice", fixed.Add(-time.Minute), fixed.Add(24*time.Hour)), 201),
+		line(sign(t, secret(t), "admin", fixed, fixed.Add(time.Hour)), 401),
+		`{"level":30,"time":1,"req":{"headers":{}},"res":{"statusCode":200}}`,
+		`not json but no token either`,
+	}
+	if err := os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc := startSidecar(t, Options{
+		LogPaths:  []string{logPath},
+		FromStart: true,
+		Policy:    rotation.Policy{MinWindow: 168 * time.Hour, QuietPeriod: 24 * time.Hour, Skew: 0},
+		Lookup:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Now:       func() time.Time { return fixed },
+	})
+	waitFor(t, "all lines", func() bool {
+		_, body := get(t, sc.base+"/metrics")
+		return strings.Contains(body, fmt.Sprintf(`jwtwatch_lines_read_total{source=%q} %d`, logPath, len(lines)))
+	})
+	_, body := get(t, sc.base+"/metrics")
+
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(body)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	} else if os.Getenv("CI") != "" {
+		t.Error("promtool not found; scripts/test installs it (Debian package prometheus)")
+	} else {
+		t.Log("promtool not found; skipping its check (scripts/test installs it)")
+	}
+
+	// Keep the jwtwatch_ series; make the parts that vary per run stable.
+	replacer := strings.NewReplacer(logPath, "$LOG",
+		keys.Fingerprint([]byte(cur)), "$FP_CURRENT", keys.Fingerprint([]byte(prev)), "$FP_PREVIOUS", keys.Fingerprint([]byte(ref)), "$FP_REFRESH")
+	var got []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.Contains(l, "jwtwatch_") && !strings.Contains(l, "jwtwatch_build_info{") {
+			got = append(got, replacer.Replace(l))
+		}
+	}
+	if !strings.Contains(body, "jwtwatch_build_info{") {
+		t.Error("no jwtwatch_build_info")
+	}
+	gotText := strings.Join(got, "\n") + "\n"
+	golden := filepath.Join("testdata", "metrics.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(gotText), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotText != string(want) {
+		t.Errorf("scrape differs from %s (run go test ./internal/sidecar -update to accept):\n%s", golden, diff(string(want), gotText))
+	}
+	for _, s := range []string{cur, prev, ref} {
+		if strings.Contains(body, s) {
+			t.Error("a secret appears in the scrape")
+		}
+	}
+	if err := sc.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// diff lists the lines only in want (-) and only in got (+).
+func diff(want, got string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	w, g := in(want), in(got)
+	var out []string
+	for l := range w {
+		if !g[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for l := range g {
+		if !w[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+func TestEndpoints(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"JWT_ACCESS_SECRET": secret(t)}
+	sc := startSidecar(t, Options{
+		LogPaths: []string{filepath.Join(dir, "not-yet.log")},
+		Lookup:   func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"healthy", "/-/healthy", "Healthy"},
+		{"ready once sources are opened or awaited", "/-/ready", "Ready"},
+		{"landing page links the metrics", "/", `href="/metrics"`},
+		{"metrics", "/metrics", "jwtwatch_tokens_total"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var code int
+			var body string
+			waitFor(t, tt.in, func() bool { code, body = get(t, sc.base+tt.in); return code == 200 })
+			if !strings.Contains(body, tt.want) {
+				t.Errorf("GET %s: %d %q, want it to contain %q", tt.in, code, body, tt.want)
+			}
+		})
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	good := func(k string) (string, bool) {
+		if k == "JWT_ACCESS_SECRET" {
+			return "s3cr3t-value-that-must-not-show-up", true
+		}
+		return "", false
+	}
+	corrupt := filepath.Join(dir, "state.json")
+	if err := os.WriteFile(corrupt, []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		in   Options
+	}{
+		{"no keys", Options{LogPaths: []string{"x"}, Lookup: func(string) (string, bool) { return "", false }}},
+		{"no log path", Options{Lookup: good}},
+		{"bad regex", Options{LogPaths: []string{"x"}, Lookup: good}},
+		{"corrupt state", Options{LogPaths: []string{"x"}, Lookup: good, StateFile: corrupt}},
+		{"missing web config", Options{LogPaths: []string{"x"}, Lookup: good, WebConfigFile: filepath.Join(dir, "absent.yml")}},
+	}
+	tests[2].in.Parse.Format, tests[2].in.Parse.Pattern = "regex", "(?P<status>x)"
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Run(context.Background(), tt.in)
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("Run = %v, want ErrConfig", err)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("error %q shows the secret", err)
+			}
+		})
+	}
+}
+
+// TestShutdownWritesState checks that cancelling Run writes the final state.
+func TestShutdownWritesState(t *testing.T) {
+	dir := t.TempDir()
+	logPath, statePath := filepath.Join(dir, "gw.log"), filepath.Join(dir, "state.json")
+	if err := os.WriteFile(logPath, []byte("no token here\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"JWT_ACCESS_SECRET": secret(t)}
+	sc := startSidecar(t, Options{
+		LogPaths: []string{logPath}, FromStart: true, StateFile: statePath, CheckpointInterval: time.Hour,
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+	waitFor(t, "the line", func() bool {
+		_, b := get(t, sc.base+"/metrics")
+		return strings.Contains(b, fmt.Sprintf(`jwtwatch_lines_read_total{source=%q} 1`, logPath))
+	})
+	if err := sc.stop(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(b, []byte(`"offset": 14`)) || !bytes.Contains(b, []byte(`"current_fingerprint"`)) {
+		t.Errorf("state file lacks the position or the rotation:\n%s", b)
+	}
+}
