@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -109,6 +110,7 @@ type sidecar struct {
 
 	mu      sync.Mutex
 	sources map[string]*source
+	carried map[string]tail.Position
 }
 
 // source is the pipeline's view of one log source: the position processed so far.
@@ -169,12 +171,9 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("%w: --log.path: %w", ErrConfig, err)
 	}
-	for path, p := range saved.Positions {
-		s.sources[path] = &source{counters: s.metrics.Source(path), pos: p}
-	}
-	for _, p := range o.LogPaths {
-		s.source(p)
-	}
+	// Positions of files not read yet in this run are carried into every
+	// checkpoint, so a second restart still resumes them.
+	s.carried = saved.Positions
 	s.log.Info("starting jwtwatch", "version", o.Version, "sources", len(o.LogPaths), "state_file", o.StateFile)
 	s.useKeys(set)
 	s.keyFiles = set.Files
@@ -329,7 +328,7 @@ func (s *sidecar) checkpoint() error {
 	if s.opts.StateFile == "" {
 		return nil
 	}
-	f := state.File{SavedAt: s.opts.Now(), Positions: map[string]tail.Position{}}
+	f := state.File{SavedAt: s.opts.Now(), Positions: maps.Clone(s.carried)}
 	s.mu.Lock()
 	for path, src := range s.sources {
 		if path != "-" && src.pos != (tail.Position{}) {
@@ -345,22 +344,21 @@ func (s *sidecar) checkpoint() error {
 	return err
 }
 
-// state is read at scrape time by the metrics collector.
+// state is read at scrape time by the metrics collector. The tailer knows
+// the sources (globs expand to files) and their sizes; the pipeline knows how
+// far it has processed each.
 func (s *sidecar) state() metrics.State {
 	st := metrics.State{Rotation: s.tracker.Report()}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for path, src := range s.sources {
-		ss := metrics.SourceState{Path: path, LastLine: src.lastLine}
-		if path != "-" {
-			if id, size, err := tail.Identify(path); err == nil {
-				ss.BehindBytes = size
-				if id == src.pos.File {
-					ss.BehindBytes = max(size-src.pos.Offset, 0)
-				}
-			}
+	for _, ts := range s.tailer.Sources() {
+		src := s.source(ts.Path) // a file a glob just matched appears at zero
+		s.mu.Lock()
+		pos, last := src.pos, src.lastLine
+		s.mu.Unlock()
+		behind := ts.Size
+		if ts.File == pos.File {
+			behind = max(ts.Size-pos.Offset, 0)
 		}
-		st.Sources = append(st.Sources, ss)
+		st.Sources = append(st.Sources, metrics.SourceState{Path: ts.Path, BehindBytes: behind, LastLine: last})
 	}
 	return st
 }

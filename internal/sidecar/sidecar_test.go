@@ -174,6 +174,15 @@ func TestGoldenScrape(t *testing.T) {
 	if !strings.Contains(body, "jwtwatch_build_info{") {
 		t.Error("no jwtwatch_build_info")
 	}
+	// Fingerprints are random per run, so samples are sorted after replacing them.
+	for i := 0; i < len(got); {
+		j := i
+		for j < len(got) && !strings.HasPrefix(got[j], "#") {
+			j++
+		}
+		sort.Strings(got[i:j])
+		i = max(j, i+1)
+	}
 	gotText := strings.Join(got, "\n") + "\n"
 	golden := filepath.Join("testdata", "metrics.golden")
 	if *update {
@@ -313,5 +322,40 @@ func TestShutdownWritesState(t *testing.T) {
 	}
 	if !bytes.Contains(b, []byte(`"offset": 14`)) || !bytes.Contains(b, []byte(`"current_fingerprint"`)) {
 		t.Errorf("state file lacks the position or the rotation:\n%s", b)
+	}
+}
+
+// TestGlobSources checks that a glob reports the files it matches, each
+// under its own path, including one created after the start.
+func TestGlobSources(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"JWT_ACCESS_SECRET": secret(t)}
+	a, b := filepath.Join(dir, "a.log"), filepath.Join(dir, "b.log")
+	if err := os.WriteFile(a, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc := startSidecar(t, Options{
+		LogPaths: []string{filepath.Join(dir, "*.log")},
+		Lookup:   func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+	waitFor(t, "the existing file to be followed", func() bool {
+		_, body := get(t, sc.base+"/metrics")
+		return strings.Contains(body, fmt.Sprintf(`jwtwatch_source_behind_bytes{source=%q} 0`, a))
+	})
+	for _, p := range []string{a, b} {
+		f, err := os.OpenFile(p, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(f, "GET /health 200")
+		f.Close()
+	}
+	waitFor(t, "a line from each file", func() bool {
+		_, body := get(t, sc.base+"/metrics")
+		return strings.Contains(body, fmt.Sprintf(`jwtwatch_lines_read_total{source=%q} 1`, a)) &&
+			strings.Contains(body, fmt.Sprintf(`jwtwatch_lines_read_total{source=%q} 1`, b))
+	})
+	if _, body := get(t, sc.base+"/metrics"); strings.Contains(body, "*.log") {
+		t.Error("a series is labelled with the glob instead of a file")
 	}
 }
