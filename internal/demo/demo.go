@@ -290,7 +290,13 @@ func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
 	if len(blocked) > 0 {
 		verdict = "not yet (" + strings.Join(blocked, ", ") + ")"
 	}
-	fmt.Fprintf(w, "  previous access key removable: %s\n\n", verdict)
+	fmt.Fprintf(w, "  previous access key removable: %s\n", verdict)
+	for _, m := range metrics(fams, "jwtwatch_suspicious_tokens_total") {
+		if l := labels(m); l["reason"] == "issued_after_rotation" && l["key"] == "previous" && m.GetCounter().GetValue() > 0 {
+			fmt.Fprintf(w, "  but the previous %s key signed tokens after the rotation: it has leaked — remove it now (Emergency Rotation)\n", l["token"])
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 func metrics(fams map[string]*dto.MetricFamily, name string) []*dto.Metric {
