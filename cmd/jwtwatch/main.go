@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/common/promslog"
@@ -29,10 +30,10 @@ const (
 	exitUsage  = 2
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 // run parses the command line and starts the chosen command; it returns the exit status.
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	app := kingpin.New("jwtwatch", "Mirror every JWT check of an API gateway against the current and previous signing keys, from its logs.")
 	app.Version(version.Print("jwtwatch"))
 	app.HelpFlag.Short('h')
@@ -67,6 +68,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	demoCmd.Flag("interval", "How often to print the summary.").Default("5s").SetValue(durationValue{"interval", &d.Interval})
 	demoCmd.Flag("duration", "Stop after this long; 0 runs until interrupted.").Default("0s").SetValue(durationValue{"duration", &d.Duration})
 
+	inspectC := addInspect(app)
+	keygenC := addKeygen(app)
+
 	// --log.format names the gateway log format (the product's contract), so the
 	// logger's own format flag of promslog/flag takes another name.
 	logCfg := &promslog.Config{Level: promslog.NewLevel(), Format: promslog.NewFormat()}
@@ -85,6 +89,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	switch cmd {
+	case inspectC.clause.FullCommand():
+		return inspectC.run(stdin, stdout, stderr, time.Now())
+	case keygenC.clause.FullCommand():
+		return keygenC.run(stdout, stderr)
 	case demoCmd.FullCommand():
 		// The demo's own summary is the output; the sidecar speaks only of problems.
 		quiet := promslog.NewLevel()

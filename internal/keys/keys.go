@@ -6,9 +6,11 @@ package keys
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 )
@@ -233,4 +235,37 @@ func trimNewline(b []byte) []byte {
 		return b[:len(b)-1]
 	}
 	return b
+}
+
+// Secret encodings Generate can produce.
+const (
+	FormatBase64URL = "base64url"
+	FormatHex       = "hex"
+)
+
+// Sentinel errors of Generate.
+var (
+	ErrTooShort      = fmt.Errorf("a new secret needs at least %d bytes", MinSecretBytes)
+	ErrUnknownFormat = errors.New("unknown secret format; use base64url or hex")
+)
+
+// Generate returns a new secret of n random bytes from r (crypto/rand.Reader
+// in production), encoded as text that fits an environment variable. The
+// gateway uses that text itself as the HMAC key, so its fingerprint is
+// Fingerprint([]byte(secret)).
+func Generate(r io.Reader, n int, format string) (string, error) {
+	if n < MinSecretBytes {
+		return "", fmt.Errorf("%d bytes: %w", n, ErrTooShort)
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return "", fmt.Errorf("read random bytes: %w", err)
+	}
+	switch format {
+	case FormatBase64URL:
+		return base64.RawURLEncoding.EncodeToString(b), nil
+	case FormatHex:
+		return hex.EncodeToString(b), nil
+	}
+	return "", fmt.Errorf("%q: %w", format, ErrUnknownFormat)
 }

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -142,5 +143,40 @@ func TestFingerprint(t *testing.T) {
 	a, b := Fingerprint([]byte("one")), Fingerprint([]byte("two"))
 	if a == b || len(a) != 12 || a != Fingerprint([]byte("one")) {
 		t.Errorf("fingerprints %q %q: want stable, distinct, 12 hex characters", a, b)
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	tests := []struct {
+		name    string
+		n       int
+		format  string
+		wantLen int
+		wantErr error
+	}{
+		{"default base64url", 32, FormatBase64URL, 43, nil},
+		{"hex", 32, FormatHex, 64, nil},
+		{"longer", 64, FormatBase64URL, 86, nil},
+		{"too short", 16, FormatBase64URL, 0, ErrTooShort},
+		{"unknown format", 32, "base32", 0, ErrUnknownFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Generate(crand.Reader, tt.n, tt.format)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if len(s) != tt.wantLen {
+				t.Errorf("len = %d, want %d", len(s), tt.wantLen)
+			}
+			if err == nil {
+				if s2, _ := Generate(crand.Reader, tt.n, tt.format); s2 == s {
+					t.Error("two secrets are equal")
+				}
+			}
+		})
+	}
+	if _, err := Generate(strings.NewReader("short"), 32, FormatHex); err == nil {
+		t.Error("a failing random source went unnoticed")
 	}
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+)
+
+func TestKeygen(t *testing.T) {
+	tests := []struct {
+		name     string
+		in       []string
+		wantCode int
+		wantOut  *regexp.Regexp
+	}{
+		{"default", []string{"keygen"}, exitOK, regexp.MustCompile(`^[A-Za-z0-9_-]{43}\n$`)},
+		{"hex, 48 bytes", []string{"keygen", "--bytes=48", "--format=hex"}, exitOK, regexp.MustCompile(`^[0-9a-f]{96}\n$`)},
+		{"too short", []string{"keygen", "--bytes=16"}, exitUsage, regexp.MustCompile(`^$`)},
+		{"unknown format", []string{"keygen", "--format=base32"}, exitUsage, regexp.MustCompile(`^$`)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(tt.in, nil, &out, &errOut); code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tt.wantCode, errOut.String())
+			}
+			if !tt.wantOut.MatchString(out.String()) {
+				t.Errorf("stdout %q does not match %s", out.String(), tt.wantOut)
+			}
+			if tt.wantCode == exitOK {
+				fp := keys.Fingerprint([]byte(strings.TrimSpace(out.String())))
+				if !strings.Contains(errOut.String(), fp) {
+					t.Errorf("stderr %q lacks the fingerprint %s", errOut.String(), fp)
+				}
+			}
+		})
+	}
+}
+
+func TestInspect(t *testing.T) {
+	s := newSecrets(t)
+	for _, kv := range s.env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	now := time.Now()
+	sign := func(secret string, claims jwt.MapClaims) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	valid := sign(s.previous, jwt.MapClaims{"sub": "carol", "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(14 * time.Minute).Unix()})
+	expired := sign(s.current, jwt.MapClaims{"sub": "erin", "iss": "auth-service", "iat": now.Add(-72 * time.Hour).Unix(), "exp": now.Add(-71 * time.Hour).Unix()})
+	forged := sign(s.attacker, jwt.MapClaims{"sub": "admin", "iss": "auth-service"})
+	tests := []struct {
+		name     string
+		args     []string
+		stdin    string
+		wantCode int
+		want     []string
+	}{
+		{"valid previous-key token from stdin with Bearer", []string{"inspect"}, "Bearer " + valid + "\n", exitOK,
+			[]string{"verdict:", "valid", "previous key of access tokens", keys.Fingerprint([]byte(s.previous)), "subject:", "carol", "(in 14m)", `"sub": "carol"`}},
+		{"expired token as argument", []string{"inspect", expired}, "", exitFailed, []string{"expired", "(3d ago)", "current key of access tokens"}},
+		{"forgery", []string{"inspect", "-"}, forged, exitFailed, []string{"bad_signature", "none of the configured keys", "keys tried:"}},
+		{"garbage", []string{"inspect", "not-a-token"}, "", exitFailed, []string{"malformed"}},
+		{"nothing given", []string{"inspect"}, "  \n", exitUsage, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(tt.args, strings.NewReader(tt.stdin), &out, &errOut)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stdout %q stderr %q", code, tt.wantCode, out.String(), errOut.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			assertNoLeak(t, out.String()+errOut.String(), s, []string{valid, expired, forged})
+		})
+	}
+}

@@ -1,0 +1,180 @@
+// Package inspect explains one token locally — which configured key verifies
+// it, the verdict the sidecar would give, its header and claims, and anything
+// suspicious — so checking a fresh token after a rotation never means pasting
+// a credential into a third-party site.
+package inspect
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
+)
+
+// maxShown bounds how much of a decoded header or payload is printed.
+const maxShown = 4 << 10
+
+// Report is everything said about one token. It holds no part of the token
+// that could be replayed: no signature, no raw segments.
+type Report struct {
+	Verdict     verify.Verdict
+	Header      string // indented JSON, or a note why it cannot be shown
+	Claims      string // indented JSON, or a note why it cannot be shown
+	Suspicious  []rotation.Reason
+	Notes       []string // other traits worth a look
+	RotationAt  time.Time
+	InspectedAt time.Time
+}
+
+// Token inspects tok at time now with the classifier the sidecar uses; the
+// tracker (restored from the state file, or fresh) supplies the rotation start.
+func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.Time) Report {
+	tok = Clean(tok)
+	r := Report{Verdict: v.Check(tok, now), InspectedAt: now}
+	if tracker != nil {
+		r.Suspicious = tracker.Observe(r.Verdict, now)
+		for _, f := range tracker.Report().Families {
+			if f.Family == r.Verdict.Token {
+				r.RotationAt = f.Started
+			}
+		}
+	}
+	parts := strings.Split(tok, ".")
+	r.Header, r.Claims = "(missing)", "(missing)"
+	if len(parts) > 0 {
+		r.Header = decodeJSON(parts[0])
+	}
+	if len(parts) > 1 {
+		r.Claims = decodeJSON(parts[1])
+	}
+	var h map[string]any
+	if json.Unmarshal([]byte(r.Header), &h) == nil {
+		for _, k := range []string{"kid", "jku", "x5u", "jwk", "crit"} {
+			if _, ok := h[k]; ok {
+				r.Notes = append(r.Notes, fmt.Sprintf("header carries %q (ignored for key choice: every configured key is tried)", k))
+			}
+		}
+	}
+	c := r.Verdict.Claims
+	if r.Verdict.Key != keys.None && c.ExpiresAt.IsZero() {
+		r.Notes = append(r.Notes, "no exp claim: the token never expires")
+	}
+	return r
+}
+
+// Clean trims whitespace and an optional "Bearer " prefix, so a header value
+// can be pasted as it is.
+func Clean(tok string) string {
+	tok = strings.TrimSpace(tok)
+	if len(tok) > 7 && strings.EqualFold(tok[:7], "bearer ") {
+		tok = strings.TrimSpace(tok[7:])
+	}
+	return tok
+}
+
+func decodeJSON(seg string) string {
+	if len(seg) > verify.MaxTokenLen {
+		return "(too long to show)"
+	}
+	b, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return "(not base64url)"
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return "(not JSON)"
+	}
+	if out.Len() > maxShown {
+		return out.String()[:maxShown] + "\n… (cut)"
+	}
+	return out.String()
+}
+
+// Write prints the report for a terminal.
+func (r Report) Write(w io.Writer, set keys.Set) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	v := r.Verdict
+	key := "none of the configured keys"
+	if v.Key != keys.None {
+		key = fmt.Sprintf("%s key of %s tokens (fingerprint %s)", v.Key, v.Token, v.Fingerprint)
+	}
+	fmt.Fprintf(tw, "verdict:\t%s\n", v.Result)
+	fmt.Fprintf(tw, "signed by:\t%s\n", key)
+	if v.Key == keys.None {
+		var fps []string
+		for _, k := range set.Keys {
+			fps = append(fps, fmt.Sprintf("%s/%s %s", k.Family, k.Role, k.Fingerprint))
+		}
+		fmt.Fprintf(tw, "keys tried:\t%s\n", strings.Join(fps, ", "))
+	}
+	c := v.Claims
+	if c.Subject != "" {
+		fmt.Fprintf(tw, "subject:\t%s\n", c.Subject)
+	}
+	if c.Issuer != "" {
+		fmt.Fprintf(tw, "issuer:\t%s\n", c.Issuer)
+	}
+	for _, t := range []struct {
+		name string
+		at   time.Time
+	}{{"issued", c.IssuedAt}, {"not before", c.NotBefore}, {"expires", c.ExpiresAt}, {"rotation started", r.RotationAt}} {
+		if !t.at.IsZero() {
+			fmt.Fprintf(tw, "%s:\t%s (%s)\n", t.name, t.at.UTC().Format(time.RFC3339), Relative(t.at, r.InspectedAt))
+		}
+	}
+	for _, s := range r.Suspicious {
+		fmt.Fprintf(tw, "SUSPICIOUS:\t%s\n", explain(s))
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(tw, "note:\t%s\n", n)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nheader:\n%s\n\nclaims:\n%s\n", r.Header, r.Claims)
+	return err
+}
+
+func explain(r rotation.Reason) string {
+	switch r {
+	case rotation.IssuedAfterRotation:
+		return "signed with an old key but issued after the rotation started: someone holds the old secret (Emergency Rotation)"
+	case rotation.IssuedInFuture:
+		return "issued in the future: a clock far off, or a minted token"
+	case rotation.LifetimeExceedsPolicy:
+		return "lifetime longer than the policy allows"
+	}
+	return string(r)
+}
+
+// Relative says how far t is from now, as "in 14m" or "3d ago".
+func Relative(t, now time.Time) string {
+	d := t.Sub(now)
+	suffix, prefix := "", "in "
+	if d < 0 {
+		d, suffix, prefix = -d, " ago", ""
+	}
+	if d >= time.Minute {
+		d = d.Round(time.Minute) // 13m59s reads as 14m
+	}
+	var s string
+	switch {
+	case d < time.Minute:
+		s = fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		s = fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		s = fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	default:
+		s = fmt.Sprintf("%dd", int(d.Hours()/24))
+	}
+	return prefix + s + suffix
+}
