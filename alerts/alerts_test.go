@@ -1,0 +1,311 @@
+package alerts
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/promql/parser"
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	ruleFile   = "jwtwatch.rules.yml"
+	ruleTests  = "jwtwatch.rules_test.yml"
+	runbookURL = "https://github.com/jwtwatch/jwtwatch/blob/main/docs/runbook.md"
+)
+
+var runbookFile = filepath.Join("..", "docs", "runbook.md")
+
+// The names dashboards, runbook and the end-to-end test depend on.
+var (
+	contractRecords = []string{
+		"token:jwtwatch_previous_key_removable:min",
+		"token:jwtwatch_previous_key_removal_blocked:max",
+		"token:jwtwatch_previous_key_valid:ratio_rate5m",
+		"token_key_result:jwtwatch_tokens:rate5m",
+		":jwtwatch_forged_tokens:rate5m",
+		":jwtwatch_tokens_rejected:ratio_rate5m",
+	}
+	contractAlerts = []string{
+		"JWTWatchForgedTokenSpike",
+		"JWTWatchValidationFailureSpike",
+		"JWTWatchOldKeyStillNeeded",
+		"JWTWatchPreviousKeyRemovable",
+		"JWTWatchGatewayRejectsPreviousKey",
+		"JWTWatchPreviousKeyMintingTokens",
+		"JWTWatchCurrentKeyMismatch",
+		"JWTWatchWeakKey",
+		"JWTWatchSidecarDown",
+		"JWTWatchLogSourceStalled",
+		"JWTWatchLinesDropped",
+		"JWTWatchKeyReloadFailed",
+	}
+)
+
+// recordName is level:metric:operations; a fleet-wide level is empty.
+var recordName = regexp.MustCompile(`^[a-z_]*:[a-z0-9_]+:[a-z0-9_]+$`)
+
+type ruleFileDoc struct {
+	Groups []ruleGroup `yaml:"groups"`
+}
+
+type ruleGroup struct {
+	Name     string `yaml:"name"`
+	Interval string `yaml:"interval"`
+	Rules    []rule `yaml:"rules"`
+}
+
+type rule struct {
+	Record      string            `yaml:"record"`
+	Alert       string            `yaml:"alert"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+func (r rule) name() string { return r.Record + r.Alert }
+
+// loadRules decodes a rule file strictly: an unknown key is a typo.
+func loadRules(t *testing.T, data []byte) ruleFileDoc {
+	t.Helper()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f ruleFileDoc
+	if err := dec.Decode(&f); err != nil {
+		t.Fatalf("decoding rule file: %v", err)
+	}
+	return f
+}
+
+func readRules(t *testing.T) ruleFileDoc {
+	t.Helper()
+	data, err := os.ReadFile(ruleFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loadRules(t, data)
+}
+
+// promtool returns the path of promtool. Without it the test is skipped,
+// except in CI, where a missing promtool must not pass silently.
+func promtool(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("promtool is required in CI: %v", err)
+		}
+		t.Skip("promtool not found; scripts/test installs it (Debian package prometheus)")
+	}
+	return p
+}
+
+func runPromtool(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), promtool(t), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func TestPromtoolCheckRules(t *testing.T) {
+	t.Parallel()
+	runPromtool(t, "check", "rules", "--lint=all", "--lint-fatal", ruleFile)
+}
+
+func TestPromtoolTestRules(t *testing.T) {
+	t.Parallel()
+	runPromtool(t, "test", "rules", ruleTests)
+}
+
+func TestContractNames(t *testing.T) {
+	f := readRules(t)
+	got := map[string][]string{}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			got[g.Name] = append(got[g.Name], r.name())
+		}
+	}
+	tests := []struct {
+		group string
+		want  []string
+	}{
+		{"jwtwatch.rules", contractRecords},
+		{"jwtwatch.alerts", contractAlerts},
+	}
+	for _, tt := range tests {
+		t.Run(tt.group, func(t *testing.T) {
+			for _, name := range tt.want {
+				if !slices.Contains(got[tt.group], name) {
+					t.Errorf("group %s lacks %s (has %v)", tt.group, name, got[tt.group])
+				}
+			}
+		})
+	}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if g.Name == "jwtwatch.rules" && r.Alert != "" || g.Name == "jwtwatch.alerts" && r.Record != "" {
+				t.Errorf("%s is in the wrong group %s", r.name(), g.Name)
+			}
+		}
+	}
+}
+
+func TestAlerts(t *testing.T) {
+	anchors := runbookAnchors(t)
+	n := 0
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			n++
+			t.Run(r.Alert, func(t *testing.T) {
+				if sev := r.Labels["severity"]; !slices.Contains([]string{"critical", "warning", "info"}, sev) {
+					t.Errorf("severity %q, want critical, warning or info", sev)
+				}
+				for _, a := range []string{"summary", "description", "runbook_url"} {
+					if strings.TrimSpace(r.Annotations[a]) == "" {
+						t.Errorf("annotation %s missing", a)
+					}
+				}
+				// The end-to-end test rewrites every `for`: it must be a plain key.
+				if _, err := model.ParseDuration(r.For); err != nil {
+					t.Errorf("for %q: %v", r.For, err)
+				}
+				want := runbookURL + "#" + strings.ToLower(r.Alert)
+				if got := r.Annotations["runbook_url"]; got != want {
+					t.Errorf("runbook_url %q, want %q", got, want)
+				}
+				if _, anchor, _ := strings.Cut(r.Annotations["runbook_url"], "#"); !anchors[anchor] {
+					t.Errorf("runbook_url anchor %q is no heading of %s", anchor, runbookFile)
+				}
+			})
+		}
+	}
+	if n == 0 {
+		t.Fatal("no alerts found")
+	}
+}
+
+// Every alert-named section of the runbook belongs to an alert that exists.
+func TestRunbookHasNoOrphanSections(t *testing.T) {
+	alerts := map[string]bool{}
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			alerts[r.Alert] = true
+		}
+	}
+	for _, h := range runbookHeadings(t) {
+		if strings.HasPrefix(h, "JWTWatch") && !alerts[h] {
+			t.Errorf("runbook section %q names no alert", h)
+		}
+	}
+}
+
+func TestRecordingRuleNames(t *testing.T) {
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Record != "" && !recordName.MatchString(r.Record) {
+				t.Errorf("recording rule %q is not level:metric:operations", r.Record)
+			}
+		}
+	}
+}
+
+func TestExpressionsParse(t *testing.T) {
+	p := parser.NewParser(parser.Options{})
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			t.Run(r.name(), func(t *testing.T) {
+				if _, err := p.ParseExpr(r.Expr); err != nil {
+					t.Errorf("expr does not parse: %v\n%s", err, r.Expr)
+				}
+			})
+		}
+	}
+}
+
+func TestAnchor(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"alert name", "JWTWatchForgedTokenSpike", "jwtwatchforgedtokenspike"},
+		{"words", "How to load the rules", "how-to-load-the-rules"},
+		{"punctuation dropped", "Overview: the rotation, step by step", "overview-the-rotation-step-by-step"},
+		{"code and underscores kept", "The `token:jwtwatch_x:min` rule", "the-tokenjwtwatch_xmin-rule"},
+		{"hyphens kept", "Dual-key deploy", "dual-key-deploy"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := anchor(tt.in); got != tt.want {
+				t.Errorf("anchor(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// anchor is the id GitHub gives a Markdown heading: lower case, spaces to
+// hyphens, punctuation other than hyphens and underscores dropped.
+func anchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// runbookHeadings returns the text of the runbook's Markdown headings,
+// skipping fenced code blocks (whose shell comments start with # too).
+func runbookHeadings(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open(runbookFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var headings []string
+	fenced := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		if text, ok := strings.CutPrefix(strings.TrimLeft(line, "#"), " "); ok {
+			headings = append(headings, strings.TrimSpace(text))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return headings
+}
+
+func runbookAnchors(t *testing.T) map[string]bool {
+	t.Helper()
+	anchors := map[string]bool{}
+	for _, h := range runbookHeadings(t) {
+		anchors[anchor(h)] = true
+	}
+	return anchors
+}

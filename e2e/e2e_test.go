@@ -1,0 +1,482 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/jwtwatch/jwtwatch/alerts"
+	"github.com/jwtwatch/jwtwatch/dashboards"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/sidecar"
+)
+
+// forOverride replaces every alert's `for` in the copy of the rules the test
+// loads (alerts.WithFor): the shipped durations are minutes to hours.
+const forOverride = time.Second
+
+// TestFleet runs two jwtwatch replicas on generated gateway logs, scraped by a
+// real Prometheus that evaluates the shipped rules and sends alerts to a real
+// Alertmanager, whose webhook is served by the test. Phase one — a forgery
+// burst, a replica whose gateway lacks the previous key, and tokens minted
+// with the previous key after the rotation — must deliver the three alerts;
+// every dashboard query must return data. Phase two — only current-key
+// traffic and expired old tokens — must turn the fleet-wide removable rule to 1.
+func TestFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Prometheus and Alertmanager; about a minute")
+	}
+	prom := binary(t, "prometheus")
+	am := binary(t, "prometheus-alertmanager", "alertmanager")
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	cur, prev, attacker := secret(t), secret(t), secret(t)
+	env := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev, "JWT_ACCESS_ISSUER": "auth-service"}
+	started := time.Now()
+	replicas := map[string]*replica{}
+	for _, name := range []string{"gw-a", "gw-b"} {
+		replicas[name] = startReplica(t, ctx, dir, name, env)
+	}
+
+	hook := newWebhook(t)
+	amAddr := freeAddr(t)
+	writeFile(t, filepath.Join(dir, "am.yml"), fmt.Sprintf(`
+route:
+  receiver: test
+  group_by: ['...']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: test
+    webhook_configs:
+      - url: %s
+`, hook.URL))
+	run(t, ctx, dir, "alertmanager", am, "--config.file="+filepath.Join(dir, "am.yml"),
+		"--storage.path="+filepath.Join(dir, "am-data"), "--web.listen-address="+amAddr, "--cluster.listen-address=")
+	waitHTTP(t, "http://"+amAddr+"/-/ready")
+
+	shipped, err := os.ReadFile(filepath.Join("..", "alerts", "jwtwatch.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := alerts.WithFor(shipped, forOverride)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "rules.yml"), string(rules))
+	promAddr := freeAddr(t)
+	// The job is deliberately not called "jwtwatch": the rules must not depend on it.
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [%s]
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: [%q]}]
+scrape_configs:
+  - job_name: gateway-sidecars
+    static_configs: [{targets: [%q, %q]}]
+`, filepath.Join(dir, "rules.yml"), amAddr, replicas["gw-a"].addr, replicas["gw-b"].addr))
+	run(t, ctx, dir, "prometheus", prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "prom-data"), "--web.listen-address="+promAddr)
+	waitHTTP(t, "http://"+promAddr+"/-/ready")
+	api := promAPI{base: "http://" + promAddr}
+
+	// Phase one. Old-key tokens were issued before the rotation and expire at
+	// the end of the phase; gw-b's gateway lacks the previous key and rejects them.
+	phaseEnd := time.Now().Add(40 * time.Second).Truncate(time.Second)
+	stopOne := traffic(t, 100*time.Millisecond, func(now time.Time) {
+		old := sign(t, prev, "carol", started.Add(-time.Hour), phaseEnd)
+		replicas["gw-a"].write(t, line(now, sign(t, cur, "alice", now, now.Add(time.Hour)), 200), line(now, old, 200))
+		replicas["gw-b"].write(t, line(now, sign(t, cur, "bob", now, now.Add(time.Hour)), 200), line(now, old, 401))
+		// Minted with the previous key after the rotation (iat in whole seconds, so clearly after).
+		replicas["gw-a"].write(t, line(now, sign(t, prev, "mallory", now.Add(2*time.Second), phaseEnd), 200))
+		for range 3 {
+			replicas["gw-a"].write(t, line(now, sign(t, attacker, "admin", now, now.Add(time.Hour)), 401))
+		}
+	})
+	want := map[string]func(map[string]string) bool{
+		"JWTWatchForgedTokenSpike":          func(map[string]string) bool { return true },
+		"JWTWatchGatewayRejectsPreviousKey": func(l map[string]string) bool { return l["instance"] == replicas["gw-b"].addr },
+		"JWTWatchPreviousKeyMintingTokens":  func(l map[string]string) bool { return l["token"] == "access" },
+	}
+	for name, match := range want {
+		hook.wait(t, 90*time.Second, name, match)
+	}
+	if a, ok := hook.find("JWTWatchGatewayRejectsPreviousKey", func(l map[string]string) bool { return l["instance"] == replicas["gw-a"].addr }); ok {
+		t.Errorf("the missed-deploy alert fired for the healthy replica: %v", a)
+	}
+
+	// Every dashboard query returns data while the fleet is in this state.
+	built, err := dashboards.All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range built {
+		for _, q := range dashboards.Queries(b.Dashboard) {
+			expr := dashboards.Expand(q)
+			eventually(t, 30*time.Second, fmt.Sprintf("dashboard query %q to return data", expr), func() error {
+				n, err := api.count(expr)
+				if err == nil && n == 0 {
+					err = fmt.Errorf("no data")
+				}
+				return err
+			})
+		}
+	}
+	if v, err := api.scalar(`token:jwtwatch_previous_key_removable:min{token="access"}`); err != nil || v != 0 {
+		t.Errorf("removable during old-key traffic = %v (%v), want 0", v, err)
+	}
+	stopOne()
+
+	// Phase two: current-key traffic and expired old tokens only.
+	stopTwo := traffic(t, 100*time.Millisecond, func(now time.Time) {
+		for _, r := range replicas {
+			r.write(t, line(now, sign(t, cur, "alice", now, now.Add(time.Hour)), 200),
+				line(now, sign(t, prev, "carol", started.Add(-time.Hour), started.Add(time.Second)), 401))
+		}
+	})
+	defer stopTwo()
+	eventually(t, 90*time.Second, "the fleet-wide removable rule to be 1", func() error {
+		v, err := api.scalar(`token:jwtwatch_previous_key_removable:min{token="access"}`)
+		if err == nil && v != 1 {
+			err = fmt.Errorf("value %v", v)
+		}
+		return err
+	})
+}
+
+// replica is one in-process jwtwatch, the same Run the binary calls.
+type replica struct {
+	addr string
+	mu   sync.Mutex
+	log  *os.File
+}
+
+func startReplica(t *testing.T, ctx context.Context, dir, name string, env map[string]string) *replica {
+	t.Helper()
+	path := filepath.Join(dir, name+".log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	addrs := make(chan []net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- sidecar.Run(ctx, sidecar.Options{
+			LogPaths:        []string{path},
+			FromStart:       true,
+			ListenAddresses: []string{"127.0.0.1:0"},
+			Policy:          rotation.Policy{MinWindow: 20 * time.Second, QuietPeriod: 5 * time.Second, Skew: time.Minute},
+			Lookup:          func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+			Logger:          slog.New(slog.DiscardHandler),
+			Listening:       func(a []net.Addr) { addrs <- a },
+		})
+	}()
+	t.Cleanup(func() {
+		if err := <-done; err != nil {
+			t.Errorf("replica %s: %v", name, err)
+		}
+	})
+	select {
+	case a := <-addrs:
+		return &replica{addr: a[0].String(), log: f}
+	case err := <-done:
+		done <- err
+		t.Fatalf("replica %s: %v", name, err)
+	}
+	return nil
+}
+
+func (r *replica) write(t *testing.T, lines ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, err := r.log.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
+		t.Error(err)
+	}
+}
+
+// traffic calls tick every interval until the returned stop is called.
+func traffic(t *testing.T, every time.Duration, tick func(time.Time)) (stop func()) {
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case now := <-tk.C:
+				tick(now)
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-stopped }) }
+}
+
+func line(at time.Time, token string, status int) string {
+	b, _ := json.Marshal(map[string]any{
+		"level": 30, "time": at.UnixMilli(),
+		"req": map[string]any{"method": "GET", "url": "/api/v1/orders", "headers": map[string]string{"authorization": "Bearer " + token}},
+		"res": map[string]any{"statusCode": status}, "msg": "request completed",
+	})
+	return string(b)
+}
+
+func sign(t *testing.T, key, sub string, iat, exp time.Time) string {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "iss": "auth-service", "iat": iat.Unix(), "exp": exp.Unix()}).SignedString([]byte(key))
+	if err != nil {
+		t.Error(err)
+	}
+	return tok
+}
+
+func secret(t *testing.T) string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// binary finds a server binary; CI installs them (scripts/test), elsewhere the test is skipped.
+func binary(t *testing.T, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s not found; scripts/test installs it", names[0])
+	}
+	t.Skipf("%s not found; scripts/test installs it (Debian packages prometheus, prometheus-alertmanager)", names[0])
+	return ""
+}
+
+// run starts a server that lives until the test ends; its output goes to a file shown on failure.
+func run(t *testing.T, ctx context.Context, dir, name, bin string, args ...string) {
+	t.Helper()
+	out, err := os.Create(filepath.Join(dir, name+".out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		out.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(out.Name())
+			t.Logf("%s output (last 3000 bytes):\n%s", name, tailOf(b, 3000))
+		}
+	})
+}
+
+func tailOf(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitHTTP(t *testing.T, u string) {
+	t.Helper()
+	eventually(t, 60*time.Second, u, func() error {
+		resp, err := http.Get(u)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+func eventually(t *testing.T, d time.Duration, what string, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s: %v", d, what, err)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// promAPI queries Prometheus' HTTP API.
+type promAPI struct{ base string }
+
+type queryResult struct {
+	Status    string `json:"status"`
+	Error     string `json:"error"`
+	ErrorType string `json:"errorType"`
+	Data      struct {
+		ResultType string            `json:"resultType"`
+		Result     []json.RawMessage `json:"result"`
+	} `json:"data"`
+}
+
+func (p promAPI) query(expr string) (queryResult, error) {
+	var r queryResult
+	resp, err := http.Get(p.base + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("decode %q: %w", b, err)
+	}
+	if r.Status != "success" {
+		return r, fmt.Errorf("%s: %s", r.ErrorType, r.Error)
+	}
+	return r, nil
+}
+
+// count returns how many series (or 1 for a scalar) the query returns.
+func (p promAPI) count(expr string) (int, error) {
+	r, err := p.query(expr)
+	if err != nil {
+		return 0, err
+	}
+	if r.Data.ResultType == "scalar" || r.Data.ResultType == "string" {
+		return 1, nil
+	}
+	return len(r.Data.Result), nil
+}
+
+// scalar returns the value of a query that yields exactly one series.
+func (p promAPI) scalar(expr string) (float64, error) {
+	r, err := p.query(expr)
+	if err != nil {
+		return 0, err
+	}
+	if len(r.Data.Result) != 1 {
+		return 0, fmt.Errorf("%d series", len(r.Data.Result))
+	}
+	var s struct {
+		Value [2]any `json:"value"`
+	}
+	if err := json.Unmarshal(r.Data.Result[0], &s); err != nil {
+		return 0, err
+	}
+	var v float64
+	_, err = fmt.Sscan(fmt.Sprint(s.Value[1]), &v)
+	return v, err
+}
+
+// webhook is the Alertmanager receiver: it keeps every alert delivered.
+type webhook struct {
+	*httptest.Server
+	mu     sync.Mutex
+	alerts []delivered
+}
+
+type delivered struct {
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+func newWebhook(t *testing.T) *webhook {
+	w := &webhook{}
+	w.Server = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var msg struct {
+			Alerts []delivered `json:"alerts"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&msg); err != nil {
+			t.Errorf("webhook: %v", err)
+		}
+		w.mu.Lock()
+		w.alerts = append(w.alerts, msg.Alerts...)
+		w.mu.Unlock()
+	}))
+	t.Cleanup(w.Close)
+	return w
+}
+
+func (w *webhook) find(name string, match func(map[string]string) bool) (delivered, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, a := range w.alerts {
+		if a.Status == "firing" && a.Labels["alertname"] == name && match(a.Labels) {
+			return a, true
+		}
+	}
+	return delivered{}, false
+}
+
+func (w *webhook) wait(t *testing.T, d time.Duration, name string, match func(map[string]string) bool) {
+	t.Helper()
+	eventually(t, d, name+" at the webhook", func() error {
+		a, ok := w.find(name, match)
+		if !ok {
+			return fmt.Errorf("not delivered")
+		}
+		for _, k := range []string{"summary", "description", "runbook_url"} {
+			if a.Annotations[k] == "" {
+				t.Errorf("%s delivered without %s", name, k)
+			}
+		}
+		if a.Labels["severity"] == "" {
+			t.Errorf("%s delivered without severity", name)
+		}
+		return nil
+	})
+}
