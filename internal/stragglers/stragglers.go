@@ -1,0 +1,155 @@
+// Package stragglers keeps, in bounded memory, the clients that still
+// present valid previous-key tokens: a Space-Saving heavy-hitters sketch
+// (Metwally et al., 2005) over (subject, client id, user agent, address), so
+// that before "Remove old key" an SRE can see who would be logged out.
+package stragglers
+
+import (
+	"cmp"
+	"container/heap"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxField bounds every stored string: user agents are attacker-controlled
+// and a sketch of bounded size must not hold unbounded strings.
+const maxField = 256
+
+// Client identifies one straggler.
+type Client struct {
+	Subject   string `json:"subject"`
+	ClientID  string `json:"client_id,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+	Address   string `json:"address,omitempty"`
+}
+
+// Entry is one straggler with its counts. Count may overestimate by at most
+// Error (the Space-Saving guarantee); Count-Error is a lower bound.
+type Entry struct {
+	Client
+	Token    string    `json:"token"`
+	Count    uint64    `json:"count"`
+	Error    uint64    `json:"error"`
+	LastSeen time.Time `json:"last_seen"`
+}
+
+// Sketch is a Space-Saving top-k; safe for concurrent use.
+type Sketch struct {
+	mu    sync.Mutex
+	k     int
+	items map[key]*item
+	h     minHeap
+	total uint64
+}
+
+type key struct {
+	token string
+	Client
+}
+
+type item struct {
+	key
+	count, err uint64
+	last       time.Time
+	index      int
+}
+
+// New returns a sketch that keeps the k heaviest clients.
+func New(k int) *Sketch {
+	return &Sketch{k: max(k, 1), items: make(map[key]*item, k)}
+}
+
+// Observe counts one request by client, with a token of the given family, at time at.
+func (s *Sketch) Observe(token string, c Client, at time.Time) {
+	k := key{token: token, Client: Client{Subject: cut(c.Subject), ClientID: cut(c.ClientID), UserAgent: cut(c.UserAgent), Address: cut(c.Address)}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.total++
+	if it, ok := s.items[k]; ok {
+		it.count++
+		it.last = later(it.last, at)
+		heap.Fix(&s.h, it.index)
+		return
+	}
+	if len(s.h) < s.k {
+		it := &item{key: k, count: 1, last: at}
+		s.items[k] = it
+		heap.Push(&s.h, it)
+		return
+	}
+	// Replace the least counted: it inherits that count as its possible error.
+	it := s.h[0]
+	delete(s.items, it.key)
+	it.key, it.err, it.count, it.last = k, it.count, it.count+1, at
+	s.items[k] = it
+	heap.Fix(&s.h, 0)
+}
+
+// Snapshot is what /api/v1/stragglers serves.
+type Snapshot struct {
+	// Observed counts every request recorded, including those of clients no
+	// longer in the sketch.
+	Observed uint64  `json:"observed"`
+	Capacity int     `json:"capacity"`
+	Clients  []Entry `json:"clients"`
+}
+
+// Top returns the clients, surest heaviest first: by the guaranteed count
+// (Count-Error), then by Count, then most recent first.
+func (s *Sketch) Top() Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	snap := Snapshot{Observed: s.total, Capacity: s.k, Clients: make([]Entry, 0, len(s.h))}
+	for _, it := range s.h {
+		snap.Clients = append(snap.Clients, Entry{Client: it.Client, Token: it.token, Count: it.count, Error: it.err, LastSeen: it.last})
+	}
+	slices.SortFunc(snap.Clients, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(b.Count-b.Error, a.Count-a.Error), cmp.Compare(b.Count, a.Count), b.LastSeen.Compare(a.LastSeen))
+	})
+	return snap
+}
+
+// Reset forgets everything, for a new rotation.
+func (s *Sketch) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items, s.h, s.total = make(map[key]*item, s.k), nil, 0
+}
+
+func cut(s string) string {
+	if len(s) <= maxField {
+		return s
+	}
+	s = s[:maxField]
+	return strings.ToValidUTF8(s, "")
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// minHeap orders items by count, least first.
+type minHeap []*item
+
+func (h minHeap) Len() int           { return len(h) }
+func (h minHeap) Less(i, j int) bool { return h[i].count < h[j].count }
+func (h minHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *minHeap) Push(x any) {
+	it := x.(*item)
+	it.index = len(*h)
+	*h = append(*h, it)
+}
+func (h *minHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}

@@ -1,0 +1,106 @@
+package stragglers
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func TestHeavyHittersSurvive(t *testing.T) {
+	tests := []struct {
+		name   string
+		k      int
+		heavy  int // requests from each of 3 heavy clients, interleaved
+		lights int // distinct one-off clients
+	}{
+		// Space-Saving guarantees every client seen more than N/k times is kept.
+		{"few lights", 10, 100, 5},
+		{"many lights", 10, 1000, 5000},
+		{"tiny sketch", 4, 1200, 1000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New(tt.k)
+			at := t0
+			for i := range max(tt.heavy*3, tt.lights) {
+				at = at.Add(time.Second)
+				if i < tt.heavy*3 {
+					s.Observe("access", Client{Subject: fmt.Sprintf("svc-%d", i%3), UserAgent: "batch/1.0"}, at)
+				}
+				if i < tt.lights {
+					s.Observe("access", Client{Subject: fmt.Sprintf("user-%d", i)}, at)
+				}
+			}
+			snap := s.Top()
+			if n := uint64(tt.heavy*3 + tt.lights); uint64(tt.heavy) <= n/uint64(tt.k) {
+				t.Fatalf("bad case: %d is not above N/k = %d", tt.heavy, n/uint64(tt.k))
+			}
+			if len(snap.Clients) > tt.k {
+				t.Fatalf("%d clients kept, capacity %d", len(snap.Clients), tt.k)
+			}
+			if want := uint64(tt.heavy*3 + tt.lights); snap.Observed != want {
+				t.Errorf("observed = %d, want %d", snap.Observed, want)
+			}
+			for i := range 3 {
+				e := snap.Clients[i]
+				if !strings.HasPrefix(e.Subject, "svc-") {
+					t.Fatalf("top %d is %+v, want a heavy client", i, e)
+				}
+				// Space-Saving: count overestimates by at most err, never underestimates.
+				if e.Count < uint64(tt.heavy) || e.Count-e.Error > uint64(tt.heavy) {
+					t.Errorf("%s: count %d error %d, true count %d", e.Subject, e.Count, e.Error, tt.heavy)
+				}
+			}
+		})
+	}
+}
+
+func TestFieldsAreBounded(t *testing.T) {
+	s := New(2)
+	s.Observe("access", Client{Subject: "u", UserAgent: strings.Repeat("é", 1000)}, t0)
+	e := s.Top().Clients[0]
+	if len(e.UserAgent) > maxField || !strings.HasPrefix(e.UserAgent, "é") {
+		t.Errorf("user agent kept as %d bytes", len(e.UserAgent))
+	}
+}
+
+func TestOrderAndReset(t *testing.T) {
+	s := New(5)
+	s.Observe("access", Client{Subject: "a"}, t0)
+	s.Observe("access", Client{Subject: "b"}, t0.Add(time.Minute))
+	s.Observe("access", Client{Subject: "b"}, t0.Add(2*time.Minute))
+	s.Observe("refresh", Client{Subject: "a"}, t0.Add(3*time.Minute))
+	got := s.Top().Clients
+	if len(got) != 3 || got[0].Subject != "b" || got[0].Count != 2 || !got[0].LastSeen.Equal(t0.Add(2*time.Minute)) || got[1].Token != "refresh" {
+		t.Errorf("top = %+v", got)
+	}
+	s.Reset()
+	if snap := s.Top(); len(snap.Clients) != 0 || snap.Observed != 0 {
+		t.Errorf("after reset: %+v", snap)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	s := New(8)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1000 {
+				s.Observe("access", Client{Subject: fmt.Sprintf("u%d", (g*i)%20)}, t0)
+				if i%100 == 0 {
+					s.Top()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := s.Top().Observed; got != 4000 {
+		t.Errorf("observed = %d, want 4000", got)
+	}
+}
