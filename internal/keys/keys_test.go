@@ -31,6 +31,8 @@ func TestLoad(t *testing.T) {
 	two := write("two", strong+"\n\n")
 	empty := write("empty", "")
 	onlyNL := write("nl", "\n")
+	onlyCRLF := write("crlf-only", "\r\n")
+	blank := write("blank", " \t \n")
 
 	tests := []struct {
 		name    string
@@ -55,6 +57,13 @@ func TestLoad(t *testing.T) {
 		{name: "missing file", in: map[string]string{"JWT_ACCESS_SECRET_FILE": filepath.Join(dir, "absent")}, wantErr: ErrUnreadable},
 		{name: "empty variable", in: map[string]string{"JWT_ACCESS_SECRET": ""}, wantErr: ErrEmpty},
 		{name: "whitespace variable", in: map[string]string{"JWT_ACCESS_SECRET": "  \t "}, wantErr: ErrEmpty},
+		{name: "CRLF-only file", in: map[string]string{"JWT_ACCESS_SECRET_FILE": onlyCRLF}, wantErr: ErrEmpty},
+		{name: "whitespace file", in: map[string]string{"JWT_ACCESS_SECRET_FILE": blank}, wantErr: ErrEmpty},
+		{name: "newline variable", in: map[string]string{"JWT_ACCESS_SECRET": "\r\n"}, wantErr: ErrEmpty},
+		{name: "empty previous key", in: map[string]string{"JWT_ACCESS_SECRET": strong, "JWT_ACCESS_SECRET_PREVIOUS": " "}, wantErr: ErrEmpty},
+		{name: "empty refresh previous file", in: map[string]string{"JWT_ACCESS_SECRET": strong, "JWT_REFRESH_SECRET": strong, "JWT_REFRESH_SECRET_PREVIOUS_FILE": blank}, wantErr: ErrEmpty},
+		{name: "both forms of a previous key", in: map[string]string{"JWT_ACCESS_SECRET": strong, "JWT_ACCESS_SECRET_PREVIOUS": strong, "JWT_ACCESS_SECRET_PREVIOUS_FILE": lf}, wantErr: ErrBothSet},
+		{name: "both forms of the issuer", in: map[string]string{"JWT_ACCESS_SECRET": strong, "JWT_ACCESS_ISSUER": "auth", "JWT_ACCESS_ISSUER_FILE": lf}, wantErr: ErrBothSet},
 		{name: "previous without current", in: map[string]string{"JWT_REFRESH_SECRET": strong, "JWT_ACCESS_SECRET_PREVIOUS": strong}, wantErr: ErrPreviousAlone},
 	}
 	for _, tt := range tests {
