@@ -122,8 +122,9 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 
 // SetKeys records the loaded keys. A current key not seen as current before
 // starts a new rotation now, and the distinct-subject count of the keys
-// still loaded restarts with it ("since rotation").
-func (t *Tracker) SetKeys(loaded []keys.Key) {
+// still loaded restarts with it ("since rotation"). It reports whether a
+// rotation started, so the caller can persist it at once.
+func (t *Tracker) SetKeys(loaded []keys.Key) (started bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.loaded = slices.Clone(loaded)
@@ -142,12 +143,14 @@ func (t *Tracker) SetKeys(loaded []keys.Key) {
 			continue
 		}
 		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: t.now()}
+		started = true
 		for id, s := range t.keys {
 			if id.family == k.Family {
 				s.subjects = hyperloglog.New14()
 			}
 		}
 	}
+	return started
 }
 
 // Observe records one checked token seen at time at (the line's own time) and

@@ -108,6 +108,7 @@ type sidecar struct {
 	tailer   *tail.Tailer
 	keyFiles []string
 
+	saving  sync.Mutex
 	mu      sync.Mutex
 	sources map[string]*source
 	carried map[string]tail.Position
@@ -177,6 +178,10 @@ func Run(ctx context.Context, o Options) error {
 	s.log.Info("starting jwtwatch", "version", o.Version, "sources", len(o.LogPaths), "state_file", o.StateFile)
 	s.useKeys(set)
 	s.keyFiles = set.Files
+	// The rotation start must survive even a crash before the first periodic checkpoint.
+	if err := s.checkpoint(); err != nil {
+		return fmt.Errorf("%w: --state.file: %w", ErrConfig, err)
+	}
 
 	var listeners []net.Listener
 	if !o.SystemdSocket {
@@ -251,9 +256,15 @@ func (s *sidecar) run(ctx context.Context, reg *prometheus.Registry, listeners [
 	})
 	g.Go(func() error {
 		<-gctx.Done()
-		shutdown, cancel := context.WithTimeout(context.WithoutCancel(gctx), 4*time.Second)
+		// Within the 5 s a SIGTERM allows: drain for 3 s, then cut what is left
+		// (a slow or stuck client must not turn a clean stop into a failure).
+		shutdown, cancel := context.WithTimeout(context.WithoutCancel(gctx), 3*time.Second)
 		defer cancel()
-		return srv.Shutdown(shutdown)
+		if err := srv.Shutdown(shutdown); err != nil {
+			s.log.Warn("closing HTTP connections still open after the shutdown grace period", "err", err)
+			return srv.Close()
+		}
+		return nil
 	})
 	return g.Wait()
 }
@@ -317,17 +328,21 @@ func (s *sidecar) source(path string) *source {
 	defer s.mu.Unlock()
 	src, ok := s.sources[path]
 	if !ok {
-		src = &source{counters: s.metrics.Source(path)}
+		// Until its first line, a source stands where the last run left it.
+		src = &source{counters: s.metrics.Source(path), pos: s.carried[path]}
 		s.sources[path] = src
 	}
 	return src
 }
 
-// checkpoint writes the processed positions and the rotation state.
+// checkpoint writes the processed positions and the rotation state. The
+// pipeline calls it on a timer, a key reload when a rotation starts.
 func (s *sidecar) checkpoint() error {
 	if s.opts.StateFile == "" {
 		return nil
 	}
+	s.saving.Lock() // one writer at a time, so an older snapshot never replaces a newer one
+	defer s.saving.Unlock()
 	f := state.File{SavedAt: s.opts.Now(), Positions: maps.Clone(s.carried)}
 	s.mu.Lock()
 	for path, src := range s.sources {
@@ -371,7 +386,11 @@ func (s *sidecar) useKeys(set keys.Set) {
 		}
 	}
 	s.verifier.Store(verify.New(set, s.opts.Verify))
-	s.tracker.SetKeys(set.Keys)
+	if s.tracker.SetKeys(set.Keys) {
+		if err := s.checkpoint(); err != nil {
+			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)
+		}
+	}
 	s.metrics.KeysLoaded(s.opts.Now())
 	s.log.Info("keys loaded", "keys", len(set.Keys))
 }
