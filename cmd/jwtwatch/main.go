@@ -69,6 +69,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	demoCmd.Flag("duration", "Stop after this long; 0 runs until interrupted.").Default("0s").SetValue(durationValue{"duration", &d.Duration})
 
 	inspectC := addInspect(app)
+	scanC := addScan(app)
 	keygenC := addKeygen(app)
 
 	// --log.format names the gateway log format (the product's contract), so the
@@ -91,6 +92,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch cmd {
 	case inspectC.clause.FullCommand():
 		return inspectC.run(stdin, stdout, stderr, time.Now())
+	case scanC.clause.FullCommand():
+		return scanC.run(stdin, stdout, stderr, time.Now())
 	case keygenC.clause.FullCommand():
 		return keygenC.run(stdout, stderr)
 	case demoCmd.FullCommand():

@@ -307,12 +307,23 @@ func parseClaims(body []byte, issuer string) (Claims, bool) {
 	if !ok {
 		return c, false
 	}
+	azp := false // azp wins over client_id wherever they appear
 	for {
 		name, val, more := obj.next()
 		if !more {
 			return c, true
 		}
 		switch string(memberName(name)) {
+		case "azp":
+			// Informational only: a non-string client claim does not make the
+			// token Malformed, the gateway does not look at it.
+			if s, isStr := stringValue(val, ""); isStr && s != "" {
+				c.ClientID, azp = s, true
+			}
+		case "client_id":
+			if s, isStr := stringValue(val, ""); isStr && s != "" && !azp {
+				c.ClientID = s
+			}
 		case "exp":
 			c.ExpiresAt, ok = numericDate(val)
 		case "nbf":

@@ -34,6 +34,9 @@ type Claims struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	NotBefore time.Time
+	// ClientID is the OAuth client the token was issued to: the azp claim,
+	// else client_id; empty when neither is a non-empty string.
+	ClientID string
 }
 
 // Verdict is the outcome of checking one token.

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/scan"
+	"github.com/jwtwatch/jwtwatch/internal/state"
+)
+
+// scanCmd is `jwtwatch scan [flags] FILE...`.
+type scanCmd struct {
+	clause        *kingpin.CmdClause
+	files         []string
+	opts          scan.Options
+	format        []string
+	output        []string
+	rotationStart []string
+	stateFile     string
+}
+
+func addScan(app *kingpin.Application) *scanCmd {
+	c := &scanCmd{}
+	c.clause = app.Command("scan", "Report on finished gateway logs (plain, gzip or - for stdin) with the sidecar's checks: per key, one key's users and compromise, forged tokens. Exit 0 done, 1 read error, 2 usage error.")
+	c.clause.Arg("file", "Log file to read, plain or gzip; - reads stdin.").Required().StringsVar(&c.files)
+	c.clause.Flag("key", "Report everything about the tokens one key signed: current, previous, retired, FAMILY/ROLE (access/previous) or a fingerprint.").PlaceHolder("KEY").StringVar(&c.opts.Select)
+	c.clause.Flag("rotation-start", "When the current key became current (RFC 3339 or a date), for issued_after_rotation; FAMILY=TIME for one family; repeatable. Overrides --state.file.").PlaceHolder("TIME").StringsVar(&c.rotationStart)
+	c.clause.Flag("state.file", "The sidecar's state file, for the rotation start.").PlaceHolder("PATH").StringVar(&c.stateFile)
+	c.clause.Flag("from", "Only lines whose own time is at or after this (RFC 3339 or a date, UTC).").PlaceHolder("TIME").SetValue(timeValue{"from", &c.opts.From})
+	c.clause.Flag("until", "Only lines whose own time is before this (RFC 3339 or a date, UTC).").PlaceHolder("TIME").SetValue(timeValue{"until", &c.opts.Until})
+	c.clause.Flag("top", "How many client addresses and user agents to list.").Default("10").IntVar(&c.opts.Top)
+	c.clause.Flag("output", "Report format: text, json or csv.").Default("text").SetValue(&enumValue{flag: "output", options: []string{"text", "json", "csv"}, dst: &c.output})
+	c.clause.Flag("log.format", "Where the token, status and time are: auto, json or regex (as for run).").Default("auto").SetValue(&enumValue{flag: "log.format", options: []string{"auto", "json", "regex"}, dst: &c.format})
+	c.clause.Flag("log.json.token-field", "With --log.format=json: dotted path of the Authorization value.").Default("req.headers.authorization").StringVar(&c.opts.Parse.TokenField)
+	c.clause.Flag("log.json.status-field", "With --log.format=json: dotted path of the HTTP status.").Default("res.statusCode").StringVar(&c.opts.Parse.StatusField)
+	c.clause.Flag("log.json.time-field", "With --log.format=json: dotted path of the timestamp.").Default("time").StringVar(&c.opts.Parse.TimeField)
+	c.clause.Flag("log.regex", "With --log.format=regex: Go regular expression with named groups token (required), status, time, and for the report client and user_agent.").StringVar(&c.opts.Parse.Pattern)
+	c.clause.Flag("log.max-line-bytes", "Lines longer than this are counted as too long, not parsed.").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &c.opts.MaxLineBytes})
+	c.clause.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &c.opts.Verify.Algorithms, cumulative: true})
+	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.opts.Verify.Leeway})
+	c.clause.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.opts.Policy.MaxLifetime})
+	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.opts.Policy.Skew})
+	return c
+}
+
+func (c *scanCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Time) int {
+	usage := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "jwtwatch scan: "+format+"\n", args...)
+		return exitUsage
+	}
+	set, err := keys.Load(os.LookupEnv, os.ReadFile)
+	if err != nil {
+		return usage("%v", err)
+	}
+	c.opts.Keys = set
+	c.opts.Parse.Format = c.format[0]
+	c.opts.Now = func() time.Time { return now }
+	if !c.opts.From.IsZero() && !c.opts.Until.IsZero() && !c.opts.From.Before(c.opts.Until) {
+		return usage("--from must be before --until")
+	}
+	if c.opts.Top < 1 {
+		return usage("--top must be at least 1")
+	}
+	if err := c.rotations(set); err != nil {
+		return usage("%v", err)
+	}
+
+	// Open every input first: a typo in the last name should not cost a
+	// scan of the others.
+	type input struct {
+		name string
+		r    io.Reader
+	}
+	var inputs []input
+	var total int64
+	sawStdin := false
+	defer func() {
+		for _, in := range inputs {
+			if f, ok := in.r.(*os.File); ok && f != os.Stdin {
+				f.Close()
+			}
+		}
+	}()
+	for _, name := range c.files {
+		if name == "-" || name == "" { // kingpin passes a lone "-" on as ""
+			if sawStdin {
+				return usage("stdin (-) given twice")
+			}
+			sawStdin = true
+			inputs = append(inputs, input{"-", stdin})
+			continue
+		}
+		f, size, err := scan.OpenInput(name)
+		if err != nil {
+			return usage("%v", err)
+		}
+		inputs = append(inputs, input{name, f})
+		total += size
+	}
+	if sawStdin {
+		total = 0 // unknown
+	}
+
+	sc, err := scan.New(c.opts)
+	if err != nil {
+		return usage("%v", err)
+	}
+	if isTerminal(stderr) {
+		stop := scan.Meter(stderr, 250*time.Millisecond, total, sc.Progress, time.Now)
+		defer stop()
+	}
+	for _, in := range inputs {
+		if err := sc.Read(in.name, in.r); err != nil {
+			fmt.Fprintf(stderr, "jwtwatch scan: %v\n", err)
+			return exitFailed
+		}
+	}
+	write := map[string]func(io.Writer, scan.Report) error{"text": scan.WriteText, "json": scan.WriteJSON, "csv": scan.WriteCSV}[c.output[0]]
+	if err := write(stdout, sc.Report()); err != nil {
+		fmt.Fprintf(stderr, "jwtwatch scan: write report: %v\n", err)
+		return exitFailed
+	}
+	return exitOK
+}
+
+// rotations fills the known rotation starts from --state.file, then
+// --rotation-start, which wins.
+func (c *scanCmd) rotations(set keys.Set) error {
+	starts := map[keys.Family]scan.RotationStart{}
+	if c.stateFile != "" {
+		// state.Load takes a missing file for a fresh start; here it is a typo.
+		if _, err := os.Stat(c.stateFile); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("--state.file: %w", err)
+		}
+		f, err := state.Load(c.stateFile)
+		if err != nil {
+			return fmt.Errorf("--state.file: %w", err)
+		}
+		for fam, r := range f.Rotation.Rotations {
+			k, ok := set.Find(fam, keys.Current)
+			switch {
+			case !ok:
+			case k.Fingerprint != r.CurrentFingerprint:
+				c.opts.Notes = append(c.opts.Notes, fmt.Sprintf("--state.file records the %s rotation to key %s, not to the loaded current key %s; its start is not used", fam, r.CurrentFingerprint, k.Fingerprint))
+			default:
+				starts[fam] = scan.RotationStart{Token: fam, Started: r.Started, Source: scan.SourceStateFile}
+			}
+		}
+	}
+	for _, v := range c.rotationStart {
+		fams := []keys.Family{keys.Access, keys.Refresh}
+		if name, at, ok := strings.Cut(v, "="); ok {
+			if name != string(keys.Access) && name != string(keys.Refresh) {
+				return fmt.Errorf("--rotation-start: unknown token family %q (want access or refresh)", name)
+			}
+			fams, v = []keys.Family{keys.Family(name)}, at
+		}
+		t, err := parseTime(v)
+		if err != nil {
+			return fmt.Errorf("--rotation-start: %w", err)
+		}
+		for _, f := range fams {
+			starts[f] = scan.RotationStart{Token: f, Started: t, Source: scan.SourceFlag}
+		}
+	}
+	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
+		if rs, ok := starts[f]; ok {
+			c.opts.Rotations = append(c.opts.Rotations, rs)
+		}
+	}
+	return nil
+}
+
+// timeValue accepts an RFC 3339 time or a date (midnight UTC).
+type timeValue struct {
+	flag string
+	t    *time.Time
+}
+
+func (v timeValue) Set(s string) error {
+	t, err := parseTime(s)
+	if err != nil {
+		return fmt.Errorf("--%s: %w", v.flag, err)
+	}
+	*v.t = t
+	return nil
+}
+
+func (v timeValue) String() string {
+	if v.t == nil || v.t.IsZero() {
+		return ""
+	}
+	return v.t.Format(time.RFC3339)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q (use RFC 3339, e.g. 2026-11-27T09:00:00Z, or a date, 2026-11-27)", s)
+}
+
+// isTerminal reports whether w is a terminal (a character device), where a
+// progress meter belongs; golang.org/x/term is not a direct dependency.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

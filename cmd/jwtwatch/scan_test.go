@@ -1,0 +1,270 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/state"
+)
+
+// scanSecret derives the test-only keys that signed internal/scan's
+// committed logs (see testdataSecret there): fixed strings, because the
+// committed tokens must verify; they protect nothing.
+func scanSecret(name string) string {
+	s := sha256.Sum256([]byte("jwtwatch scan test " + name))
+	return hex.EncodeToString(s[:])
+}
+
+// scanEnv puts the scenario's keys into the environment and moves into
+// internal/scan, so that inputs are named as in its golden files.
+func scanEnv(t *testing.T) {
+	t.Setenv("JWT_ACCESS_SECRET", scanSecret("current"))
+	t.Setenv("JWT_ACCESS_SECRET_PREVIOUS", scanSecret("previous"))
+	t.Setenv("JWT_REFRESH_SECRET", scanSecret("refresh"))
+	t.Setenv("JWT_ACCESS_ISSUER", "https://auth.example.com")
+	t.Chdir(filepath.Join("..", "..", "internal", "scan"))
+}
+
+var scanInputs = []string{"testdata/gateway.log", "testdata/gateway.log.1.gz", "testdata/edge.log"}
+
+// TestScanGolden runs the README's example through the command line and
+// compares it with internal/scan's golden reports.
+func TestScanGolden(t *testing.T) {
+	scanEnv(t)
+	incident := append([]string{"scan", "--key", "previous", "--rotation-start", "access=2026-11-27T09:00:00Z"}, scanInputs...)
+	tests := []struct {
+		name   string
+		args   []string
+		golden string
+	}{
+		{"text", incident, "report-incident.txt"},
+		{"json", append([]string{"scan", "--output=json", "--key=previous", "--rotation-start=access=2026-11-27T09:00:00Z"}, scanInputs...), "report-incident.json"},
+		{"csv", append([]string{"scan", "--output", "csv", "--key", "previous", "--rotation-start", "access=2026-11-27" + "T09:00:00Z"}, scanInputs...), "report-incident.csv"},
+		{"window", append([]string{"scan", "--key", "previous", "--rotation-start", "access=2026-11-27T09:00:00Z", "--from", "2026-11-27T12:00:00Z", "--until", "2026-11-27T13:00:00Z", "--top", "2"}, scanInputs...), "report-window.txt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(tt.args, nil, &out, &errOut); code != exitOK {
+				t.Fatalf("exit %d; stderr %q", code, errOut.String())
+			}
+			want, err := os.ReadFile(filepath.Join("testdata", tt.golden))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("stdout differs from internal/scan/testdata/%s:\n%s", tt.golden, out.String())
+			}
+			if errOut.Len() != 0 {
+				t.Errorf("stderr %q, want nothing (no progress meter off a terminal)", errOut.String())
+			}
+			assertScanNoLeak(t, out.String()+errOut.String())
+		})
+	}
+}
+
+// TestScanSources covers stdin and the rotation start from a state file.
+func TestScanSources(t *testing.T) {
+	scanEnv(t)
+	set, err := keys.Load(os.LookupEnv, os.ReadFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := set.Find(keys.Access, keys.Current)
+	dir := t.TempDir()
+	saveState := func(name, fingerprint string) string {
+		path := filepath.Join(dir, name)
+		f := state.File{Version: state.Version, Rotation: rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{
+			keys.Access: {CurrentFingerprint: fingerprint, Started: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)},
+		}}}
+		if err := state.Save(path, f); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good, stale := saveState("good.json", cur.Fingerprint), saveState("stale.json", "0123456789ab")
+	edge, err := os.ReadFile("testdata/edge.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		args  []string
+		stdin []byte
+		want  []string
+	}{
+		{"state file", append([]string{"scan", "--key", "previous", "--state.file", good}, scanInputs...), nil,
+			[]string{"Rotation of access keys: started 2026-11-27T09:00:00Z (from --state.file)", "Compromise began  2026-11-27T12:17:00Z", "svc-admin"}},
+		{"--rotation-start wins over the state file", append([]string{"scan", "--key", "previous", "--state.file", good, "--rotation-start", "2026-11-27T13:00:00Z"}, scanInputs...), nil,
+			[]string{"Rotation of access keys: started 2026-11-27T13:00:00Z (--rotation-start)", "Rotation of refresh keys: started 2026-11-27T13:00:00Z"}},
+		{"state file of another rotation", append([]string{"scan", "--key", "previous", "--state.file", stale}, scanInputs...), nil,
+			[]string{"Note: --state.file records the access rotation to key 0123456789ab, not to the loaded current key " + cur.Fingerprint, "Rotation of access keys: start unknown"}},
+		{"stdin", []string{"scan", "-"}, edge, []string{"-  plain  61 lines", "198.51.100.7  30"}},
+		{"stdin gzip among files", []string{"scan", "testdata/gateway.log", "-"}, gzipped(t, edge), []string{"-                     gzip   61 lines", "testdata/gateway.log  plain  314 lines"}},
+		{"a date", []string{"scan", "--from", "2026-11-28", "testdata/edge.log"}, nil, []string{"0 checked", "37 outside --from/--until"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(tt.args, bytes.NewReader(tt.stdin), &out, &errOut); code != exitOK {
+				t.Fatalf("exit %d; stderr %q", code, errOut.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			assertScanNoLeak(t, out.String()+errOut.String())
+		})
+	}
+}
+
+func gzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// TestScanExitCodes: 0 when done, 1 when an input cannot be read to its
+// end, 2 for bad arguments, always with one line naming the problem.
+func TestScanExitCodes(t *testing.T) {
+	scanEnv(t)
+	dir := t.TempDir()
+	write := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	gz, err := os.ReadFile("testdata/gateway.log.1.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := write("truncated.log.gz", gz[:len(gz)/2])
+	notGzip := write("plain.log.gz", []byte("hello\n"))
+	badState := write("state.json", []byte("{"))
+	tests := []struct {
+		name     string
+		args     []string
+		noKeys   bool
+		wantCode int
+		wantErr  string
+	}{
+		{"done", []string{"scan", "testdata/edge.log"}, false, exitOK, ""},
+		{"no file", []string{"scan"}, false, exitUsage, "required argument 'file'"},
+		{"missing file", []string{"scan", "testdata/edge.log", "testdata/nope.log"}, false, exitUsage, "nope.log"},
+		{"a directory", []string{"scan", "testdata"}, false, exitUsage, "is a directory"},
+		{"named .gz but not gzip", []string{"scan", notGzip}, false, exitUsage, "not gzip"},
+		{"truncated gzip", []string{"scan", "testdata/edge.log", truncated}, false, exitFailed, "truncated.log.gz"},
+		{"bad --from", []string{"scan", "--from", "yesterday", "testdata/edge.log"}, false, exitUsage, "--from: invalid time"},
+		{"bad --until", []string{"scan", "--until", "2026-13-01", "testdata/edge.log"}, false, exitUsage, "--until: invalid time"},
+		{"--from after --until", []string{"scan", "--from", "2026-11-28", "--until", "2026-11-27", "testdata/edge.log"}, false, exitUsage, "--from must be before --until"},
+		{"bad --rotation-start", []string{"scan", "--rotation-start", "soon", "testdata/edge.log"}, false, exitUsage, "--rotation-start: invalid time"},
+		{"bad family", []string{"scan", "--rotation-start", "id=2026-11-27", "testdata/edge.log"}, false, exitUsage, "unknown token family"},
+		{"unknown key", []string{"scan", "--key", "retired", "testdata/edge.log"}, false, exitUsage, "--key \"retired\": no loaded key matches"},
+		{"bad --output", []string{"scan", "--output", "xml", "testdata/edge.log"}, false, exitUsage, "--output"},
+		{"bad --top", []string{"scan", "--top", "0", "testdata/edge.log"}, false, exitUsage, "--top"},
+		{"bad regex", []string{"scan", "--log.format", "regex", "--log.regex", "(", "testdata/edge.log"}, false, exitUsage, "regex"},
+		{"missing state file", []string{"scan", "--state.file", filepath.Join(dir, "none.json"), "testdata/edge.log"}, false, exitUsage, "--state.file"},
+		{"corrupt state file", []string{"scan", "--state.file", badState, "testdata/edge.log"}, false, exitUsage, "--state.file"},
+		{"stdin twice", []string{"scan", "-", "-"}, false, exitUsage, "stdin (-) given twice"},
+		{"no keys", []string{"scan", "testdata/edge.log"}, true, exitUsage, "no signing key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.noKeys {
+				for _, v := range []string{"JWT_ACCESS_SECRET", "JWT_ACCESS_SECRET_PREVIOUS", "JWT_REFRESH_SECRET"} {
+					t.Setenv(v, "")
+					os.Unsetenv(v)
+				}
+			}
+			var out, errOut bytes.Buffer
+			code := run(tt.args, strings.NewReader(""), &out, &errOut)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d; stderr %q", code, tt.wantCode, errOut.String())
+			}
+			if tt.wantCode != exitOK {
+				if !strings.Contains(errOut.String(), tt.wantErr) {
+					t.Errorf("stderr %q lacks %q", errOut.String(), tt.wantErr)
+				}
+				if n := strings.Count(strings.TrimSpace(errOut.String()), "\n"); n > 0 {
+					t.Errorf("stderr has %d lines, want one: %q", n+1, errOut.String())
+				}
+				if out.Len() != 0 {
+					t.Errorf("a failed scan printed a report")
+				}
+			}
+			assertScanNoLeak(t, out.String()+errOut.String())
+		})
+	}
+}
+
+var jwtRE = regexp.MustCompile(`eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*`)
+
+// assertScanNoLeak fails when any token of the committed logs, its payload
+// or signature, or any of the scenario's secrets appears in text.
+func assertScanNoLeak(t *testing.T, text string) {
+	t.Helper()
+	for _, name := range []string{"current", "previous", "refresh", "attacker"} {
+		if strings.Contains(text, scanSecret(name)) {
+			t.Errorf("the %s secret appears in the output", name)
+		}
+	}
+	var logs []byte
+	for _, in := range scanInputs {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(in, ".gz") {
+			b = gunzipped(t, b)
+		}
+		logs = append(logs, b...)
+	}
+	tokens := jwtRE.FindAllString(string(logs), -1)
+	if len(tokens) < 100 {
+		t.Fatalf("found only %d tokens in the logs", len(tokens))
+	}
+	leaks := 0
+	for _, tok := range tokens {
+		parts := strings.Split(tok, ".")
+		if strings.Contains(text, tok) || strings.Contains(text, parts[1]) || (len(parts[2]) >= 16 && strings.Contains(text, parts[2])) {
+			leaks++
+		}
+	}
+	if leaks > 0 {
+		t.Errorf("%d tokens (or their payloads or signatures) appear in the output", leaks)
+	}
+}
+
+func gunzipped(t *testing.T, b []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,407 @@
+package parse
+
+import (
+	"bytes"
+	"unicode/utf8"
+)
+
+// MaxDetailBytes bounds each Details field: a hostile client cannot make a
+// report (or a top-N table keyed by these values) grow with its header size.
+const MaxDetailBytes = 256
+
+// Redacted replaces a Details value that itself carries a bearer credential
+// or a JWT, so that Details never hands out a token.
+const Redacted = "[redacted]"
+
+// Details is where a logged request came from, as far as its line says.
+// Empty fields mean the log does not have them.
+type Details struct {
+	// Client is the first X-Forwarded-For entry when the line has one, else
+	// the peer address. An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is
+	// given as IPv4.
+	Client string
+	// UserAgent is the User-Agent header.
+	UserAgent string
+}
+
+// Details extracts the client address and user agent of a line: from
+// pino-http and similar JSON lines (req.remoteAddress, remote_addr,
+// remote_ip, client_ip, client.ip; user-agent, user_agent, http_user_agent;
+// x-forwarded-for at any depth, header lists taken by their first element),
+// nginx's combined format ($remote_addr first, the user agent the quoted
+// field after the referer), and Envoy's default format (the quoted
+// %REQ(X-FORWARDED-FOR)% and %REQ(USER-AGENT)% fields after the response
+// flags and sizes). The regex format takes optional named groups client and
+// user_agent. A Kubernetes CRI prefix is stripped first, and a Docker
+// json-file "log" string is looked into.
+//
+// It is meant for the few lines a report needs it for, not the hot path: it
+// walks the line again and allocates its results. Values are cut to
+// MaxDetailBytes; a value that carries a token is Redacted.
+func (p *Parser) Details(line []byte) Details {
+	var d Details
+	if p.format == FormatRegex {
+		d = p.regexDetails(bytes.TrimRight(line, "\r\n"))
+	} else {
+		line = trimSpace(line)
+		if rest, _, ok := stripCRI(line); ok {
+			line = rest
+		}
+		d = autoDetails(line, 0)
+	}
+	return Details{Client: clean(normalizeAddr(d.Client)), UserAgent: clean(d.UserAgent)}
+}
+
+// autoDetails recognises the line's layout; depth bounds Docker json-file
+// lines wrapping lines.
+func autoDetails(line []byte, depth int) Details {
+	if len(line) > 0 && line[0] == '{' {
+		w := detailsWalker{jsonWalker: jsonWalker{b: line}}
+		if w.run() {
+			d := Details{Client: string(w.best()), UserAgent: string(w.ua)}
+			if d == (Details{}) && w.log != nil && depth == 0 {
+				return autoDetails(trimSpace(w.log), depth+1)
+			}
+			return d
+		}
+	}
+	return textDetails(line)
+}
+
+func (p *Parser) regexDetails(line []byte) Details {
+	m := p.re.FindSubmatchIndex(line)
+	if m == nil {
+		return Details{}
+	}
+	group := func(name string) string {
+		i := p.re.SubexpIndex(name)
+		if i < 0 || m[2*i] < 0 {
+			return ""
+		}
+		return string(dash(trimSpace(line[m[2*i]:m[2*i+1]])))
+	}
+	return Details{Client: string(firstForwarded([]byte(group("client")))), UserAgent: group("user_agent")}
+}
+
+// textDetails reads nginx and Envoy access-log lines: the quoted fields
+// after the quoted request line are, in nginx's combined format, the
+// referer then the user agent, and in Envoy's default format (which starts
+// with its [start time]) X-Forwarded-For then the user agent.
+func textDetails(line []byte) Details {
+	_, end := textTime(line)
+	if end == 0 {
+		return Details{}
+	}
+	envoy := line[0] == '['
+	var fields [2][]byte
+	n := 0
+	from, sawRequest := end, false
+	for n < len(fields) {
+		q := bytes.IndexByte(line[from:], '"')
+		if q < 0 {
+			break
+		}
+		start := from + q + 1
+		e := bytes.IndexByte(line[start:], '"')
+		if e < 0 {
+			break
+		}
+		v := line[start : start+e]
+		from = start + e + 1
+		if !sawRequest {
+			if !bytes.Contains(v, []byte("HTTP/")) {
+				return Details{} // not an access-log line
+			}
+			sawRequest = true
+			continue
+		}
+		fields[n] = dash(v)
+		n++
+	}
+	if !sawRequest {
+		return Details{}
+	}
+	d := Details{UserAgent: string(fields[1])}
+	if envoy {
+		d.Client = string(firstForwarded(fields[0]))
+	} else if sp := bytes.IndexByte(line, ' '); sp > 0 {
+		d.Client = string(dash(line[:sp]))
+	}
+	return d
+}
+
+// Where a JSON value goes, for the details walker.
+const (
+	detailNone = iota
+	detailUA
+	detailForwarded
+	detailClientIP // Caddy's client_ip: the peer after trusted proxies
+	detailPeer
+	detailLog
+	detailECS // ECS's top-level client or source object, whose ip is the peer
+)
+
+// detailsWalker walks a JSON line with jsonWalker's scanner, keeping the
+// first value of each kind of detail.
+type detailsWalker struct {
+	jsonWalker
+	ua, forwarded, clientIP, peer, log []byte
+}
+
+// best is the client address: X-Forwarded-For's first entry, else Caddy's
+// client_ip, else the peer address.
+func (w *detailsWalker) best() []byte {
+	switch {
+	case len(w.forwarded) > 0:
+		return w.forwarded
+	case len(w.clientIP) > 0:
+		return w.clientIP
+	}
+	return w.peer
+}
+
+func (w *detailsWalker) run() bool {
+	w.skipWS()
+	if w.i >= len(w.b) || w.b[w.i] != '{' {
+		return false
+	}
+	if !w.object(1, detailNone) {
+		return false
+	}
+	w.skipWS()
+	return w.i == len(w.b)
+}
+
+// object consumes an object; parent is what the object's own key named, so
+// that ECS's {"user_agent":{"original":...}} and {"client":{"ip":...}} count.
+func (w *detailsWalker) object(depth int, parent int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	w.i++ // '{'
+	w.skipWS()
+	if w.i < len(w.b) && w.b[w.i] == '}' {
+		w.i++
+		return true
+	}
+	for {
+		if w.i >= len(w.b) || w.b[w.i] != '"' {
+			return false
+		}
+		key, esc, ok := w.str()
+		if !ok {
+			return false
+		}
+		if esc {
+			var buf [64]byte
+			key = unescape(buf[:0], key)
+		}
+		w.skipWS()
+		if w.i >= len(w.b) || w.b[w.i] != ':' {
+			return false
+		}
+		w.i++
+		if !w.value(depth+1, detailKind(key, parent, depth)) {
+			return false
+		}
+		w.skipWS()
+		if w.i >= len(w.b) {
+			return false
+		}
+		switch w.b[w.i] {
+		case ',':
+			w.i++
+			w.skipWS()
+		case '}':
+			w.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// detailKind says what the value of key holds.
+func detailKind(key []byte, parent, depth int) int {
+	switch {
+	case equalFold(key, "user-agent"), equalFold(key, "user_agent"), equalFold(key, "http_user_agent"), equalFold(key, "useragent"):
+		return detailUA
+	case equalFold(key, "x-forwarded-for"), equalFold(key, "http_x_forwarded_for"):
+		return detailForwarded
+	case equalFold(key, "client_ip"):
+		return detailClientIP
+	case equalFold(key, "remoteaddress"), equalFold(key, "remote_addr"), equalFold(key, "remote_ip"):
+		return detailPeer
+	case parent == detailUA && string(key) == "original":
+		return detailUA
+	case parent == detailECS && string(key) == "ip":
+		return detailPeer
+	case depth == 1 && (string(key) == "client" || string(key) == "source"):
+		return detailECS
+	case depth == 1 && string(key) == "log":
+		return detailLog
+	}
+	return detailNone
+}
+
+// value consumes any value, keeping a string (or a list's first string) of
+// the given kind.
+func (w *detailsWalker) value(depth int, kind int) bool {
+	w.skipWS()
+	if w.i >= len(w.b) {
+		return false
+	}
+	switch c := w.b[w.i]; {
+	case c == '{':
+		return w.object(depth, kind)
+	case c == '[':
+		return w.array(depth, kind)
+	case c == '"':
+		s, esc, ok := w.str()
+		if !ok {
+			return false
+		}
+		if kind != detailNone {
+			if esc {
+				s = unescape(nil, s)
+			}
+			w.keep(kind, s)
+		}
+		return true
+	case c == '-' || isDigit(c):
+		_, ok := w.number()
+		return ok
+	case c == 't':
+		return w.literal("true")
+	case c == 'f':
+		return w.literal("false")
+	case c == 'n':
+		return w.literal("null")
+	}
+	return false
+}
+
+// array consumes an array; only its first element can be a detail, as in
+// headers logged as lists (Go's http.Header, Caddy).
+func (w *detailsWalker) array(depth int, kind int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	w.i++ // '['
+	w.skipWS()
+	if w.i < len(w.b) && w.b[w.i] == ']' {
+		w.i++
+		return true
+	}
+	if kind == detailLog {
+		kind = detailNone
+	}
+	for {
+		if !w.value(depth+1, kind) {
+			return false
+		}
+		kind = detailNone
+		w.skipWS()
+		if w.i >= len(w.b) {
+			return false
+		}
+		switch w.b[w.i] {
+		case ',':
+			w.i++
+		case ']':
+			w.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// keep records s as a detail of kind unless one was found before.
+func (w *detailsWalker) keep(kind int, s []byte) {
+	s = dash(trimSpace(s))
+	if len(s) == 0 {
+		return
+	}
+	var dst *[]byte
+	switch kind {
+	case detailUA:
+		dst = &w.ua
+	case detailForwarded:
+		dst, s = &w.forwarded, firstForwarded(s)
+	case detailClientIP:
+		dst = &w.clientIP
+	case detailPeer:
+		dst = &w.peer
+	case detailLog:
+		dst = &w.log
+	default:
+		return
+	}
+	if *dst == nil && len(s) > 0 {
+		*dst = s
+	}
+}
+
+// firstForwarded returns the first entry of an X-Forwarded-For value: the
+// original client, as the first proxy saw it.
+func firstForwarded(v []byte) []byte {
+	if i := bytes.IndexByte(v, ','); i >= 0 {
+		v = v[:i]
+	}
+	return dash(trimSpace(v))
+}
+
+// dash maps "-", how nginx and Envoy log an absent value, to nothing.
+func dash(v []byte) []byte {
+	if len(v) == 1 && v[0] == '-' {
+		return nil
+	}
+	return v
+}
+
+// normalizeAddr turns an IPv4-mapped IPv6 address into IPv4, so that the
+// same client is one row whether Node or nginx logged it.
+func normalizeAddr(s string) string {
+	const mapped = "::ffff:"
+	if len(s) > len(mapped) && hasFoldPrefix([]byte(s), mapped) && isIPv4(s[len(mapped):]) {
+		return s[len(mapped):]
+	}
+	return s
+}
+
+// isIPv4 reports whether s looks like a dotted-quad address.
+func isIPv4(s string) bool {
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '.':
+			dots++
+		case !isDigit(s[i]):
+			return false
+		}
+	}
+	return dots == 3
+}
+
+// clean bounds a detail and keeps tokens out of it.
+func clean(s string) string {
+	if s == "" {
+		return ""
+	}
+	b := []byte(s)
+	if _, ok := findBearer(b); ok {
+		return Redacted
+	}
+	if _, ok := findRawJWT(b); ok {
+		return Redacted
+	}
+	if len(s) <= MaxDetailBytes {
+		return s
+	}
+	cut := MaxDetailBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

@@ -1,0 +1,430 @@
+// Package scan reads finished gateway logs — plain, gzip or stdin — through
+// the sidecar's own pipeline (parse → verify → rotation suspicion) and
+// builds an incident report: per key what was seen, everything about the
+// tokens one key signed (who used it, per hour, and when it began signing
+// tokens its rightful issuer could not have minted), and where forged
+// tokens came from.
+//
+// One pass, and memory bounded independently of the input size except for
+// the per-subject table of the selected key (and per-hour timelines, which
+// grow with the time span, not the volume). Raw tokens are never kept in
+// the report: a token is named by TokenFingerprint.
+package scan
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/parse"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
+)
+
+// MaxSuspiciousTokens bounds KeyReport.SuspiciousTokens.
+const MaxSuspiciousTokens = 1000
+
+// topSize is how many values each client or user-agent sketch keeps,
+// whatever --top asks for: enough that the shown entries are exact unless
+// the traffic is spread over more values than this.
+const topSize = 1000
+
+// Errors of New and OpenInput.
+var (
+	ErrNoSuchKey = errors.New("no loaded key matches")
+	ErrInput     = errors.New("cannot read input")
+	ErrFormat    = errors.New("invalid log format")
+	errNotGzip   = errors.New("named .gz but not gzip")
+)
+
+// Options configure a scan. The zero values of Parse, Verify and Policy are
+// the sidecar's defaults.
+type Options struct {
+	Parse  parse.Config
+	Verify verify.Options
+	Policy rotation.Policy
+	// Keys are the loaded keys (keys.Load), as the sidecar uses them.
+	Keys keys.Set
+	// Rotations are the known rotation starts; a family without one is not
+	// checked for issued_after_rotation.
+	Rotations []RotationStart
+	// Notes are passed on to the report (e.g. why a saved start was ignored).
+	Notes []string
+	// Select is --key: "" for no key section, a role (current, previous,
+	// retired), family/role (access/previous) or a key fingerprint.
+	Select string
+	// From and Until restrict the scan to lines with From <= time < Until;
+	// zero means unbounded.
+	From, Until time.Time
+	// Top is how many clients and user agents to list; 10 when <= 0.
+	Top int
+	// MaxLineBytes skips longer lines as too long; 1 MiB when <= 0.
+	MaxLineBytes int
+	// Now is the time a line without a timestamp is checked at.
+	Now func() time.Time
+}
+
+// Scanner accumulates one report over any number of inputs. Read is not
+// safe for concurrent use; Progress is.
+type Scanner struct {
+	o        Options
+	parser   *parse.Parser
+	verifier *verify.Verifier
+	tracker  *rotation.Tracker
+	now      time.Time
+
+	readLines, readBytes atomic.Int64 // for Progress
+
+	inputs      []Input
+	lines       Lines
+	first, last time.Time
+	groups      []*group
+	norms       map[keys.Family]*claimNorm // claims of verifying tokens, so far
+	sel         *selection                 // nil without --key
+	forged      forgedStats
+}
+
+// group is the running KeyStats of one key.
+type group struct {
+	stats    KeyStats
+	subjects *hyperloglog.Sketch
+	clean    shapeCounts // claim sets of verifying tokens without a reason
+}
+
+// New prepares a scan with the sidecar's parser, classifier and suspicion
+// checks.
+func New(o Options) (*Scanner, error) {
+	if o.Top <= 0 {
+		o.Top = 10
+	}
+	if o.MaxLineBytes <= 0 {
+		o.MaxLineBytes = 1 << 20
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	p, err := parse.New(o.Parse)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	snap := rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{}}
+	for _, r := range o.Rotations {
+		if k, ok := o.Keys.Find(r.Token, keys.Current); ok && !r.Started.IsZero() {
+			snap.Rotations[r.Token] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: r.Started.UTC()}
+		}
+	}
+	s := &Scanner{
+		o:        o,
+		parser:   p,
+		verifier: verify.New(o.Keys, o.Verify),
+		now:      o.Now().UTC(),
+		norms:    map[keys.Family]*claimNorm{},
+	}
+	// The tracker is used for its suspicion checks only. SetKeys is not
+	// called: it would start a rotation "now" for a family whose start is
+	// unknown, and issued_after_rotation would then mean nothing.
+	if s.tracker, err = rotation.New(o.Policy, func() time.Time { return s.now }, snap); err != nil {
+		return nil, err
+	}
+	for _, k := range o.Keys.Keys {
+		s.groups = append(s.groups, newGroup(k.Family, k.Role, k.Fingerprint))
+	}
+	s.groups = append(s.groups, newGroup(keys.Unknown, keys.None, ""))
+	if o.Select != "" {
+		refs := match(o.Keys, o.Select)
+		if len(refs) == 0 {
+			return nil, fmt.Errorf("--key %q: %w (want current, previous, retired, FAMILY/ROLE or a fingerprint)", o.Select, ErrNoSuchKey)
+		}
+		s.sel = newSelection(o.Select, refs, o.Top)
+	}
+	s.forged = forgedStats{hours: map[int64]*ForgedHour{}, sources: newSources()}
+	return s, nil
+}
+
+func newGroup(f keys.Family, r keys.Role, fp string) *group {
+	return &group{stats: KeyStats{Token: f, Key: r, Fingerprint: fp}, subjects: hyperloglog.New14()}
+}
+
+// match resolves --key against the loaded keys.
+func match(set keys.Set, sel string) []KeyRef {
+	var refs []KeyRef
+	fam, role, qualified := strings.Cut(sel, "/")
+	if !qualified {
+		fam, role = "", sel
+	}
+	for _, k := range set.Keys {
+		if k.Fingerprint == sel || string(k.Role) == role && (fam == "" || string(k.Family) == fam) {
+			refs = append(refs, KeyRef{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint})
+		}
+	}
+	return refs
+}
+
+// Progress is how far the scan has got.
+type Progress struct {
+	Lines int64 // lines read
+	Bytes int64 // bytes read from the inputs (compressed size for gzip)
+}
+
+// Progress may be called from another goroutine while Read runs.
+func (s *Scanner) Progress() Progress {
+	return Progress{Lines: s.readLines.Load(), Bytes: s.readBytes.Load()}
+}
+
+// Read scans one input to its end; gzip is detected by its magic bytes.
+// name labels the input in the report.
+func (s *Scanner) Read(name string, r io.Reader) error {
+	src, gz, closeSrc, err := source(r, &s.readBytes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	s.inputs = append(s.inputs, Input{Name: name, Gzip: gz})
+	in := &s.inputs[len(s.inputs)-1]
+	lr := newLineReader(src, s.o.MaxLineBytes)
+	for {
+		line, tooLong, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: line %d: %w", name, in.Lines+1, err)
+		}
+		in.Lines++
+		s.lines.Read++
+		if s.lines.Read%1024 == 0 {
+			s.readLines.Store(s.lines.Read)
+		}
+		if tooLong {
+			s.lines.TooLong++
+			continue
+		}
+		s.line(in, line)
+	}
+	s.readLines.Store(s.lines.Read)
+	if err := closeSrc(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// line sends one line through parse → verify → rotation, as the sidecar
+// does, and into the report.
+func (s *Scanner) line(in *Input, b []byte) {
+	obs, err := s.parser.Parse(b)
+	switch {
+	case errors.Is(err, parse.ErrNoToken):
+		s.lines.WithoutToken++
+		return
+	case err != nil:
+		s.lines.Invalid++
+		return
+	}
+	at, timed := obs.Time, !obs.Time.IsZero()
+	switch {
+	case !timed:
+		s.lines.WithoutTime++
+		if !s.o.From.IsZero() || !s.o.Until.IsZero() {
+			return
+		}
+		at = s.now
+	case !s.o.From.IsZero() && at.Before(s.o.From), !s.o.Until.IsZero() && !at.Before(s.o.Until):
+		s.lines.OutsideWindow++
+		return
+	}
+	s.lines.Checked++
+	if timed {
+		s.first, s.last = earliest(s.first, at), latest(s.last, at)
+	}
+	v := s.verifier.Check(obs.Token, at)
+	reasons := s.tracker.Observe(v, at)
+
+	seen := time.Time{}
+	if timed {
+		seen = at
+	}
+	shape, hasShape := claimSet(v)
+	g := s.group(v)
+	g.stats.Requests++
+	g.stats.Results.add(v.Result)
+	g.stats.FirstSeen, g.stats.LastSeen = earliest(g.stats.FirstSeen, seen), latest(g.stats.LastSeen, seen)
+	if v.Key != keys.None && v.Claims.Subject != "" {
+		g.subjects.Insert([]byte(v.Claims.Subject))
+	}
+	switch {
+	case len(reasons) > 0:
+		g.stats.Suspicious++
+	case hasShape:
+		g.clean.add(v.Token, shape)
+	}
+	unusual := false // as far as the tokens so far tell
+	if hasShape {
+		n := s.norms[v.Token]
+		if n == nil {
+			n = &claimNorm{}
+			s.norms[v.Token] = n
+		}
+		n.add(shape)
+		unusual = n.deviation(shape) != 0
+	}
+
+	switch {
+	case v.Result == verify.BadSignature || v.Result == verify.AlgRejected:
+		s.forged.observe(v.Result, seen, s.parser.Details(b))
+	case s.sel != nil && s.sel.selects(v):
+		s.sel.observe(observation{
+			v: v, reasons: reasons, seen: seen, shape: shape, hasShape: hasShape, unusual: unusual,
+			token: obs.Token, in: in.Name, line: in.Lines, raw: b, parser: s.parser,
+		})
+	}
+}
+
+func (s *Scanner) group(v verify.Verdict) *group {
+	for _, g := range s.groups {
+		if g.stats.Token == v.Token && g.stats.Fingerprint == v.Fingerprint {
+			return g
+		}
+	}
+	// Not reached: every verdict names a loaded key or none.
+	g := newGroup(v.Token, v.Key, v.Fingerprint)
+	s.groups = append(s.groups, g)
+	return g
+}
+
+// Report assembles the report of everything read so far.
+func (s *Scanner) Report() Report {
+	r := Report{
+		Inputs:    append([]Input(nil), s.inputs...),
+		Lines:     s.lines,
+		From:      utc(s.o.From),
+		Until:     utc(s.o.Until),
+		FirstSeen: s.first,
+		LastSeen:  s.last,
+		Notes:     s.o.Notes,
+	}
+	if r.Inputs == nil {
+		r.Inputs = []Input{}
+	}
+	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
+		if _, ok := s.o.Keys.Find(f, keys.Current); !ok {
+			continue
+		}
+		rs := RotationStart{Token: f}
+		for _, known := range s.o.Rotations {
+			if known.Token == f && !known.Started.IsZero() {
+				rs.Started, rs.Source = known.Started.UTC(), known.Source
+			}
+		}
+		r.Rotations = append(r.Rotations, rs)
+	}
+	if r.Rotations == nil {
+		r.Rotations = []RotationStart{}
+	}
+	norms := map[keys.Family]claimNorm{}
+	for f, n := range s.norms {
+		norms[f] = *n
+	}
+	for _, g := range s.groups {
+		ks := g.stats
+		ks.Subjects = g.subjects.Estimate()
+		for _, c := range g.clean {
+			if norms[c.family].deviation(c.shape) != 0 {
+				ks.Suspicious += c.n
+			}
+		}
+		r.Keys = append(r.Keys, ks)
+	}
+	if s.sel != nil {
+		kr := s.sel.report(norms)
+		r.Key = &kr
+	}
+	r.Forged = s.forged.report(s.o.Top)
+	return r
+}
+
+// TokenFingerprint is a short one-way identifier of a token — the first 6
+// bytes of a domain-separated SHA-256, in hex — that ties report rows to a
+// token without revealing it: the token cannot be recovered from it, and it
+// is useless to present to a gateway.
+func TokenFingerprint(tok string) string {
+	h := sha256.New()
+	h.Write([]byte("jwtwatch token fingerprint v1\x00"))
+	h.Write([]byte(tok))
+	return hex.EncodeToString(h.Sum(nil)[:6])
+}
+
+// maxJTI bounds a jti shown in a report.
+const maxJTI = 128
+
+// tokenID returns the jti claim of a token whose signature already verified,
+// for display; "" when absent or not a string or number. verify.Claims does
+// not carry it because the hot path has no use for it, and this runs only
+// for the few tokens a report shows.
+func tokenID(tok string) string {
+	_, rest, ok := strings.Cut(tok, ".")
+	payload, _, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		JTI json.RawMessage `json:"jti"`
+	}
+	if json.Unmarshal(b, &c) != nil || len(c.JTI) == 0 {
+		return ""
+	}
+	var id string
+	switch {
+	case c.JTI[0] == '"':
+		if json.Unmarshal(c.JTI, &id) != nil {
+			return ""
+		}
+	case c.JTI[0] == '-' || (c.JTI[0] >= '0' && c.JTI[0] <= '9'):
+		id = string(c.JTI)
+	}
+	if len(id) > maxJTI {
+		id = id[:maxJTI]
+	}
+	return strings.ToValidUTF8(id, "\uFFFD")
+}
+
+// earliest returns the earlier of two times, a zero time counting as unknown.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// latest returns the later of two times, a zero time counting as unknown.
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC()
+}
+
+// hourOf returns the start of the hour of t, as Unix seconds.
+func hourOf(t time.Time) int64 {
+	u := t.Unix()
+	return u - ((u%3600)+3600)%3600
+}
