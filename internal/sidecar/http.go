@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -18,6 +19,17 @@ func (s *sidecar) handler(reg *prometheus.Registry) http.Handler {
 		EnableOpenMetrics: true,
 		ErrorLog:          slogErrorLog{s},
 	}))
+	mux.HandleFunc("/api/v1/stragglers", func(w http.ResponseWriter, _ *http.Request) {
+		// Clients still presenting valid previous-key tokens: subjects, client
+		// ids, user agents and addresses, never tokens; JSON, not metric labels,
+		// since they are unbounded.
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(s.stragglers.Top()); err != nil {
+			s.log.Debug("writing stragglers", "err", err)
+		}
+	})
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy")
 	})
@@ -37,6 +49,7 @@ func (s *sidecar) handler(reg *prometheus.Registry) http.Handler {
 			Version:     version.Info(),
 			Links: []web.LandingLinks{
 				{Address: s.opts.TelemetryPath, Text: "Metrics"},
+				{Address: "/api/v1/stragglers", Text: "Clients still on the previous key"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/-/ready", Text: "Readiness"},
 			},

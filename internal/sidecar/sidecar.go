@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/parse"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/state"
+	"github.com/jwtwatch/jwtwatch/internal/stragglers"
 	"github.com/jwtwatch/jwtwatch/internal/tail"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
@@ -53,6 +55,10 @@ type Options struct {
 
 	StateFile          string
 	CheckpointInterval time.Duration
+
+	// StragglersSize is how many clients still on the previous key are kept
+	// for /api/v1/stragglers.
+	StragglersSize int
 
 	// Lookup and ReadFile read the key variables and secret files
 	// (os.LookupEnv and os.ReadFile in production).
@@ -79,6 +85,9 @@ func (o *Options) defaults() {
 	}
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Second
+	}
+	if o.StragglersSize <= 0 {
+		o.StragglersSize = 100
 	}
 	if o.Lookup == nil {
 		o.Lookup = os.LookupEnv
@@ -108,6 +117,9 @@ type sidecar struct {
 	tailer   *tail.Tailer
 	keyFiles []string
 
+	stragglers *stragglers.Sketch
+	previous   []string // fingerprints of the loaded previous keys, to reset the stragglers
+
 	saving  sync.Mutex
 	mu      sync.Mutex
 	sources map[string]*source
@@ -126,7 +138,7 @@ type source struct {
 // returned before anything starts.
 func Run(ctx context.Context, o Options) error {
 	o.defaults()
-	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}}
+	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize)}
 
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
@@ -321,6 +333,13 @@ func (s *sidecar) line(l tail.Line) {
 	v := s.verifier.Load().Check(obs.Token, at)
 	reasons := s.tracker.Observe(v, at)
 	s.metrics.Token(v, obs.Status, reasons)
+	if v.Key == keys.Previous && v.Result == verify.Valid {
+		// Rare once the rotation is under way, so the second look at the line is cheap.
+		d := s.parser.Details([]byte(l.Text))
+		s.stragglers.Observe(string(v.Token), stragglers.Client{
+			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
+		}, at)
+	}
 }
 
 func (s *sidecar) source(path string) *source {
@@ -386,6 +405,16 @@ func (s *sidecar) useKeys(set keys.Set) {
 		}
 	}
 	s.verifier.Store(verify.New(set, s.opts.Verify))
+	var previous []string
+	for _, k := range set.Keys {
+		if k.Role == keys.Previous {
+			previous = append(previous, k.Fingerprint)
+		}
+	}
+	if !slices.Equal(previous, s.previous) {
+		s.stragglers.Reset() // they were on another key
+		s.previous = previous
+	}
 	if s.tracker.SetKeys(set.Keys) {
 		if err := s.checkpoint(); err != nil {
 			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -357,5 +358,61 @@ func TestGlobSources(t *testing.T) {
 	})
 	if _, body := get(t, sc.base+"/metrics"); strings.Contains(body, "*.log") {
 		t.Error("a series is labelled with the glob instead of a file")
+	}
+}
+
+// TestStragglers checks /api/v1/stragglers: clients still presenting valid
+// previous-key tokens, heaviest first, with no token in the answer.
+func TestStragglers(t *testing.T) {
+	dir := t.TempDir()
+	cur, prev := secret(t), secret(t)
+	env := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev}
+	logPath := filepath.Join(dir, "gw.log")
+	now := time.Now()
+	line := func(tok, ua, addr string) string {
+		return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/","headers":{"authorization":"Bearer %s","user-agent":%q},"remoteAddress":%q},"res":{"statusCode":200}}`, now.UnixMilli(), tok, ua, addr)
+	}
+	batch := sign(t, prev, "svc-batch", now.Add(-time.Hour), now.Add(time.Hour))
+	var lines []string
+	for range 5 {
+		lines = append(lines, line(batch, "batch-runner/2.1", "::ffff:10.1.2.3"))
+	}
+	lines = append(lines,
+		line(sign(t, prev, "carol", now.Add(-time.Hour), now.Add(time.Hour)), "Mozilla/5.0", "10.9.9.9"),
+		line(sign(t, cur, "alice", now, now.Add(time.Hour)), "Mozilla/5.0", "10.0.0.1"),                       // current key: not a straggler
+		line(sign(t, prev, "erin", now.Add(-2*time.Hour), now.Add(-time.Hour)), "Mozilla/5.0", "10.0.0.2"), // expired: not a straggler
+	)
+	if err := os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc := startSidecar(t, Options{
+		LogPaths: []string{logPath}, FromStart: true,
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+	var got struct {
+		Observed uint64 `json:"observed"`
+		Clients  []struct {
+			Token     string `json:"token"`
+			Subject   string `json:"subject"`
+			UserAgent string `json:"user_agent"`
+			Address   string `json:"address"`
+			Count     uint64 `json:"count"`
+		} `json:"clients"`
+	}
+	var body string
+	waitFor(t, "the stragglers", func() bool {
+		var code int
+		code, body = get(t, sc.base+"/api/v1/stragglers")
+		return code == 200 && json.Unmarshal([]byte(body), &got) == nil && got.Observed == 6
+	})
+	if len(got.Clients) != 2 {
+		t.Fatalf("clients = %+v, want svc-batch and carol", got.Clients)
+	}
+	top := got.Clients[0]
+	if top.Subject != "svc-batch" || top.Count != 5 || top.UserAgent != "batch-runner/2.1" || top.Address != "10.1.2.3" || top.Token != "access" {
+		t.Errorf("top straggler = %+v", top)
+	}
+	if strings.Contains(body, "eyJ") || strings.Contains(body, prev) {
+		t.Error("the stragglers answer shows a token or a secret")
 	}
 }
