@@ -379,7 +379,7 @@ func TestStragglers(t *testing.T) {
 	}
 	lines = append(lines,
 		line(sign(t, prev, "carol", now.Add(-time.Hour), now.Add(time.Hour)), "Mozilla/5.0", "10.9.9.9"),
-		line(sign(t, cur, "alice", now, now.Add(time.Hour)), "Mozilla/5.0", "10.0.0.1"),                       // current key: not a straggler
+		line(sign(t, cur, "alice", now, now.Add(time.Hour)), "Mozilla/5.0", "10.0.0.1"),                    // current key: not a straggler
 		line(sign(t, prev, "erin", now.Add(-2*time.Hour), now.Add(-time.Hour)), "Mozilla/5.0", "10.0.0.2"), // expired: not a straggler
 	)
 	if err := os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
