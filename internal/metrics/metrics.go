@@ -65,6 +65,8 @@ type Metrics struct {
 	reloadLastSuccess prometheus.Gauge
 	stateWrites       *prometheus.CounterVec
 
+	cacheHits, cacheMisses prometheus.Counter
+
 	mu      sync.Mutex
 	sources map[string]*Source
 }
@@ -147,7 +149,21 @@ func New(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"success", "failure"} {
 		m.stateWrites.WithLabelValues(r)
 	}
+	cache := f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "verdict_cache_requests_total",
+		Help: "Tokens looked up in the verdict cache, by result (hit, miss); a miss verifies the signature.",
+	}, []string{"result"})
+	m.cacheHits, m.cacheMisses = cache.WithLabelValues("hit"), cache.WithLabelValues("miss")
 	return m
+}
+
+// VerdictCache counts one verdict cache lookup.
+func (m *Metrics) VerdictCache(hit bool) {
+	if hit {
+		m.cacheHits.Inc()
+		return
+	}
+	m.cacheMisses.Inc()
 }
 
 // Token records one checked token and, when the line had a status, whether

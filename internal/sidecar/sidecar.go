@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jwtwatch/jwtwatch/internal/cache"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/metrics"
 	"github.com/jwtwatch/jwtwatch/internal/parse"
@@ -60,6 +61,10 @@ type Options struct {
 	// for /api/v1/stragglers.
 	StragglersSize int
 
+	// VerdictCacheSize is how many tokens the verdict cache keeps; 0 means
+	// cache.DefaultSize, a negative value disables the cache.
+	VerdictCacheSize int
+
 	// Lookup and ReadFile read the key variables and secret files
 	// (os.LookupEnv and os.ReadFile in production).
 	Lookup   func(string) (string, bool)
@@ -89,6 +94,9 @@ func (o *Options) defaults() {
 	if o.StragglersSize <= 0 {
 		o.StragglersSize = 100
 	}
+	if o.VerdictCacheSize == 0 {
+		o.VerdictCacheSize = cache.DefaultSize
+	}
 	if o.Lookup == nil {
 		o.Lookup = os.LookupEnv
 	}
@@ -112,6 +120,7 @@ type sidecar struct {
 	log      *slog.Logger
 	parser   *parse.Parser
 	verifier atomic.Pointer[verify.Verifier]
+	verdicts *cache.Cache // owned by the pipeline goroutine; emptied when the Verifier changes
 	tracker  *rotation.Tracker
 	metrics  *metrics.Metrics
 	tailer   *tail.Tailer
@@ -138,7 +147,7 @@ type source struct {
 // returned before anything starts.
 func Run(ctx context.Context, o Options) error {
 	o.defaults()
-	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize)}
+	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize), verdicts: cache.New(o.VerdictCacheSize)}
 
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
@@ -330,7 +339,8 @@ func (s *sidecar) line(l tail.Line) {
 	if at.IsZero() {
 		at = now
 	}
-	v := s.verifier.Load().Check(obs.Token, at)
+	v, hit := s.verdicts.Check(s.verifier.Load(), obs.Token, at)
+	s.metrics.VerdictCache(hit)
 	reasons := s.tracker.Observe(v, at)
 	s.metrics.Token(v, obs.Status, reasons)
 	if v.Key == keys.Previous && v.Result == verify.Valid {

@@ -196,6 +196,27 @@ func (v *Verifier) Check(token string, at time.Time) Verdict {
 	return verdict
 }
 
+// Judge returns vd, a verdict Check of this Verifier returned for some
+// time, as Check would return it at time at: only exp, nbf and the issuer
+// depend on the time, so a verdict whose claims parsed is judged afresh and
+// any other (no key verified, or claims Malformed) is returned unchanged. It
+// lets a cache keep the time-independent facts of a verdict without a second
+// copy of the claim rules.
+func (v *Verifier) Judge(vd Verdict, at time.Time) Verdict {
+	if vd.Key == keys.None || vd.Result == Malformed {
+		return vd
+	}
+	for i := range v.keys {
+		k := &v.keys[i]
+		if k.family == vd.Token && k.role == vd.Key && k.fingerprint == vd.Fingerprint {
+			vd.Result = v.judge(vd.Claims, k.issuer, at)
+			return vd
+		}
+	}
+	// Not a key of this Verifier: nothing to judge it by.
+	return vd
+}
+
 // unknown is the verdict for a token no key is known to have signed.
 func unknown(r Result) Verdict {
 	return Verdict{Token: keys.Unknown, Key: keys.None, Result: r}

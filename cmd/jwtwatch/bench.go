@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/jwtwatch/jwtwatch/internal/bench"
+)
+
+// benchCmd is `jwtwatch bench [flags]`.
+type benchCmd struct {
+	clause     *kingpin.CmdClause
+	cfg        bench.Config
+	size       int
+	cpuProfile string
+}
+
+func addBench(app *kingpin.Application) *benchCmd {
+	c := &benchCmd{}
+	c.clause = app.Command("bench", "Write a realistic pino-http log to a temporary file, run the sidecar over it and a naive pipeline for comparison, and print the throughput. See docs/benchmarks.md.")
+	c.clause.Flag("bench.lines", "Lines in the generated log.").Default("1000000").IntVar(&c.cfg.Lines)
+	c.clause.Flag("bench.size", "Size of the generated log instead of --bench.lines (e.g. 512MiB).").PlaceHolder("SIZE").SetValue(bytesValue{"bench.size", &c.size})
+	c.clause.Flag("bench.repeat", "Requests per token; 1 makes every token unique.").Default("50").IntVar(&c.cfg.Repeat)
+	c.clause.Flag("bench.sessions", "Tokens in use at once (interleaved in the log).").Default("1000").IntVar(&c.cfg.Sessions)
+	c.clause.Flag("bench.cache-size", "Verdict cache size of the sidecar; 0 for the default, negative disables it.").Default("0").IntVar(&c.cfg.CacheSize)
+	c.clause.Flag("bench.naive", "Also run the naive pipeline (nxadm/tail, encoding/json, golang-jwt MapClaims, CounterVec) and print the ratio.").Default("true").BoolVar(&c.cfg.Naive)
+	c.clause.Flag("bench.dir", "Directory for the temporary log (default: the system's temporary directory).").PlaceHolder("DIR").StringVar(&c.cfg.Dir)
+	c.clause.Flag("bench.cpuprofile", "Write a CPU profile of the sidecar's run to this file.").PlaceHolder("FILE").StringVar(&c.cpuProfile)
+	return c
+}
+
+func (c *benchCmd) run(ctx context.Context, stdout, stderr io.Writer) int {
+	if c.size > 0 {
+		c.cfg.Lines, c.cfg.Size = 0, int64(c.size)
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "jwtwatch bench: --bench.cpuprofile: %v\n", err)
+			return exitUsage
+		}
+		defer f.Close()
+		c.cfg.CPUProfile = f
+	}
+	r, err := bench.Run(ctx, c.cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch bench: %v\n", err)
+		return exitFailed
+	}
+	r.Write(stdout)
+	return exitOK
+}

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func TestGenerate(t *testing.T) {
+	sec := Secrets{Current: []byte("c"), Previous: []byte("p"), Attacker: []byte("a")}
+	tests := []struct {
+		name       string
+		lines      int
+		repeat     int
+		sessions   int
+		wantTokens int
+	}{
+		{"unique", 1000, 1, 100, 1000},
+		{"repeat 50", 1000, 50, 10, 20},
+		{"partial last block", 1001, 50, 10, 21},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			st, err := Generate(&buf, GenConfig{Lines: tt.lines, Repeat: tt.repeat, Sessions: tt.sessions, Mix: DefaultMix, Secrets: sec, Start: start, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Count(buf.String(), "\n"); got != tt.lines || st.Lines != tt.lines {
+				t.Fatalf("%d lines written, %d counted, want %d", got, st.Lines, tt.lines)
+			}
+			if st.Tokens != tt.wantTokens {
+				t.Errorf("%d tokens, want %d", st.Tokens, tt.wantTokens)
+			}
+			if avg := st.Bytes / int64(st.Lines); avg < 500 || avg > 900 {
+				t.Errorf("lines of %d bytes on average, want about 700", avg)
+			}
+		})
+	}
+	if _, err := Generate(&bytes.Buffer{}, GenConfig{Lines: 1, Repeat: 1, Sessions: 1, Secrets: sec}); err == nil {
+		t.Error("no error for an empty mix")
+	}
+}
+
+// TestRun runs the whole benchmark once on a tiny log: the sidecar and the
+// naive pipeline must both classify every line, and agree on the valid ones.
+func TestRun(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := Run(ctx, Config{Lines: 3000, Repeat: 5, Sessions: 20, Naive: true, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(m map[string]float64) float64 {
+		n := 0.0
+		for _, v := range m {
+			n += v
+		}
+		return n
+	}
+	lines := float64(r.Gen.Lines)
+	if got := sum(r.Results); got != lines {
+		t.Errorf("sidecar classified %v tokens, want %v (%v)", got, lines, r.Results)
+	}
+	if got := sum(r.NaiveResults); got != lines {
+		t.Errorf("naive pipeline classified %v tokens, want %v (%v)", got, lines, r.NaiveResults)
+	}
+	wantValid := float64(r.Gen.Kinds[Current] + r.Gen.Kinds[Previous])
+	if r.Results["valid"] != wantValid || r.NaiveResults["valid"] != wantValid {
+		t.Errorf("valid: sidecar %v, naive %v, generated %v", r.Results["valid"], r.NaiveResults["valid"], wantValid)
+	}
+	for _, k := range []struct {
+		result string
+		kind   Kind
+	}{{"expired", Expired}, {"bad_signature", Forged}, {"malformed", Malformed}} {
+		if got, want := r.Results[k.result], float64(r.Gen.Kinds[k.kind]); got != want || want == 0 {
+			t.Errorf("%s: sidecar %v, generated %v", k.result, got, want)
+		}
+	}
+	if r.CacheHits+r.CacheMisses != lines || r.CacheHits == 0 {
+		t.Errorf("cache hits %v, misses %v, want them to add up to %v with some hits", r.CacheHits, r.CacheMisses, lines)
+	}
+	var out bytes.Buffer
+	r.Write(&out)
+	if strings.Contains(out.String(), "eyJ") {
+		t.Errorf("report shows a token:\n%s", out.String())
+	}
+	for _, want := range []string{"lines/s", "allocs/line", "peak RSS", "ratio:"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	nxtail "github.com/nxadm/tail"
+)
+
+// BenchmarkNxadmTail is the ceiling every pipeline built on github.com/nxadm/tail
+// shares: reading the generated log through it and doing nothing with the lines.
+func BenchmarkNxadmTail(b *testing.B) {
+	const lines = 200000
+	path := filepath.Join(b.TempDir(), "gateway.log")
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st, err := Generate(f, GenConfig{Lines: lines, Repeat: 50, Sessions: 1000, Mix: DefaultMix, Start: start, Seed: 1,
+		Secrets: Secrets{Current: []byte("c"), Previous: []byte("p"), Attacker: []byte("a")}})
+	if cerr := f.Close(); err != nil || cerr != nil {
+		b.Fatal(err, cerr)
+	}
+	b.SetBytes(st.Bytes)
+	b.ReportAllocs()
+	for b.Loop() {
+		t, err := nxtail.TailFile(path, nxtail.Config{MustExist: true, Logger: nxtail.DiscardingLogger})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for range t.Lines {
+			n++
+		}
+		t.Cleanup()
+		if n != lines {
+			b.Fatalf("%d lines read, want %d", n, lines)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
+}
