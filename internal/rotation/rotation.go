@@ -109,9 +109,14 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 		t.rotations[f] = &r
 	}
 	for _, ks := range snap.Keys {
-		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: hyperloglog.New14()}
+		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch()}
 		if len(ks.Subjects) > 0 {
-			if err := s.subjects.UnmarshalBinary(ks.Subjects); err != nil {
+			saved := newSketch()
+			if err := saved.UnmarshalBinary(ks.Subjects); err != nil {
+				return nil, fmt.Errorf("subject sketch of %s key %s: %w", ks.Family, ks.Fingerprint, err)
+			}
+			// A saved sketch may be sparse (older state files); merging keeps it dense.
+			if err := s.subjects.Merge(saved); err != nil {
 				return nil, fmt.Errorf("subject sketch of %s key %s: %w", ks.Family, ks.Fingerprint, err)
 			}
 		}
@@ -146,7 +151,7 @@ func (t *Tracker) SetKeys(loaded []keys.Key) (started bool) {
 		started = true
 		for id, s := range t.keys {
 			if id.family == k.Family {
-				s.subjects = hyperloglog.New14()
+				s.subjects = newSketch()
 			}
 		}
 	}
@@ -180,7 +185,7 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	id := keyID{v.Token, v.Fingerprint}
 	s, ok := t.keys[id]
 	if !ok {
-		s = &keyState{subjects: hyperloglog.New14()}
+		s = &keyState{subjects: newSketch()}
 		t.keys[id] = s
 	}
 	if at.After(s.lastValid) {
@@ -194,6 +199,11 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	}
 	return reasons
 }
+
+// newSketch returns an empty distinct-subject sketch. It is dense from the
+// start: the sparse form saves a few KiB per key but costs ~1 µs per insert
+// against ~40 ns, and every valid line inserts its subject.
+func newSketch() *hyperloglog.Sketch { return hyperloglog.NewNoSparse() }
 
 // KeyReport is what the metrics show for one loaded key.
 type KeyReport struct {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
+
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
@@ -144,6 +146,32 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	if s := after.Keys[1].Subjects; s < 290 || s > 310 {
 		t.Errorf("distinct subjects estimate = %d, want about 300", s)
+	}
+}
+
+// TestSparseSketchRestored loads a state file written when sketches were
+// kept sparse: the estimate survives and the sketch keeps counting.
+func TestSparseSketchRestored(t *testing.T) {
+	_, prev := testKeys()
+	sparse := hyperloglog.New14()
+	for i := range 300 {
+		sparse.Insert([]byte(fmt.Sprintf("user-%d", i)))
+	}
+	b, err := sparse.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := Snapshot{Keys: []KeyState{{Family: prev.Family, Fingerprint: prev.Fingerprint, Subjects: b}}}
+	tr, err := New(policy(), (&clock{t0}).now, snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.SetKeys([]keys.Key{prev})
+	for i := 300; i < 400; i++ {
+		tr.Observe(valid(prev, fmt.Sprintf("user-%d", i), t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0)
+	}
+	if s := tr.Report().Keys[0].Subjects; s < 390 || s > 410 {
+		t.Errorf("distinct subjects after restoring a sparse sketch = %d, want about 400", s)
 	}
 }
 
