@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -120,7 +121,7 @@ type sidecar struct {
 	log      *slog.Logger
 	parser   *parse.Parser
 	verifier atomic.Pointer[verify.Verifier]
-	verdicts *cache.Cache // owned by the pipeline goroutine; emptied when the Verifier changes
+	verdicts *cache.Cache // guarded by pipe; emptied when the Verifier changes
 	tracker  *rotation.Tracker
 	metrics  *metrics.Metrics
 	tailer   *tail.Tailer
@@ -129,6 +130,7 @@ type sidecar struct {
 	stragglers *stragglers.Sketch
 	previous   []string // fingerprints of the loaded previous keys, to reset the stragglers
 
+	pipe    sync.Mutex // one line at a time through the pipeline
 	saving  sync.Mutex
 	mu      sync.Mutex
 	sources map[string]*source
@@ -239,22 +241,17 @@ func listen(addrs []string) ([]net.Listener, error) {
 }
 
 func (s *sidecar) run(ctx context.Context, reg *prometheus.Registry, listeners []net.Listener) error {
-	lines := make(chan tail.Line, 1024)
 	tailCtx, stopTail := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopTail()
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		defer close(lines)
-		return s.tailer.Run(tailCtx, lines)
-	})
-	g.Go(func() error {
-		// Stop following only when asked to: the pipeline drains what was read.
+		// Stop following only when asked to: the line in hand is finished.
 		<-gctx.Done()
 		stopTail()
 		return nil
 	})
-	g.Go(func() error { return s.pipeline(lines) })
+	g.Go(func() error { return s.pipeline(tailCtx) })
 	g.Go(func() error { return s.watchKeys(gctx, s.keyFiles) })
 
 	srv := &http.Server{
@@ -290,25 +287,40 @@ func (s *sidecar) run(ctx context.Context, reg *prometheus.Registry, listeners [
 	return g.Wait()
 }
 
-// pipeline is the single consumer of lines: one goroutine, so positions and
-// counters need no coordination with each other. It checkpoints on a timer and
-// once more when the tailer has stopped.
-func (s *sidecar) pipeline(lines <-chan tail.Line) error {
-	tick := time.NewTicker(s.opts.CheckpointInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return s.checkpoint()
-			}
-			s.line(l)
-		case <-tick.C:
-			if err := s.checkpoint(); err != nil {
-				s.log.Error("cannot write state file; will retry", "err", err)
+// pipeline follows the sources until ctx is done, checkpointing on a timer
+// and once more when the tailer has stopped. Lines are handled on the
+// followers' goroutines (a channel hand-off per line would cost more than
+// the line's parse and verdict), one at a time under pipe.
+func (s *sidecar) pipeline(ctx context.Context) error {
+	done := make(chan struct{})
+	defer func() { <-done }()
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(s.opts.CheckpointInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := s.checkpoint(); err != nil {
+					s.log.Error("cannot write state file; will retry", "err", err)
+				}
 			}
 		}
+	}()
+	if err := s.tailer.Follow(ctx, s.handle); err != nil {
+		return err
 	}
+	return s.checkpoint()
+}
+
+// handle is the tail.Handler: it takes lines from every source, one at a time.
+func (s *sidecar) handle(l tail.Line) bool {
+	s.pipe.Lock()
+	s.line(l)
+	s.pipe.Unlock()
+	return true
 }
 
 // line sends one line through parse → verify → rotation → metrics.
@@ -326,7 +338,8 @@ func (s *sidecar) line(l tail.Line) {
 		src.counters.TooLong.Inc()
 		return
 	}
-	obs, err := s.parser.Parse([]byte(l.Text))
+	text := lineBytes(l.Text)
+	obs, err := s.parser.Parse(text)
 	switch {
 	case errors.Is(err, parse.ErrNoToken):
 		src.counters.NoToken.Inc()
@@ -345,11 +358,18 @@ func (s *sidecar) line(l tail.Line) {
 	s.metrics.Token(v, obs.Status, reasons)
 	if v.Key == keys.Previous && v.Result == verify.Valid {
 		// Rare once the rotation is under way, so the second look at the line is cheap.
-		d := s.parser.Details([]byte(l.Text))
+		d := s.parser.Details(text)
 		s.stragglers.Observe(string(v.Token), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}
+}
+
+// lineBytes views a line's text as bytes without copying it (a copy costs
+// more than the verdict of a cached token). Parse and Details only read
+// their input, and what they return is copied out of it.
+func lineBytes(text string) []byte {
+	return unsafe.Slice(unsafe.StringData(text), len(text))
 }
 
 func (s *sidecar) source(path string) *source {

@@ -248,7 +248,7 @@ func (s *source) stopFollower() error {
 }
 
 // run forwards lines and handles nxadm's events until ctx is done.
-func (s *source) run(ctx context.Context, out chan<- Line) {
+func (s *source) run(ctx context.Context, emit Handler) {
 	defer func() {
 		s.stopFollower()
 		s.setFile(nil, FileID{}, s.off.Load())
@@ -271,17 +271,17 @@ func (s *source) run(ctx context.Context, out chan<- Line) {
 				s.followerDied()
 				continue
 			}
-			if !s.forward(ctx, out, l) {
+			if !s.forward(emit, l) {
 				return
 			}
 		case ev := <-events:
-			ok := s.handle(ctx, out, ev.kind)
+			ok := s.handle(emit, ev.kind)
 			close(ev.ack)
 			if !ok {
 				return
 			}
 		case <-tick.C:
-			if !s.check(ctx, out) {
+			if !s.check(emit) {
 				return
 			}
 		}
@@ -291,7 +291,7 @@ func (s *source) run(ctx context.Context, out chan<- Line) {
 // forward sends one of nxadm's lines on out. nxadm's SeekInfo.Offset is the
 // reader position just past the line's newline in the file it has open,
 // restarting at 0 after a reopen.
-func (s *source) forward(ctx context.Context, out chan<- Line, l *nxtail.Line) bool {
+func (s *source) forward(emit Handler, l *nxtail.Line) bool {
 	if l.Err != nil {
 		s.log.Warn("follower", "err", l.Err)
 		return true
@@ -309,9 +309,7 @@ func (s *source) forward(ctx context.Context, out chan<- Line, l *nxtail.Line) b
 	} else {
 		line.Text = text
 	}
-	select {
-	case out <- line:
-	case <-ctx.Done():
+	if !emit(line) {
 		return false
 	}
 	s.off.Store(line.Offset)
@@ -329,12 +327,12 @@ func (s *source) adopt() bool {
 	return true
 }
 
-// handle acts on an event from nxadm; false means ctx is done.
-func (s *source) handle(ctx context.Context, out chan<- Line, kind eventKind) bool {
+// handle acts on an event from nxadm; false means the handler asked to stop.
+func (s *source) handle(emit Handler, kind eventKind) bool {
 	s.suspect = 0
 	switch kind {
 	case evMoved, evTruncated:
-		if !s.retire(ctx, out) {
+		if !s.retire(emit) {
 			return false
 		}
 		if kind == evMoved {
@@ -362,11 +360,11 @@ func (s *source) reopened() {
 // delete), the lines written to it after nxadm's last read are sent first:
 // nxadm switches to the new file without reading the old one to its end.
 // After a truncation in place the old bytes are gone, so nothing is read.
-func (s *source) retire(ctx context.Context, out chan<- Line) bool {
+func (s *source) retire(emit Handler) bool {
 	ok := true
 	if s.f != nil {
 		if id, _, err := Identify(s.path); err != nil || id != s.id {
-			ok = s.drain(ctx, out)
+			ok = s.drain(emit)
 		}
 	}
 	s.setFile(nil, FileID{}, 0)
@@ -375,7 +373,7 @@ func (s *source) retire(ctx context.Context, out chan<- Line) bool {
 
 // drain sends the complete lines after the last one sent from the current
 // file; an incomplete last line is dropped, as the file is no longer written.
-func (s *source) drain(ctx context.Context, out chan<- Line) bool {
+func (s *source) drain(emit Handler) bool {
 	off := s.off.Load()
 	if fi, err := s.f.Stat(); err != nil || fi.Size() <= off {
 		return true
@@ -394,9 +392,7 @@ func (s *source) drain(ctx context.Context, out chan<- Line) bool {
 		if !tooLong {
 			line.Text = string(text)
 		}
-		select {
-		case out <- line:
-		case <-ctx.Done():
+		if !emit(line) {
 			return false
 		}
 		s.off.Store(off)
@@ -415,12 +411,12 @@ func (s *source) followerDied() {
 // check runs every checkEvery: it restarts a dead follower when its backoff
 // is over, identifies a file nxadm opened silently after waiting for it, and
 // restarts nxadm when it missed a rotation.
-func (s *source) check(ctx context.Context, out chan<- Line) bool {
+func (s *source) check(emit Handler) bool {
 	if s.cur == nil {
 		if s.wait--; s.wait > 0 {
 			return true
 		}
-		return s.restart(ctx, out)
+		return s.restart(emit)
 	}
 	if s.f == nil {
 		// nxadm's first open after waiting is silent; the file at the path
@@ -449,13 +445,13 @@ func (s *source) check(ctx context.Context, out chan<- Line) bool {
 	}
 	s.log.Warn("follower missed a rotation; restarting it")
 	s.stopFollower()
-	return s.restart(ctx, out)
+	return s.restart(emit)
 }
 
 // restart starts a new follower: at the last offset if the path still names
 // the current file, else on the file now there, from 0, after draining the
 // old one.
-func (s *source) restart(ctx context.Context, out chan<- Line) bool {
+func (s *source) restart(emit Handler) bool {
 	had := s.f != nil
 	f, id, off, err := s.attach(func(_ *os.File, id FileID, size int64) int64 {
 		if had && id == s.id && size >= s.off.Load() {
@@ -473,7 +469,7 @@ func (s *source) restart(ctx context.Context, out chan<- Line) bool {
 	}
 	// nxadm may already hold lines of the new file; they wait in its channel
 	// until the old file's are sent.
-	if !s.retire(ctx, out) {
+	if !s.retire(emit) {
 		if f != nil {
 			f.Close()
 		}
@@ -491,7 +487,7 @@ func (s *source) restart(ctx context.Context, out chan<- Line) bool {
 }
 
 // runStdin reads the stdin source until EOF or ctx is done.
-func (s *source) runStdin(ctx context.Context, out chan<- Line, r io.Reader) {
+func (s *source) runStdin(ctx context.Context, emit Handler, r io.Reader) {
 	s.mu.Lock()
 	s.open = true
 	s.mu.Unlock()
@@ -546,9 +542,7 @@ func (s *source) runStdin(ctx context.Context, out chan<- Line, r io.Reader) {
 				s.log.Info("stdin closed")
 				return
 			}
-			select {
-			case out <- line:
-			case <-ctx.Done():
+			if !emit(line) {
 				return
 			}
 			s.off.Store(line.Offset)

@@ -7,8 +7,8 @@
 // path (two tails of a path, or a stop and restart of one, steal or close each
 // other's events), and it registers its watch only after reading to EOF, so a
 // line written in between waits for the next write. Polling compares the size
-// with the read position, so nothing is missed; the cost is up to 250ms of
-// latency at EOF.
+// with the read position, so nothing is missed; the cost is up to one poll
+// interval (pollInterval) of latency at EOF.
 //
 // nxadm reports reopens only through its logger, so each tail gets a logger
 // whose messages ("Re-opening moved/deleted file", "Re-opening truncated
@@ -38,6 +38,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nxadm/tail/watch"
 )
 
 // FileID identifies a file independently of its name.
@@ -87,6 +89,17 @@ const (
 	DefaultMaxLineBytes = 1 << 20
 	DefaultGlobInterval = time.Second
 )
+
+// pollInterval is how often nxadm/tail stats a file it has read to the end.
+// It bounds how long a new line waits to be read: nxadm's default of 250 ms
+// alone would exceed the 100 ms a line may take from written to counted,
+// while a stat per file every 25 ms costs nothing measurable.
+const pollInterval = 25 * time.Millisecond
+
+// setPollInterval sets nxadm's poll interval once, before any follower can
+// read it: it is a package variable of nxadm/tail/watch, the only place
+// nxadm takes it from.
+var setPollInterval sync.Once
 
 // StdinPath is the path that names standard input.
 const StdinPath = "-"
@@ -169,6 +182,7 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.Stdin == nil {
 		cfg.Stdin = os.Stdin
 	}
+	setPollInterval.Do(func() { watch.POLL_DURATION = pollInterval })
 	t := &Tailer{
 		cfg:         cfg,
 		log:         cfg.Logger,
@@ -232,11 +246,32 @@ func (t *Tailer) Sources() []Source {
 	return out
 }
 
+// Handler receives each complete line, in order per source, on the goroutine
+// that follows the source: lines of different sources arrive concurrently.
+// Reading that source waits while it runs, so a slow handler slows the
+// follower instead of losing lines. It returns false to stop following the
+// source at once (its context is done); the line then counts as not sent.
+type Handler func(Line) bool
+
 // Run follows every source until ctx is done, sending complete lines to out,
 // in order per source. It blocks when out is full rather than dropping lines,
 // and never closes out. It returns nil once ctx is done and every follower has
 // stopped; it can be called only once.
 func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
+	return t.Follow(ctx, func(l Line) bool {
+		select {
+		case out <- l:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	})
+}
+
+// Follow is Run with a Handler instead of a channel: a consumer that is
+// fast enough to run on the followers' goroutines saves a channel hand-off
+// per line.
+func (t *Tailer) Follow(ctx context.Context, emit Handler) error {
 	if !t.ran.CompareAndSwap(false, true) {
 		return ErrAlreadyRun
 	}
@@ -245,12 +280,12 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
 
 	if t.stdin {
 		s := t.addSource(StdinPath)
-		wg.Go(func() { s.runStdin(ctx, out, t.cfg.Stdin) })
+		wg.Go(func() { s.runStdin(ctx, emit, t.cfg.Stdin) })
 	}
 	for _, p := range t.literals {
-		t.startFile(ctx, &wg, out, p, true)
+		t.startFile(ctx, &wg, emit, p, true)
 	}
-	t.expandGlobs(ctx, &wg, out, true)
+	t.expandGlobs(ctx, &wg, emit, true)
 	close(t.ready)
 
 	if len(t.globs) == 0 {
@@ -264,7 +299,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
-			t.expandGlobs(ctx, &wg, out, false)
+			t.expandGlobs(ctx, &wg, emit, false)
 		}
 	}
 }
@@ -272,7 +307,7 @@ func (t *Tailer) Run(ctx context.Context, out chan<- Line) error {
 // expandGlobs starts following every regular file matching a glob that is not
 // followed yet. Files found after start-up are new data, read from the
 // beginning.
-func (t *Tailer) expandGlobs(ctx context.Context, wg *sync.WaitGroup, out chan<- Line, initial bool) {
+func (t *Tailer) expandGlobs(ctx context.Context, wg *sync.WaitGroup, emit Handler, initial bool) {
 	for _, g := range t.globs {
 		matches, err := filepath.Glob(g)
 		if err != nil {
@@ -290,7 +325,7 @@ func (t *Tailer) expandGlobs(ctx context.Context, wg *sync.WaitGroup, out chan<-
 			if !initial {
 				t.log.Info("following new file", "source", m, "pattern", g)
 			}
-			t.startFile(ctx, wg, out, m, initial)
+			t.startFile(ctx, wg, emit, m, initial)
 		}
 	}
 }
@@ -310,10 +345,10 @@ func (t *Tailer) addSource(path string) *source {
 	return s
 }
 
-func (t *Tailer) startFile(ctx context.Context, wg *sync.WaitGroup, out chan<- Line, path string, initial bool) {
+func (t *Tailer) startFile(ctx context.Context, wg *sync.WaitGroup, emit Handler, path string, initial bool) {
 	s := t.addSource(path)
 	s.start(initial)
-	wg.Go(func() { s.run(ctx, out) })
+	wg.Go(func() { s.run(ctx, emit) })
 }
 
 // startOffset decides where a file with identity id and size starts: at a

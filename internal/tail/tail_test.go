@@ -676,7 +676,7 @@ func TestPartialLine(t *testing.T) {
 	if got := h.next(); got.Text != "full" {
 		t.Fatalf("got %q", got.Text)
 	}
-	// Longer than nxadm's 250ms poll: the partial line has been seen.
+	// Many of nxadm's polls: the partial line has been seen.
 	h.noLine(700 * time.Millisecond)
 	appendFile(t, path, "ial\n")
 	got := h.next()
