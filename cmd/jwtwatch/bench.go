@@ -17,6 +17,8 @@ type benchCmd struct {
 	cfg        bench.Config
 	size       int
 	cpuProfile string
+	latency    bool
+	lcfg       bench.LatencyConfig
 }
 
 func addBench(app *kingpin.Application) *benchCmd {
@@ -30,10 +32,23 @@ func addBench(app *kingpin.Application) *benchCmd {
 	c.clause.Flag("bench.naive", "Also run the naive pipeline (nxadm/tail, encoding/json, golang-jwt MapClaims, CounterVec) and print the ratio.").Default("true").BoolVar(&c.cfg.Naive)
 	c.clause.Flag("bench.dir", "Directory for the temporary log (default: the system's temporary directory).").PlaceHolder("DIR").StringVar(&c.cfg.Dir)
 	c.clause.Flag("bench.cpuprofile", "Write a CPU profile of the sidecar's run to this file.").PlaceHolder("FILE").StringVar(&c.cpuProfile)
+	c.clause.Flag("bench.latency", "Instead, measure follow-mode latency: append lines to a followed log at --bench.rate for --bench.duration and time each until /metrics counts it.").BoolVar(&c.latency)
+	c.clause.Flag("bench.rate", "With --bench.latency: lines appended per second.").Default("1000").IntVar(&c.lcfg.Rate)
+	c.clause.Flag("bench.duration", "With --bench.latency: how long lines are appended.").Default("30s").SetValue(durationValue{"bench.duration", &c.lcfg.Duration})
 	return c
 }
 
 func (c *benchCmd) run(ctx context.Context, stdout, stderr io.Writer) int {
+	if c.latency {
+		c.lcfg.CacheSize, c.lcfg.Dir = c.cfg.CacheSize, c.cfg.Dir
+		r, err := bench.Latency(ctx, c.lcfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "jwtwatch bench: %v\n", err)
+			return exitFailed
+		}
+		r.Write(stdout)
+		return exitOK
+	}
 	if c.size > 0 {
 		c.cfg.Lines, c.cfg.Size = 0, int64(c.size)
 	}

@@ -144,11 +144,6 @@ func randomSecret() []byte {
 // runSidecar runs sidecar.Run on path from its beginning until its
 // lines_read counter reaches the log's length, then stops it.
 func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Report) error {
-	env := map[string]string{
-		"JWT_ACCESS_SECRET":          string(sec.Current),
-		"JWT_ACCESS_SECRET_PREVIOUS": string(sec.Previous),
-		"JWT_ACCESS_ISSUER":          Issuer,
-	}
 	addrs := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -164,16 +159,7 @@ func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Re
 	}
 	start := time.Now()
 	go func() {
-		done <- sidecar.Run(ctx, sidecar.Options{
-			LogPaths:         []string{path},
-			FromStart:        true,
-			ListenAddresses:  []string{"127.0.0.1:0"},
-			VerdictCacheSize: cfg.CacheSize,
-			Lookup:           func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-			ReadFile:         func(string) ([]byte, error) { return nil, os.ErrNotExist },
-			Logger:           slog.New(slog.DiscardHandler),
-			Listening:        func(a []net.Addr) { addrs <- a[0] },
-		})
+		done <- sidecar.Run(ctx, sidecarOptions(path, sec, cfg.CacheSize, true, func(a []net.Addr) { addrs <- a[0] }))
 	}()
 
 	var base string
@@ -373,5 +359,25 @@ func (r Report) Write(w io.Writer) {
 		fmt.Fprintf(w, "naive:     %.0f lines/s, %.1f MB/s, %.0f ns/line\n",
 			lines/nsec, float64(r.Gen.Bytes)/1e6/nsec, float64(r.NaiveElapsed.Nanoseconds())/lines)
 		fmt.Fprintf(w, "ratio:     %.1fx the naive pipeline\n", nsec/sec)
+	}
+}
+
+// sidecarOptions runs the sidecar on path with sec's keys in its
+// environment, no secret files, metrics on a free loopback port and no logs.
+func sidecarOptions(path string, sec Secrets, cacheSize int, fromStart bool, listening func([]net.Addr)) sidecar.Options {
+	env := map[string]string{
+		"JWT_ACCESS_SECRET":          string(sec.Current),
+		"JWT_ACCESS_SECRET_PREVIOUS": string(sec.Previous),
+		"JWT_ACCESS_ISSUER":          Issuer,
+	}
+	return sidecar.Options{
+		LogPaths:         []string{path},
+		FromStart:        fromStart,
+		ListenAddresses:  []string{"127.0.0.1:0"},
+		VerdictCacheSize: cacheSize,
+		Lookup:           func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		ReadFile:         func(string) ([]byte, error) { return nil, os.ErrNotExist },
+		Logger:           slog.New(slog.DiscardHandler),
+		Listening:        listening,
 	}
 }
