@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,11 +41,20 @@ func addBench(app *kingpin.Application) *benchCmd {
 
 func (c *benchCmd) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if c.latency {
+		// Zero would mean "the default" to bench.Latency; given on the command line it is a mistake.
+		switch {
+		case c.lcfg.Rate <= 0:
+			fmt.Fprintf(stderr, "jwtwatch bench: --bench.rate must be positive, got %d\n", c.lcfg.Rate)
+			return exitUsage
+		case c.lcfg.Duration <= 0:
+			fmt.Fprintf(stderr, "jwtwatch bench: --bench.duration must be positive, got %s\n", c.lcfg.Duration)
+			return exitUsage
+		}
 		c.lcfg.CacheSize, c.lcfg.Dir = c.cfg.CacheSize, c.cfg.Dir
 		r, err := bench.Latency(ctx, c.lcfg)
 		if err != nil {
 			fmt.Fprintf(stderr, "jwtwatch bench: %v\n", err)
-			return exitFailed
+			return benchExit(err)
 		}
 		r.Write(stdout)
 		return exitOK
@@ -64,8 +74,17 @@ func (c *benchCmd) run(ctx context.Context, stdout, stderr io.Writer) int {
 	r, err := bench.Run(ctx, c.cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtwatch bench: %v\n", err)
-		return exitFailed
+		return benchExit(err)
 	}
 	r.Write(stdout)
 	return exitOK
+}
+
+// benchExit is the exit status for a failed benchmark: a usage error when
+// the flags asked for something impossible.
+func benchExit(err error) int {
+	if errors.Is(err, bench.ErrConfig) {
+		return exitUsage
+	}
+	return exitFailed
 }
