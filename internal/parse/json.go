@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"time"
 	"unicode"
 	"unicode/utf16"
@@ -21,20 +22,21 @@ const (
 	roleTime   = 1 << fieldTime
 )
 
-// frame is the walker's position for the values of one container. It has
-// no arrays so that it travels in registers.
+// frame is what the walker looks for in the members of one container. It
+// has at most four fields and no arrays so that the compiler keeps it in
+// registers; the container's nesting level travels beside it.
 type frame struct {
-	depth     int32 // nesting level of the container, 1 for the line's object
-	statusObj bool  // auto: inside a top-level "res" or "response" object
+	// need holds the roles that members of the container, or values nested
+	// in them, can have: once those fields are settled, the rest of the
+	// container is only validated.
+	need int32
 	// json: offset of the unmatched rest of each path, -1 when off the path
 	tok, status, time int32
 }
 
-// childFrame returns the frame of a container at depth that no configured
-// path continues into.
-func childFrame(depth int32) frame {
-	return frame{depth: depth, tok: -1, status: -1, time: -1}
-}
+// offPaths returns the frame of a container that no configured path
+// continues into.
+func offPaths(need int32) frame { return frame{need: need, tok: -1, status: -1, time: -1} }
 
 // jsonWalker validates one JSON object with a single pass over its bytes
 // and keeps only the values it needs, instead of decoding the line: token
@@ -47,209 +49,356 @@ func childFrame(depth int32) frame {
 // status_code at the top level or in a top-level res or response object;
 // the time from a top-level time, timestamp, @timestamp or ts. In json
 // format the configured paths name the fields. The first usable value wins.
+//
+// Once a container can yield nothing more (its fields are settled, or out
+// of its reach), the rest of it is only validated, by the skip functions.
+//
+// The walking methods take the offset to start at and return the offset
+// after what they consumed, -1 when the line is not valid JSON: positions
+// then stay in registers instead of going through w.
 type jsonWalker struct {
 	b     []byte
-	i     int
+	i     int                // cursor of the methods detailsWalker uses
 	paths *[numFields]string // json format; nil in auto mode
 
 	tok, bearer, raw []byte // token candidates, nil when none
 	status           int
 	ts               time.Time
+	settled          int32 // roles whose field is final: tok, status, ts found
 }
 
 // run reports whether b is exactly one JSON object (surrounded by optional
 // whitespace), collecting fields on the way.
 func (w *jsonWalker) run() bool {
-	w.skipWS()
-	if w.i >= len(w.b) || w.b[w.i] != '{' {
+	b := w.b
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
 		return false
 	}
-	f := childFrame(1)
+	f := offPaths(roleToken | roleStatus | roleTime)
 	if w.paths != nil {
+		f.need = 0
 		for k, off := range []*int32{&f.tok, &f.status, &f.time} {
 			if w.paths[k] != "" {
 				*off = 0
+				f.need |= 1 << k
 			}
 		}
 	}
-	if !w.object(f) {
-		return false
-	}
-	w.skipWS()
-	return w.i == len(w.b)
+	i = w.object(i, f, 1)
+	return i >= 0 && skipWS(b, i) == len(b)
 }
 
-func (w *jsonWalker) skipWS() {
-	for w.i < len(w.b) {
-		switch w.b[w.i] {
-		case ' ', '\t', '\n', '\r':
-			w.i++
-		default:
-			return
-		}
-	}
-}
+// wants reports whether the members of a container with frame f can still
+// change the result.
+func (w *jsonWalker) wants(f frame) bool { return f.need&^w.settled != 0 }
 
-// object consumes an object starting at w.i; f describes the object.
-func (w *jsonWalker) object(f frame) bool {
-	if f.depth > maxDepth {
-		return false
+// object consumes the object at b[i]; f describes it and depth is its
+// nesting level, 1 for the line's object.
+func (w *jsonWalker) object(i int, f frame, depth int32) int {
+	if depth > maxDepth {
+		return -1
 	}
-	w.i++ // '{'
-	w.skipWS()
-	if w.i < len(w.b) && w.b[w.i] == '}' {
-		w.i++
-		return true
+	b := w.b
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
 	}
 	for {
-		if w.i >= len(w.b) || w.b[w.i] != '"' {
-			return false
+		if i >= len(b) || b[i] != '"' {
+			return -1
 		}
-		key, esc, ok := w.str()
-		if !ok {
-			return false
+		end, esc := scanString(b, i)
+		if end < 0 {
+			return -1
 		}
+		key := b[i+1 : end-1]
 		if esc {
 			var buf [64]byte // escaped keys are rare and short
 			key = unescape(buf[:0], key)
 		}
-		w.skipWS()
-		if w.i >= len(w.b) || w.b[w.i] != ':' {
-			return false
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
 		}
-		w.i++
-		role, child := w.classify(f, key)
-		if !w.value(child, role) {
-			return false
+		// Decide what the value means. In auto mode any value nested here
+		// may hold the token, and below the top level and outside res only
+		// an authorization key means more: most keys need no call.
+		role, child := int32(0), offPaths(roleToken)
+		switch {
+		case w.paths != nil:
+			role, child = w.classifyPath(f, key)
+		case autoKeyLens>>len(key)&1 != 0 && autoKeyStarts>>(key[0]&63)&1 != 0 &&
+			(f.need&roleStatus != 0 || len(key) == len("authorization")):
+			role, child.need = classifyAuto(f.need, depth, key)
 		}
-		w.skipWS()
-		if w.i >= len(w.b) {
-			return false
+		if i = w.value(i+1, child, role, depth+1); i < 0 {
+			return -1
 		}
-		switch w.b[w.i] {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
 		case ',':
-			w.i++
-			w.skipWS()
+			i = skipWS(b, i+1)
 		case '}':
-			w.i++
-			return true
+			return i + 1
 		default:
-			return false
+			return -1
+		}
+		if !w.wants(f) {
+			return skipMembers(b, i, depth)
 		}
 	}
 }
 
-// array consumes an array starting at w.i. Only its first element can be
-// the token: headers logged as lists (Go's http.Header, Caddy) hold the
-// value there.
-func (w *jsonWalker) array(f frame, role int) bool {
-	if f.depth > maxDepth {
-		return false
+// array consumes the array at b[i]. Only its first element can be the
+// token: headers logged as lists (Go's http.Header, Caddy) hold the value
+// there.
+func (w *jsonWalker) array(i int, role, depth int32) int {
+	if depth > maxDepth {
+		return -1
 	}
-	w.i++ // '['
-	w.skipWS()
-	if w.i < len(w.b) && w.b[w.i] == ']' {
-		w.i++
-		return true
+	b := w.b
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1
 	}
-	elem := childFrame(f.depth + 1)
+	elem := offPaths(0) // paths do not go through lists
+	if w.paths == nil {
+		elem.need = roleToken // any string may hold the token
+	}
 	role &= roleToken
 	for {
-		if !w.value(elem, role) {
-			return false
+		if role&^w.settled == 0 && !w.wants(elem) {
+			return skipElems(b, i, depth)
+		}
+		if i = w.value(i, elem, role, depth+1); i < 0 {
+			return -1
 		}
 		role = 0
-		w.skipWS()
-		if w.i >= len(w.b) {
-			return false
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return -1
 		}
-		switch w.b[w.i] {
+		switch b[i] {
 		case ',':
-			w.i++
+			i++
 		case ']':
-			w.i++
-			return true
+			return i + 1
 		default:
-			return false
+			return -1
 		}
 	}
 }
 
-// value consumes any value; f is the frame a container value would have.
-func (w *jsonWalker) value(f frame, role int) bool {
-	w.skipWS()
-	if w.i >= len(w.b) {
-		return false
+// value consumes the value at b[i] (after optional whitespace); f and depth
+// are the frame and nesting level a container there has.
+func (w *jsonWalker) value(i int, f frame, role, depth int32) int {
+	b := w.b
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return -1
 	}
-	switch c := w.b[w.i]; {
-	case c == '{':
-		return w.object(f)
-	case c == '[':
-		return w.array(f, role)
+	switch c := b[i]; {
 	case c == '"':
-		s, esc, ok := w.str()
-		if !ok {
-			return false
+		end, esc := scanString(b, i)
+		if end < 0 {
+			return -1
 		}
+		// Most strings have no role and can hold no token.
+		s := b[i+1 : end-1]
+		scan := w.scanStrings() && len(s) >= minTokenString && mayHoldToken(s, esc)
 		switch {
-		case role == 0 && !w.scanStrings():
+		case role&^w.settled == 0 && !scan:
 		case !esc:
-			w.take(w.examine(s, role))
+			w.take(w.examine(s, role, scan))
 		default:
-			// Decode into a scratch buffer and copy only what is kept:
-			// lines without a token then cost no allocation even when
-			// their strings have escapes.
-			var buf [256]byte
-			f := w.examine(unescape(buf[:0], s), role)
-			w.take(finds{bytes.Clone(f.tok), bytes.Clone(f.bearer), bytes.Clone(f.raw)})
+			w.examineEscaped(s, role, scan)
 		}
-		return true
+		return end
+	case c == '{':
+		if !w.wants(f) {
+			return skipObject(b, i, depth)
+		}
+		return w.object(i, f, depth)
+	case c == '[':
+		return w.array(i, role, depth)
 	case c == '-' || isDigit(c):
-		n, ok := w.number()
-		if ok && role != 0 {
-			w.onNumber(n, role)
+		end := numberEnd(b, i)
+		if end >= 0 && role != 0 {
+			w.onNumber(b[i:end], role)
 		}
-		return ok
-	case c == 't':
-		return w.literal("true")
-	case c == 'f':
-		return w.literal("false")
-	case c == 'n':
-		return w.literal("null")
+		return end
 	}
-	return false
+	return literalEnd(b, i)
 }
 
-// classify decides what the value of key means and the frame it gets if it
-// is a container.
-func (w *jsonWalker) classify(f frame, key []byte) (int, frame) {
-	child := childFrame(f.depth + 1)
-	role := 0
-	if w.paths == nil {
-		if equalFold(key, "authorization") {
-			role |= roleToken
-		}
-		switch {
-		case f.depth == 1:
-			switch string(key) {
-			case "time", "timestamp", "@timestamp", "ts":
-				role |= roleTime
-			case "statusCode", "status", "status_code":
-				role |= roleStatus
-			case "res", "response":
-				child.statusObj = true
-			}
-		case f.statusObj:
-			switch string(key) {
-			case "statusCode", "status", "status_code":
-				role |= roleStatus
-			}
-		}
-		return role, child
+// isAuthorization reports whether key is "authorization" in any case. All
+// its bytes are letters, and a byte ORed with 0x20 is a lower-case letter
+// only when it is that letter in either case, so two eight-byte words
+// (bytes 0-7 and 5-12) compare all of them.
+func isAuthorization(key []byte) bool {
+	const (
+		lower = 0x2020202020202020
+		head  = 0x7a69726f68747561 // "authoriz", little-endian
+		tail  = 0x6e6f6974617a6972 // "rization"
+	)
+	return len(key) == len("authorization") &&
+		binary.LittleEndian.Uint64(key[:8])|lower == head &&
+		binary.LittleEndian.Uint64(key[5:13])|lower == tail
+}
+
+// skipValue validates the value at b[i] (after optional whitespace) without
+// looking into it; depth is the nesting level a container there has.
+func skipValue(b []byte, i int, depth int32) int {
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return -1
 	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _ := scanString(b, i)
+		return end
+	case c == '{':
+		return skipObject(b, i, depth)
+	case c == '[':
+		if depth > maxDepth {
+			return -1
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1
+		}
+		return skipElems(b, i, depth)
+	case c == '-' || isDigit(c):
+		return numberEnd(b, i)
+	}
+	return literalEnd(b, i)
+}
+
+// skipObject validates the object at b[i], at nesting level depth.
+func skipObject(b []byte, i int, depth int32) int {
+	if depth > maxDepth {
+		return -1
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	return skipMembers(b, i, depth)
+}
+
+// skipMembers validates the members of an object at nesting level depth,
+// from the key at b[i] through the closing brace.
+func skipMembers(b []byte, i int, depth int32) int {
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return -1
+		}
+		if i, _ = scanString(b, i); i < 0 {
+			return -1
+		}
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		if i = skipValue(b, i+1, depth+1); i < 0 {
+			return -1
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i = skipWS(b, i+1)
+		case '}':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
+// skipElems validates the elements of an array at nesting level depth, from
+// the element at b[i] through the closing bracket.
+func skipElems(b []byte, i int, depth int32) int {
+	for {
+		if i = skipValue(b, i, depth+1); i < 0 {
+			return -1
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case ',':
+			i++
+		case ']':
+			return i + 1
+		default:
+			return -1
+		}
+	}
+}
+
+// autoKeyLens has bit n set when some key that classifyAuto knows is n
+// bytes long.
+const autoKeyLens = 1<<len("ts") | 1<<len("res") | 1<<len("time") | 1<<len("status") |
+	1<<len("response") | 1<<len("timestamp") | 1<<len("@timestamp") | 1<<len("status_code") |
+	1<<len("authorization")
+
+// autoKeyStarts has bit c&63 set for the first byte c of each key that
+// classifyAuto knows, in either case. With autoKeyLens it spares most keys
+// the call.
+const autoKeyStarts = 1<<('t'&63) | 1<<('@'&63) | 1<<('s'&63) | 1<<('r'&63) | 1<<('a'&63) | 1<<('A'&63)
+
+// classifyAuto classifies key in auto mode, in a container with need at
+// nesting level depth: the token is under an authorization key anywhere,
+// the status under a status key at the top level or in res or response,
+// the time under a time key at the top level. It returns the role of the
+// key's value and the need of the value's frame.
+func classifyAuto(need, depth int32, key []byte) (int32, int32) {
+	top := depth == 1
+	status := need&roleStatus != 0
+	// Switching on the length first leaves one or two comparisons.
+	switch len(key) {
+	case len("ts"), len("time"), len("timestamp"):
+		if top && (string(key) == "ts" || string(key) == "time" || string(key) == "timestamp") {
+			return roleTime, roleToken
+		}
+	case len("@timestamp"): // = len("statusCode")
+		if top && string(key) == "@timestamp" {
+			return roleTime, roleToken
+		}
+		if status && string(key) == "statusCode" {
+			return roleStatus, roleToken
+		}
+	case len("status"), len("status_code"):
+		if status && (string(key) == "status" || string(key) == "status_code") {
+			return roleStatus, roleToken
+		}
+	case len("res"), len("response"):
+		if top && (string(key) == "res" || string(key) == "response") {
+			return 0, roleToken | roleStatus
+		}
+	case len("authorization"):
+		if isAuthorization(key) {
+			return roleToken, roleToken
+		}
+	}
+	return 0, roleToken
+}
+
+// classifyPath classifies key in json format, along the configured paths.
+func (w *jsonWalker) classifyPath(f frame, key []byte) (int32, frame) {
+	child := offPaths(0)
 	if f.tok < 0 && f.status < 0 && f.time < 0 {
 		return 0, child // off every path: the common case
 	}
+	var role int32
 	var hit bool
 	if hit, child.tok = matchKey(w.paths[fieldToken], f.tok, key); hit {
 		role |= roleToken
@@ -259,6 +408,11 @@ func (w *jsonWalker) classify(f frame, key []byte) (int, frame) {
 	}
 	if hit, child.time = matchKey(w.paths[fieldTime], f.time, key); hit {
 		role |= roleTime
+	}
+	for k, off := range [numFields]int32{child.tok, child.status, child.time} {
+		if off >= 0 {
+			child.need |= 1 << k
+		}
 	}
 	return role, child
 }
@@ -290,10 +444,12 @@ func (w *jsonWalker) scanStrings() bool { return w.paths == nil && w.tok == nil 
 type finds struct{ tok, bearer, raw []byte }
 
 // examine applies role to the string s and returns the token candidates in
-// it that are still wanted.
-func (w *jsonWalker) examine(s []byte, role int) finds {
+// it that are still wanted; scan says whether to look for a Bearer value or
+// a raw JWT.
+func (w *jsonWalker) examine(s []byte, role int32, scan bool) finds {
 	var f finds
-	if role&roleToken != 0 && w.tok == nil {
+	role &^= w.settled
+	if role&roleToken != 0 {
 		var v []byte
 		var ok bool
 		if w.paths == nil {
@@ -305,13 +461,13 @@ func (w *jsonWalker) examine(s []byte, role int) finds {
 			f.tok = v
 		}
 	}
-	if role&roleStatus != 0 && w.status == 0 {
-		w.status = parseStatus(s)
+	if role&roleStatus != 0 {
+		w.setStatus(parseStatus(s))
 	}
-	if role&roleTime != 0 && w.ts.IsZero() {
-		w.ts = parseTimestamp(s)
+	if role&roleTime != 0 {
+		w.setTime(parseTimestamp(s))
 	}
-	if f.tok == nil && w.scanStrings() {
+	if f.tok == nil && scan {
 		if w.bearer == nil {
 			if v, ok := findBearer(s); ok {
 				f.bearer = v
@@ -326,10 +482,98 @@ func (w *jsonWalker) examine(s []byte, role int) finds {
 	return f
 }
 
+// minTokenString is the length of the shortest string that findBearer or
+// findRawJWT can find something in: "eyJ.x." ("Bearer x" is longer).
+const minTokenString = len("eyJ.x.")
+
+// mayHoldToken reports whether findBearer or findRawJWT can find anything
+// in s. They need what most strings lack, "r " (the end of "Bearer ") or
+// "eyJ". When escaped, s is a string's raw contents, and a \u escape, which
+// can stand for any byte, counts too; other escapes cannot make either.
+func mayHoldToken(s []byte, escaped bool) bool {
+	const lsb = 0x0101010101010101
+	switch {
+	case len(s) < minTokenString:
+		return false
+	case len(s) < 8:
+		for k := 0; k+1 < len(s); k++ {
+			if s[k]|0x20 == 'r' && s[k+1] == ' ' || escaped && s[k] == '\\' && s[k+1] == 'u' ||
+				s[k] == 'e' && s[k+1] == 'y' && k+2 < len(s) && s[k+2] == 'J' {
+				return true
+			}
+		}
+		return false
+	}
+	// A quick pass for the bytes that stand out (' ', 'J', 'u') rules out
+	// most strings before holdsTokenStart looks for the sequences. The
+	// last word overlaps the one before unless len(s) is a multiple of 8.
+	third := uint64(' ')
+	if escaped {
+		third = 'u'
+	}
+	for i := 0; ; i += 8 {
+		if i > len(s)-8 {
+			i = len(s) - 8
+		}
+		x := binary.LittleEndian.Uint64(s[i:])
+		if zeroBytes(x^lsb*' ')|zeroBytes(x^lsb*'J')|zeroBytes(x^lsb*third) != 0 {
+			return holdsTokenStart(s, escaped)
+		}
+		if i == len(s)-8 {
+			return false
+		}
+	}
+}
+
+// holdsTokenStart reports whether s (at least eight bytes) has "r " (any
+// case), "eyJ", or when escaped `\u`.
+func holdsTokenStart(s []byte, escaped bool) bool {
+	const lsb = 0x0101010101010101
+	// Words start six bytes apart, so that every three-byte window is
+	// inside one; the last word ends with s. Flags above a true zero byte
+	// may be false: that only costs a look.
+	for i := 0; ; i += 6 {
+		if i > len(s)-8 {
+			i = len(s) - 8
+		}
+		x := binary.LittleEndian.Uint64(s[i:])
+		m := zeroBytes((x|lsb*0x20)^lsb*'r')&(zeroBytes(x^lsb*' ')>>8) |
+			zeroBytes(x^lsb*'e')&(zeroBytes(x^lsb*'y')>>8)&(zeroBytes(x^lsb*'J')>>16)
+		if escaped {
+			m |= zeroBytes(x^lsb*'\\') & (zeroBytes(x^lsb*'u') >> 8)
+		}
+		if m != 0 {
+			return true
+		}
+		if i == len(s)-8 {
+			return false
+		}
+	}
+}
+
+// zeroBytes flags the zero bytes of x: the lowest flag is exact, flags
+// above it may be false.
+func zeroBytes(x uint64) uint64 {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	return (x - lsb) &^ x & msb
+}
+
+// examineEscaped examines the string with escapes whose raw contents are s;
+// scan says whether mayHoldToken allows the finders to look. It decodes
+// into a scratch buffer and copies only what is kept: lines without a
+// token then cost no allocation even when their strings have escapes.
+func (w *jsonWalker) examineEscaped(s []byte, role int32, scan bool) {
+	var buf [256]byte
+	s = unescape(buf[:0], s)
+	f := w.examine(s, role, scan && mayHoldToken(s, false))
+	w.take(finds{bytes.Clone(f.tok), bytes.Clone(f.bearer), bytes.Clone(f.raw)})
+}
+
 // take keeps the first candidate of each kind.
 func (w *jsonWalker) take(f finds) {
-	if w.tok == nil {
+	if w.tok == nil && f.tok != nil {
 		w.tok = f.tok
+		w.settled |= roleToken
 	}
 	if w.bearer == nil {
 		w.bearer = f.bearer
@@ -339,71 +583,125 @@ func (w *jsonWalker) take(f finds) {
 	}
 }
 
-func (w *jsonWalker) onNumber(n []byte, role int) {
-	if role&roleStatus != 0 && w.status == 0 {
-		w.status = parseStatus(n)
+func (w *jsonWalker) onNumber(n []byte, role int32) {
+	role &^= w.settled
+	if role&roleStatus != 0 {
+		w.setStatus(parseStatus(n))
 	}
-	if role&roleTime != 0 && w.ts.IsZero() {
-		w.ts = parseEpoch(n)
+	if role&roleTime != 0 {
+		w.setTime(parseEpoch(n))
 	}
 }
 
-// str consumes a string starting at w.i and returns its raw contents and
-// whether they contain escapes.
-func (w *jsonWalker) str() ([]byte, bool, bool) {
-	b := w.b
-	start := w.i + 1
+// setStatus keeps a usable status (not 0).
+func (w *jsonWalker) setStatus(s int) {
+	if s != 0 {
+		w.status = s
+		w.settled |= roleStatus
+	}
+}
+
+// setTime keeps a usable time (not zero).
+func (w *jsonWalker) setTime(t time.Time) {
+	if !t.IsZero() {
+		w.ts = t
+		w.settled |= roleTime
+	}
+}
+
+// skipWS returns the offset of the first byte at or after i that is not
+// JSON whitespace.
+func skipWS(b []byte, i int) int {
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString validates the string whose opening quote is at b[i]. It
+// returns the offset after the closing quote, -1 when the string is not
+// valid, and whether the string has escapes.
+//
+// Most strings have no escapes, and the per-string overhead is most of what
+// validating a log line costs: the loop skips plain bytes eight at a time
+// and returns as soon as the first special byte is the closing quote.
+func scanString(b []byte, i int) (int, bool) {
+	for i++; i+8 <= len(b); i += 8 {
+		// b[i : i+8 : i+8] rather than b[i:] spares the load the masking
+		// of a pointer that could be one past the end.
+		if m := specialMask(binary.LittleEndian.Uint64(b[i : i+8 : i+8])); m != 0 {
+			i += bits.TrailingZeros64(m) / 8
+			if b[i] == '"' {
+				return i + 1, false
+			}
+			break
+		}
+	}
+	return scanStringFrom(b, i)
+}
+
+// scanStringFrom is scanString from offset i inside the string.
+func scanStringFrom(b []byte, i int) (int, bool) {
 	esc := false
-	for i := start; ; {
-		// Most string bytes are plain: skip them eight at a time.
-		for i+8 <= len(b) && !hasSpecial(binary.LittleEndian.Uint64(b[i:])) {
+	for {
+		// Most string bytes are plain: skip them eight at a time and jump
+		// straight to the first special one.
+		for i+8 <= len(b) {
+			if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
 			i += 8
 		}
 		if i >= len(b) {
-			return nil, false, false
+			return -1, false
 		}
 		switch c := b[i]; {
 		case c == '"':
-			w.i = i + 1
-			return b[start:i], esc, true
+			return i + 1, esc
 		case c == '\\':
 			esc = true
 			if i+1 >= len(b) {
-				return nil, false, false
+				return -1, false
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+5 >= len(b) || hex4(b[i+2:i+6]) < 0 {
-					return nil, false, false
+					return -1, false
 				}
 				i += 6
 			default:
-				return nil, false, false
+				return -1, false
 			}
 		case c < 0x20:
-			return nil, false, false
+			return -1, false
 		default:
-			i++
+			i++ // only in the last eight bytes of b
 		}
 	}
 }
 
 // hasSpecial reports whether any byte of x is a quote, a backslash or a
-// control character, with the usual SWAR zero-byte test: for each probe,
-// (v - 0x01..) &^ v has a byte's top bit set exactly when some byte of v is
-// zero (or, for the control test, below 0x20).
-func hasSpecial(x uint64) bool {
+// control character.
+func hasSpecial(x uint64) bool { return specialMask(x) != 0 }
+
+// specialMask flags the bytes of x (little-endian) that are a quote, a
+// backslash or a control character, with the usual SWAR zero-byte test: for
+// each probe, (v - 0x01..) &^ v has a byte's top bit set when some byte of
+// v is zero (or, for the control test, below 0x20). Borrows only run upward,
+// so the lowest flag is always exact; flags above it may be false.
+func specialMask(x uint64) uint64 {
 	const lsb, msb = 0x0101010101010101, 0x8080808080808080
 	q := x ^ (lsb * '"')
 	s := x ^ (lsb * '\\')
-	return ((x-lsb*0x20)&^x|(q-lsb)&^q|(s-lsb)&^s)&msb != 0
+	return ((x-lsb*0x20)&^x | (q-lsb)&^q | (s-lsb)&^s) & msb
 }
 
-// number consumes a JSON number starting at w.i.
-func (w *jsonWalker) number() ([]byte, bool) {
-	b, start, i := w.b, w.i, w.i
+// numberEnd validates the JSON number at b[i] and returns the offset after
+// it, -1 when it is not valid.
+func numberEnd(b []byte, i int) int {
 	if b[i] == '-' {
 		i++
 	}
@@ -411,20 +709,16 @@ func (w *jsonWalker) number() ([]byte, bool) {
 	case i < len(b) && b[i] == '0':
 		i++
 	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
+		i = digitsEnd(b, i)
 	default:
-		return nil, false
+		return -1
 	}
 	if i < len(b) && b[i] == '.' {
 		i++
 		if i >= len(b) || !isDigit(b[i]) {
-			return nil, false
+			return -1
 		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
+		i = digitsEnd(b, i)
 	}
 	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
 		i++
@@ -432,22 +726,74 @@ func (w *jsonWalker) number() ([]byte, bool) {
 			i++
 		}
 		if i >= len(b) || !isDigit(b[i]) {
-			return nil, false
+			return -1
 		}
-		for i < len(b) && isDigit(b[i]) {
-			i++
-		}
+		i = digitsEnd(b, i)
 	}
-	w.i = i
-	return b[start:i], true
+	return i
 }
 
-func (w *jsonWalker) literal(lit string) bool {
-	if len(w.b)-w.i < len(lit) || string(w.b[w.i:w.i+len(lit)]) != lit {
-		return false
+func digitsEnd(b []byte, i int) int {
+	for i < len(b) && isDigit(b[i]) {
+		i++
 	}
-	w.i += len(lit)
-	return true
+	return i
+}
+
+// literalEnd validates the true, false or null at b[i] and returns the
+// offset after it, -1 when there is none.
+func literalEnd(b []byte, i int) int {
+	var lit string
+	switch b[i] {
+	case 't':
+		lit = "true"
+	case 'f':
+		lit = "false"
+	case 'n':
+		lit = "null"
+	default:
+		return -1
+	}
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return -1
+	}
+	return i + len(lit)
+}
+
+// The cursor methods below serve detailsWalker, which walks with w.i.
+
+func (w *jsonWalker) skipWS() { w.i = skipWS(w.b, w.i) }
+
+// str consumes the string at w.i and returns its raw contents and whether
+// they contain escapes.
+func (w *jsonWalker) str() ([]byte, bool, bool) {
+	end, esc := scanString(w.b, w.i)
+	if end < 0 {
+		return nil, false, false
+	}
+	s := w.b[w.i+1 : end-1]
+	w.i = end
+	return s, esc, true
+}
+
+// number consumes the JSON number at w.i.
+func (w *jsonWalker) number() ([]byte, bool) {
+	end := numberEnd(w.b, w.i)
+	if end < 0 {
+		return nil, false
+	}
+	n := w.b[w.i:end]
+	w.i = end
+	return n, true
+}
+
+// literal consumes lit (true, false or null) at w.i.
+func (w *jsonWalker) literal(lit string) bool {
+	if end := literalEnd(w.b, w.i); end == w.i+len(lit) {
+		w.i = end
+		return true
+	}
+	return false
 }
 
 // hex4 decodes four hex digits, -1 when they are not.
@@ -467,6 +813,22 @@ func hex4(b []byte) rune {
 		r = r*16 + rune(c)
 	}
 	return r
+}
+
+// plainRun returns the offset of the first backslash or non-ASCII byte in s
+// at or after i, len(s) when there is none, eight bytes at a time.
+func plainRun(s []byte, i int) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(s[i:])
+		if m := (zeroBytes(x^lsb*'\\') | x) & msb; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(s) && s[i] != '\\' && s[i] < utf8.RuneSelf {
+		i++
+	}
+	return i
 }
 
 // unescape appends the decoded contents of a JSON string already validated
@@ -510,8 +872,9 @@ func unescape(out, s []byte) []byte {
 			}
 			i += 2
 		case c < utf8.RuneSelf:
-			out = append(out, c)
-			i++
+			j := plainRun(s, i+1)
+			out = append(out, s[i:j]...)
+			i = j
 		default:
 			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
