@@ -221,25 +221,58 @@ func (w *detailsWalker) object(depth int, parent int) bool {
 	}
 }
 
-// detailKind says what the value of key holds.
+// detailKind says what the value of key holds. The length decides which
+// names can match, so most keys cost one comparison.
 func detailKind(key []byte, parent, depth int) int {
-	switch {
-	case equalFold(key, "user-agent"), equalFold(key, "user_agent"), equalFold(key, "http_user_agent"), equalFold(key, "useragent"):
-		return detailUA
-	case equalFold(key, "x-forwarded-for"), equalFold(key, "http_x_forwarded_for"):
-		return detailForwarded
-	case equalFold(key, "client_ip"):
-		return detailClientIP
-	case equalFold(key, "remoteaddress"), equalFold(key, "remote_addr"), equalFold(key, "remote_ip"):
-		return detailPeer
-	case parent == detailUA && string(key) == "original":
-		return detailUA
-	case parent == detailECS && string(key) == "ip":
-		return detailPeer
-	case depth == 1 && (string(key) == "client" || string(key) == "source"):
-		return detailECS
-	case depth == 1 && string(key) == "log":
-		return detailLog
+	switch len(key) {
+	case len("ip"):
+		if parent == detailECS && string(key) == "ip" {
+			return detailPeer
+		}
+	case len("log"):
+		if depth == 1 && string(key) == "log" {
+			return detailLog
+		}
+	case len("client"): // and "source"
+		if depth == 1 && (string(key) == "client" || string(key) == "source") {
+			return detailECS
+		}
+	case len("original"):
+		if parent == detailUA && string(key) == "original" {
+			return detailUA
+		}
+	case len("useragent"): // and "client_ip", "remote_ip"
+		switch {
+		case equalFold(key, "useragent"):
+			return detailUA
+		case equalFold(key, "client_ip"):
+			return detailClientIP
+		case equalFold(key, "remote_ip"):
+			return detailPeer
+		}
+	case len("user-agent"): // and "user_agent"
+		if equalFold(key, "user-agent") || equalFold(key, "user_agent") {
+			return detailUA
+		}
+	case len("remote_addr"):
+		if equalFold(key, "remote_addr") {
+			return detailPeer
+		}
+	case len("remoteaddress"):
+		if equalFold(key, "remoteaddress") {
+			return detailPeer
+		}
+	case len("http_user_agent"): // and "x-forwarded-for"
+		switch {
+		case equalFold(key, "http_user_agent"):
+			return detailUA
+		case equalFold(key, "x-forwarded-for"):
+			return detailForwarded
+		}
+	case len("http_x_forwarded_for"):
+		if equalFold(key, "http_x_forwarded_for") {
+			return detailForwarded
+		}
 	}
 	return detailNone
 }

@@ -109,3 +109,16 @@ func TestDetailsNeverToken(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDetails is the second look the sidecar takes at each valid
+// previous-key line, for the stragglers.
+func BenchmarkDetails(b *testing.B) {
+	p := mustNew(b, cfgAuto)
+	lines := readLines(b, "pino-http.log")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_ = p.Details(lines[i%len(lines)])
+		i++
+	}
+}
