@@ -22,21 +22,37 @@ func BenchmarkNxadmTail(b *testing.B) {
 	if cerr := f.Close(); err != nil || cerr != nil {
 		b.Fatal(err, cerr)
 	}
-	b.SetBytes(st.Bytes)
-	b.ReportAllocs()
-	for b.Loop() {
-		t, err := nxtail.TailFile(path, nxtail.Config{MustExist: true, Logger: nxtail.DiscardingLogger})
-		if err != nil {
-			b.Fatal(err)
-		}
-		n := 0
-		for range t.Lines {
-			n++
-		}
-		t.Cleanup()
-		if n != lines {
-			b.Fatalf("%d lines read, want %d", n, lines)
-		}
+	configs := []struct {
+		name string
+		cfg  nxtail.Config
+	}{
+		// As the naive pipeline uses it: read to the end, then stop.
+		{"read", nxtail.Config{MustExist: true, Logger: nxtail.DiscardingLogger}},
+		// As internal/tail configures it; stopped after the last line.
+		{"follow", nxtail.Config{MustExist: true, Follow: true, ReOpen: true, Poll: true, CompleteLines: true, Pipe: true,
+			Logger: nxtail.DiscardingLogger}},
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
+	for _, c := range configs {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(st.Bytes)
+			b.ReportAllocs()
+			for b.Loop() {
+				t, err := nxtail.TailFile(path, c.cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n := 0
+				for range t.Lines {
+					if n++; n == lines {
+						break
+					}
+				}
+				_ = t.Stop()
+				if n != lines {
+					b.Fatalf("%d lines read, want %d", n, lines)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*lines), "ns/line")
+		})
+	}
 }

@@ -223,6 +223,10 @@ func (s *source) newFollower(off int64, mustExist bool) (*follower, error) {
 		Poll:          true,
 		CompleteLines: true,
 		Logger:        log.New(&nxadmLog{events: events, stop: stop, log: s.log}, "", 0),
+		// Pipe only skips a position lookup (an lseek per line) whose result
+		// nxadm v1.4.11 discards (tail.go:299); each line's offset still comes
+		// from the lookup in sendLine, which Pipe does not change.
+		Pipe: true,
 	}
 	if off >= 0 {
 		cfg.Location = &nxtail.SeekInfo{Offset: off, Whence: io.SeekStart}
