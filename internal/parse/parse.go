@@ -33,6 +33,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Observation is what one line says about one request.
@@ -158,6 +159,53 @@ func validPath(path string) bool {
 // In auto and json formats a Kubernetes CRI prefix ("<RFC 3339 time>
 // stdout F ") is stripped first; its time is used when the line has none.
 func (p *Parser) Parse(line []byte) (Observation, error) {
+	f, err := p.find(line)
+	if err != nil {
+		return Observation{}, err
+	}
+	return Observation{Token: string(f.tok), Status: f.status, Time: f.time}, nil
+}
+
+// ParseString is Parse for a line held in a string. The token it returns
+// is a substring of line rather than a copy (unless the line escaped it),
+// which saves an allocation per line; it keeps the whole line's memory
+// alive for as long as it is kept.
+func (p *Parser) ParseString(line string) (Observation, error) {
+	// Parsing only reads the bytes, and a string's bytes never change.
+	b := unsafe.Slice(unsafe.StringData(line), len(line))
+	f, err := p.find(b)
+	if err != nil {
+		return Observation{}, err
+	}
+	var tok string
+	if off, ok := offsetIn(b, f.tok); ok {
+		tok = line[off : off+len(f.tok)]
+	} else {
+		tok = string(f.tok)
+	}
+	return Observation{Token: tok, Status: f.status, Time: f.time}, nil
+}
+
+// offsetIn reports where sub starts inside b, if it is a slice of b's
+// memory (and not, say, an unescaped copy).
+func offsetIn(b, sub []byte) (int, bool) {
+	if len(b) == 0 || len(sub) == 0 {
+		return 0, false
+	}
+	off := int(uintptr(unsafe.Pointer(unsafe.SliceData(sub))) - uintptr(unsafe.Pointer(unsafe.SliceData(b))))
+	return off, off >= 0 && off <= len(b)-len(sub)
+}
+
+// found is what a line yields before it becomes an Observation: the token
+// still as a slice of the line (or of an unescaped copy).
+type found struct {
+	tok    []byte
+	status int
+	time   time.Time
+}
+
+// find is Parse without the copy of the token.
+func (p *Parser) find(line []byte) (found, error) {
 	if p.format == FormatRegex {
 		// The pattern sees the line as written, bar its line ending.
 		return p.parseRegex(bytes.TrimRight(line, "\r\n"))
@@ -170,35 +218,35 @@ func (p *Parser) Parse(line []byte) (Observation, error) {
 	}
 
 	var (
-		obs Observation
+		f   found
 		err error
 	)
 	switch {
 	case p.format == FormatJSON:
-		obs, err = p.parseJSON(line)
+		f, err = p.parseJSON(line)
 	case len(line) > 0 && line[0] == '{':
-		obs, err = p.parseJSON(line)
+		f, err = p.parseJSON(line)
 		if err == ErrInvalidLine {
 			// Truncated or not JSON after all: auto finds tokens anywhere.
-			obs, err = parseText(line)
+			f, err = parseText(line)
 		}
 	default:
-		obs, err = parseText(line)
+		f, err = parseText(line)
 	}
-	if err == nil && obs.Time.IsZero() {
-		obs.Time = criTime
+	if err == nil && f.time.IsZero() {
+		f.time = criTime
 	}
-	return obs, err
+	return f, err
 }
 
 // parseJSON walks one JSON object, in auto mode when no paths are configured.
-func (p *Parser) parseJSON(line []byte) (Observation, error) {
+func (p *Parser) parseJSON(line []byte) (found, error) {
 	w := jsonWalker{b: line}
 	if p.format == FormatJSON {
 		w.paths = &p.paths
 	}
 	if !w.run() {
-		return Observation{}, ErrInvalidLine
+		return found{}, ErrInvalidLine
 	}
 	tok := w.tok
 	if tok == nil {
@@ -208,16 +256,16 @@ func (p *Parser) parseJSON(line []byte) (Observation, error) {
 		tok = w.raw
 	}
 	if tok == nil {
-		return Observation{}, ErrNoToken
+		return found{}, ErrNoToken
 	}
-	return Observation{Token: string(tok), Status: w.status, Time: w.ts}, nil
+	return found{tok: tok, status: w.status, time: w.ts}, nil
 }
 
 // parseRegex applies the configured pattern.
-func (p *Parser) parseRegex(line []byte) (Observation, error) {
+func (p *Parser) parseRegex(line []byte) (found, error) {
 	m := p.re.FindSubmatchIndex(line)
 	if m == nil {
-		return Observation{}, ErrInvalidLine
+		return found{}, ErrInvalidLine
 	}
 	group := func(field int) []byte {
 		i := p.groups[field]
@@ -228,25 +276,25 @@ func (p *Parser) parseRegex(line []byte) (Observation, error) {
 	}
 	tok, ok := explicitToken(group(fieldToken))
 	if !ok {
-		return Observation{}, ErrNoToken
+		return found{}, ErrNoToken
 	}
-	return Observation{
-		Token:  string(tok),
-		Status: parseStatus(trimSpace(group(fieldStatus))),
-		Time:   parseTimestamp(group(fieldTime)),
+	return found{
+		tok:    tok,
+		status: parseStatus(trimSpace(group(fieldStatus))),
+		time:   parseTimestamp(group(fieldTime)),
 	}, nil
 }
 
 // parseText finds a token anywhere in a text line; status and time are read
 // from the common access-log layouts (nginx, Envoy).
-func parseText(line []byte) (Observation, error) {
+func parseText(line []byte) (found, error) {
 	tok, ok := findBearer(line)
 	if !ok {
 		tok, ok = findRawJWT(line)
 	}
 	if !ok {
-		return Observation{}, ErrNoToken
+		return found{}, ErrNoToken
 	}
 	t, end := textTime(line)
-	return Observation{Token: string(tok), Status: textStatus(line, end), Time: t}, nil
+	return found{tok: tok, status: textStatus(line, end), time: t}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -585,6 +586,29 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
+// BenchmarkParseString is BenchmarkParse the way the sidecar parses: from
+// the string the follower hands over, the token not copied.
+func BenchmarkParseString(b *testing.B) {
+	for _, src := range benchSources {
+		b.Run(src.name, func(b *testing.B) {
+			p := mustNew(b, src.cfg)
+			var lines []string
+			n := 0
+			for _, l := range readLines(b, src.file) {
+				lines = append(lines, string(l))
+				n += len(l)
+			}
+			b.SetBytes(int64(n / len(lines)))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				_, _ = p.ParseString(lines[i%len(lines)])
+				i++
+			}
+		})
+	}
+}
+
 // TestParseConcurrent shares one Parser between goroutines; run with -race.
 func TestParseConcurrent(t *testing.T) {
 	p := mustNew(t, cfgAuto)
@@ -640,5 +664,56 @@ func TestParseLineEnding(t *testing.T) {
 				check(t, line, got, err, tt.want)
 			})
 		}
+	}
+}
+
+// TestParseString checks that ParseString says exactly what Parse says, on
+// every sample line in every configuration.
+func TestParseString(t *testing.T) {
+	sources := append(slices.Clone(benchSources), []struct {
+		name string
+		cfg  Config
+		file string
+	}{
+		{"cri", cfgAuto, "cri.log"},
+		{"garbage", cfgAuto, "garbage.log"},
+	}...)
+	for _, src := range sources {
+		t.Run(src.name, func(t *testing.T) {
+			p := mustNew(t, src.cfg)
+			for i, line := range readLines(t, src.file) {
+				want, wantErr := p.Parse(line)
+				got, err := p.ParseString(string(line))
+				if got != want || err != wantErr {
+					t.Errorf("line %d: ParseString = %+v, %v; Parse = %+v, %v", i+1, got, err, want, wantErr)
+				}
+			}
+		})
+	}
+}
+
+// TestParseStringShares checks that the token of a plain line is not
+// copied, and that one the line escaped is decoded.
+func TestParseStringShares(t *testing.T) {
+	const tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln"
+	tests := []struct {
+		name, in   string
+		wantAllocs float64
+	}{
+		{"plain", `{"time":1795786418123,"req":{"headers":{"authorization":"Bearer ` + tok + `"}},"res":{"statusCode":200}}`, 0},
+		// The decoded copy, then the string made of it.
+		{"escaped", `{"time":1795786418123,"req":{"headers":{"authorization":"Bearer ` + strings.Replace(tok, ".", `\u002e`, 1) + `"}}}`, 2},
+	}
+	p := mustNew(t, cfgAuto)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			obs, err := p.ParseString(tt.in)
+			if err != nil || obs.Token != tok {
+				t.Fatalf("ParseString = %q, %v; want the token", obs.Token, err)
+			}
+			if got := testing.AllocsPerRun(100, func() { _, _ = p.ParseString(tt.in) }); got != tt.wantAllocs {
+				t.Errorf("%v allocations per line, want %v", got, tt.wantAllocs)
+			}
+		})
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -338,8 +337,7 @@ func (s *sidecar) line(l tail.Line) {
 		src.counters.TooLong.Inc()
 		return
 	}
-	text := lineBytes(l.Text)
-	obs, err := s.parser.Parse(text)
+	obs, err := s.parser.ParseString(l.Text)
 	switch {
 	case errors.Is(err, parse.ErrNoToken):
 		src.counters.NoToken.Inc()
@@ -358,18 +356,11 @@ func (s *sidecar) line(l tail.Line) {
 	s.metrics.Token(v, obs.Status, reasons)
 	if v.Key == keys.Previous && v.Result == verify.Valid {
 		// Rare once the rotation is under way, so the second look at the line is cheap.
-		d := s.parser.Details(text)
+		d := s.parser.Details([]byte(l.Text))
 		s.stragglers.Observe(string(v.Token), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}
-}
-
-// lineBytes views a line's text as bytes without copying it (a copy costs
-// more than the verdict of a cached token). Parse and Details only read
-// their input, and what they return is copied out of it.
-func lineBytes(text string) []byte {
-	return unsafe.Slice(unsafe.StringData(text), len(text))
 }
 
 func (s *sidecar) source(path string) *source {
