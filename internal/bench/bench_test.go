@@ -95,3 +95,24 @@ func TestRun(t *testing.T) {
 		}
 	}
 }
+
+func TestNextPoll(t *testing.T) {
+	tests := []struct {
+		name        string
+		read, total float64
+		elapsed     time.Duration
+		want        time.Duration
+	}{
+		{"nothing read yet", 0, 1000, 0, 50 * time.Millisecond},
+		{"a tenth read", 100, 1000, 100 * time.Millisecond, 450 * time.Millisecond},
+		{"far from done", 1, 1000, time.Second, maxPoll},
+		{"almost done", 999, 1000, time.Second, minPoll},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := nextPoll(tt.read, tt.total, tt.elapsed); got != tt.want {
+				t.Errorf("nextPoll(%v, %v, %v) = %v, want %v", tt.read, tt.total, tt.elapsed, got, tt.want)
+			}
+		})
+	}
+}

@@ -28,9 +28,25 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
 )
 
-// pollInterval is how often the sidecar's counters are scraped to see
-// whether it has read the whole log; it bounds the timing error of a run.
-const pollInterval = 20 * time.Millisecond
+// The sidecar's counters are scraped to see whether it has read the whole
+// log. A scrape costs the sidecar's process a few milliseconds of CPU, so
+// the wait before the next one is half the time the rest of the log should
+// take at the rate so far, between minPoll (which bounds the timing error
+// of a run) and maxPoll: a run of seconds takes a few dozen scrapes.
+const (
+	minPoll = 5 * time.Millisecond
+	maxPoll = time.Second
+)
+
+// nextPoll is the wait before the next scrape when read of total lines are
+// done after elapsed.
+func nextPoll(read, total float64, elapsed time.Duration) time.Duration {
+	if read <= 0 {
+		return 10 * minPoll
+	}
+	left := time.Duration((total - read) / read * float64(elapsed) / 2)
+	return min(max(left, minPoll), maxPoll)
+}
 
 // Config is one benchmark run.
 type Config struct {
@@ -170,8 +186,8 @@ func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Re
 		return fmt.Errorf("sidecar: %w", err)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	tick := time.NewTicker(pollInterval)
-	defer tick.Stop()
+	wait := time.NewTimer(nextPoll(0, 0, 0))
+	defer wait.Stop()
 	var m map[string]float64
 	for {
 		select {
@@ -181,7 +197,7 @@ func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Re
 			cancel()
 			<-done
 			return ctx.Err()
-		case <-tick.C:
+		case <-wait.C:
 		}
 		var err error
 		if m, err = scrape(client, base); err != nil {
@@ -189,9 +205,11 @@ func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Re
 			<-done
 			return err
 		}
-		if m[`jwtwatch_lines_read_total{source="`+path+`"}`] >= float64(r.Gen.Lines) {
+		read, total := m[`jwtwatch_lines_read_total{source="`+path+`"}`], float64(r.Gen.Lines)
+		if read >= total {
 			break
 		}
+		wait.Reset(nextPoll(read, total, time.Since(start)))
 	}
 	r.Elapsed = time.Since(start)
 	if cfg.CPUProfile != nil {
