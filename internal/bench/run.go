@@ -71,7 +71,7 @@ type Config struct {
 }
 
 // lineBytes is about the length of a generated line, to turn a size into lines.
-const lineBytes = 730
+const lineBytes = 800
 
 // Report is the outcome of a run.
 type Report struct {
