@@ -129,8 +129,8 @@ type sidecar struct {
 	stragglers *stragglers.Sketch
 	previous   []string // fingerprints of the loaded previous keys, to reset the stragglers
 
-	pipe    sync.Mutex // one line at a time through the pipeline
-	saving  sync.Mutex
+	pipe    sync.Mutex // one line at a time through the pipeline; checkpoints between lines
+	saving  sync.Mutex // taken before pipe
 	mu      sync.Mutex
 	sources map[string]*source
 	carried map[string]tail.Position
@@ -383,6 +383,9 @@ func (s *sidecar) checkpoint() error {
 	}
 	s.saving.Lock() // one writer at a time, so an older snapshot never replaces a newer one
 	defer s.saving.Unlock()
+	// Positions and rotation state are taken between two lines, so that
+	// they describe the same lines; the file is written after.
+	s.pipe.Lock()
 	f := state.File{SavedAt: s.opts.Now(), Positions: maps.Clone(s.carried)}
 	s.mu.Lock()
 	for path, src := range s.sources {
@@ -392,7 +395,9 @@ func (s *sidecar) checkpoint() error {
 	}
 	s.mu.Unlock()
 	var err error
-	if f.Rotation, err = s.tracker.Snapshot(); err == nil {
+	f.Rotation, err = s.tracker.Snapshot()
+	s.pipe.Unlock()
+	if err == nil {
 		err = state.Save(s.opts.StateFile, f)
 	}
 	s.metrics.StateWrite(err)
