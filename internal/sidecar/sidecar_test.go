@@ -24,6 +24,7 @@ import (
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/state"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/metrics.golden")
@@ -415,4 +416,60 @@ func TestStragglers(t *testing.T) {
 	if strings.Contains(body, "eyJ") || strings.Contains(body, prev) {
 		t.Error("the stragglers answer shows a token or a secret")
 	}
+}
+
+// TestCheckpointIsConsistent reads the state file while checkpoints are
+// written every millisecond under a stream of lines: the saved position
+// and the saved rotation state always describe the same lines. Line i's
+// token expires i seconds after the first's, so the saved maximum expiry
+// names the last line the rotation state has seen.
+func TestCheckpointIsConsistent(t *testing.T) {
+	const lines = 20000
+	dir := t.TempDir()
+	logPath, statePath := filepath.Join(dir, "gw.log"), filepath.Join(dir, "state.json")
+	key := secret(t)
+	first := time.Now().Add(time.Hour).Truncate(time.Second)
+	var log bytes.Buffer
+	ends := make(map[int64]int64, lines) // expiry → offset just past its line
+	for i := range lines {
+		exp := first.Add(time.Duration(i) * time.Second)
+		fmt.Fprintf(&log, "GET /api Bearer %s\n", sign(t, key, "u", first.Add(-time.Hour), exp))
+		ends[exp.Unix()] = int64(log.Len())
+	}
+	if err := os.WriteFile(logPath, log.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"JWT_ACCESS_SECRET": key}
+	sc := startSidecar(t, Options{
+		LogPaths: []string{logPath}, FromStart: true, StateFile: statePath, CheckpointInterval: time.Millisecond,
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+	defer sc.stop()
+
+	checked := 0
+	deadline := time.Now().Add(time.Minute)
+	for {
+		f, err := state.Load(statePath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos := f.Positions[logPath].Offset
+		var maxExp int64
+		for _, k := range f.Rotation.Keys {
+			maxExp = max(maxExp, k.MaxExpiry.Unix())
+		}
+		if end, ok := ends[maxExp]; ok {
+			checked++
+			if pos != end {
+				t.Fatalf("checkpoint: position %d, but the rotation state has seen the line ending at %d", pos, end)
+			}
+		}
+		if pos == int64(log.Len()) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("position %d of %d after a minute", pos, log.Len())
+		}
+	}
+	t.Logf("%d checkpoints checked", checked)
 }
