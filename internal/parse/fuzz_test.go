@@ -85,6 +85,7 @@ func tokenInLine(line []byte, tok string) bool {
 		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(line[i:]))
+	dec.UseNumber() // a number beyond float64 (1e700) is still JSON
 	for {
 		t, err := dec.Token()
 		if err != nil {
