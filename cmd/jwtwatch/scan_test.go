@@ -38,7 +38,7 @@ func scanEnv(t *testing.T) {
 
 var scanInputs = []string{"testdata/gateway.log", "testdata/gateway.log.1.gz", "testdata/edge.log"}
 
-// TestScanGolden runs the README's example through the command line and
+// TestScanGolden runs the worked example of docs/tools.md through the command line and
 // compares it with internal/scan's golden reports.
 func TestScanGolden(t *testing.T) {
 	scanEnv(t)

@@ -170,7 +170,7 @@ func TestCompromise(t *testing.T) {
 	}
 }
 
-// TestIncidentTimes pins the committed example's answers, which the README
+// TestIncidentTimes pins the committed example's answers, which docs/tools.md
 // quotes.
 func TestIncidentTimes(t *testing.T) {
 	r := scanFiles(t, incidentOptions(newTestKeys()), inputs...)

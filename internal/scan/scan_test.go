@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite testdata logs and golden files"
 // scanTime is when the tests' scans run: after the logs end.
 var scanTime = hm(15, 0, 0)
 
-// incidentOptions are the options of the README's example:
+// incidentOptions are the options of the worked example of docs/tools.md:
 // jwtwatch scan --key previous --rotation-start access=2026-11-27T09:00:00Z.
 func incidentOptions(k testKeys) Options {
 	return Options{
