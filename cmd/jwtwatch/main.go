@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
+	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
 	"github.com/jwtwatch/jwtwatch/internal/demo"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
 )
@@ -59,6 +60,9 @@ func tuneGC(lookup func(string) (string, bool)) {
 
 // run parses the command line and starts the chosen command; it returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// Before anything reads prometheus/common/version: what -ldflags left
+	// empty comes from the toolchain's build information.
+	build := buildinfo.Apply()
 	app := kingpin.New("jwtwatch", "Mirror every JWT check of an API gateway against the current and previous signing keys, from its logs.")
 	app.Version(version.Print("jwtwatch"))
 	app.HelpFlag.Short('h')
@@ -152,7 +156,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	o.Reload = hup
 
-	o.Version = version.Info()
+	o.Build = build
 	if err := sidecar.Run(ctx, o); err != nil {
 		if errors.Is(err, sidecar.ErrConfig) {
 			logger.Error("cannot start", "err", err)

@@ -93,7 +93,13 @@ var listenRE = regexp.MustCompile(`msg="Listening on" address=(\S+)`)
 
 func start(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(binary, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...), done: make(chan error, 1)}
+	return startBinary(t, binary, env, args...)
+}
+
+// startBinary is start with another build of jwtwatch.
+func startBinary(t *testing.T, bin string, env []string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, append([]string{"--web.listen-address=127.0.0.1:0"}, args...)...), done: make(chan error, 1)}
 	p.cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	p.cmd.Stdout, p.cmd.Stderr = lockedWriter{p}, lockedWriter{p}
 	if err := p.cmd.Start(); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
 	"github.com/jwtwatch/jwtwatch/internal/cache"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/metrics"
@@ -75,8 +76,8 @@ type Options struct {
 	Stdin  io.Reader
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Version is logged at start-up.
-	Version string
+	// Build is logged at start-up and shown on the status page.
+	Build buildinfo.Info
 	// Listening, if set, is called with the bound addresses once the server listens.
 	Listening func([]net.Addr)
 }
@@ -197,7 +198,7 @@ func Run(ctx context.Context, o Options) error {
 	// Positions of files not read yet in this run are carried into every
 	// checkpoint, so a second restart still resumes them.
 	s.carried = saved.Positions
-	s.log.Info("starting jwtwatch", "version", o.Version, "sources", len(o.LogPaths), "state_file", o.StateFile)
+	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile)
 	s.useKeys(set)
 	s.keyFiles = set.Files
 	// The rotation start must survive even a crash before the first periodic checkpoint.

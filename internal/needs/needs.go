@@ -1,0 +1,36 @@
+// Package needs lets a test ask for what lies outside Go: a program on the
+// PATH (a Debian package that scripts/test installs when missing) or the
+// slow flag. Without it the test is skipped, except in CI (CI set), where a
+// missing program fails the test: CI must never pass by skipping.
+package needs
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// Slow skips the test unless JWTWATCH_SLOW is set, as .ci/run does: image
+// builds, browsers and long soaks run there, once.
+func Slow(t testing.TB) {
+	t.Helper()
+	if os.Getenv("JWTWATCH_SLOW") == "" {
+		t.Skip("slow: set JWTWATCH_SLOW=1")
+	}
+}
+
+// Tool returns the path of the first of names found on the PATH. pkg names
+// the Debian package that scripts/test installs for it.
+func Tool(t testing.TB, pkg string, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s is required in CI (Debian package %s; scripts/test installs it)", names[0], pkg)
+	}
+	t.Skipf("%s not found; scripts/test installs it (Debian package %s)", names[0], pkg)
+	return ""
+}
