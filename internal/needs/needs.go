@@ -7,6 +7,7 @@ package needs
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -33,4 +34,19 @@ func Tool(t testing.TB, pkg string, names ...string) string {
 	}
 	t.Skipf("%s not found; scripts/test installs it (Debian package %s)", names[0], pkg)
 	return ""
+}
+
+// Jwtwatch builds the jwtwatch binary into a temporary directory of the test
+// with the given `go build` flags (e.g. -race) and environment additions
+// (e.g. CGO_ENABLED=0), and returns its path.
+func Jwtwatch(t testing.TB, env []string, flags ...string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "jwtwatch")
+	args := append(append([]string{"build"}, flags...), "-o", bin, "github.com/jwtwatch/jwtwatch/cmd/jwtwatch")
+	cmd := exec.Command("go", args...)
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go %v: %v\n%s", args, err, out)
+	}
+	return bin
 }
