@@ -170,18 +170,29 @@ func (m *Metrics) VerdictCache(hit bool) {
 // the gateway's verdict contradicts the mirror's.
 func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason) {
 	m.tokens[tokenLabels{v.Token, v.Key, v.Result}].Inc()
-	if status != 0 {
-		rejected := status == 401 || status == 403
-		switch {
-		case rejected && v.Result == verify.Valid:
-			m.mismatches[mismatchLabels{GatewayRejected, v.Key, v.Result}].Inc()
-		case !rejected && v.Result != verify.Valid:
-			m.mismatches[mismatchLabels{GatewayAccepted, v.Key, v.Result}].Inc()
-		}
+	if gateway, ok := Mismatch(status, v.Result); ok {
+		m.mismatches[mismatchLabels{gateway, v.Key, v.Result}].Inc()
 	}
 	for _, r := range reasons {
 		m.suspicious[suspiciousLabels{v.Token, v.Key, r}].Inc()
 	}
+}
+
+// Mismatch reports whether the gateway's verdict, its HTTP status, contradicts
+// the mirror's result, and which verdict the gateway gave (GatewayAccepted or
+// GatewayRejected). A status of 0 is no verdict.
+func Mismatch(status int, result verify.Result) (gateway string, ok bool) {
+	if status == 0 {
+		return "", false
+	}
+	rejected := status == 401 || status == 403
+	switch {
+	case rejected && result == verify.Valid:
+		return GatewayRejected, true
+	case !rejected && result != verify.Valid:
+		return GatewayAccepted, true
+	}
+	return "", false
 }
 
 // Source returns the counters of a source, creating them at zero on first use.
