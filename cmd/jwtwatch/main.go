@@ -135,6 +135,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// The demo's own summary is the output; the sidecar speaks only of problems.
 		quiet := promslog.NewLevel()
 		_ = quiet.Set("warn")
+		d.Build = build
 		d.Out, d.Logger = stdout, promslog.New(&promslog.Config{Level: quiet, Format: logCfg.Format, Writer: stderr})
 		if err := demo.Run(ctx, d); err != nil {
 			logger.Error("demo failed", "err", err)

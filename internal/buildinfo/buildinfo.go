@@ -90,7 +90,7 @@ func Resolve(linked Info, bi *debug.BuildInfo) Info {
 
 // Apply resolves the running binary's build and writes the result into
 // prometheus/common/version's variables, which kingpin's --version, the
-// version collector (jwtwatch_build_info) and the landing pages read. The
+// version collector (jwtwatch_build_info) and the status page read. The
 // binary calls it once, first thing in main.
 func Apply() Info {
 	bi, _ := debug.ReadBuildInfo()

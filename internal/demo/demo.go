@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
@@ -38,6 +39,8 @@ type Options struct {
 	Duration time.Duration
 	Out      io.Writer
 	Logger   *slog.Logger
+	// Build is shown on the status page.
+	Build buildinfo.Info
 }
 
 const issuer = "auth-service"
@@ -77,6 +80,7 @@ func Run(ctx context.Context, o Options) error {
 		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Minute},
 		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Logger: o.Logger,
+		Build:  o.Build,
 		Listening: func(a []net.Addr) {
 			addrs <- a
 		},
@@ -104,7 +108,7 @@ func Run(ctx context.Context, o Options) error {
 	defer f.Close()
 
 	fmt.Fprintf(o.Out, "jwtwatch demo: a gateway mid-rotation (access key rotated just now; the previous key is still accepted).\n")
-	fmt.Fprintf(o.Out, "  gateway log: %s\n  metrics:     %s/metrics\n  a summary every %s; Ctrl-C to stop.\n\n", logPath, base, o.Interval)
+	fmt.Fprintf(o.Out, "  gateway log: %s\n  status page: %s/\n  metrics:     %s/metrics\n  a summary every %s; Ctrl-C to stop.\n\n", logPath, base, base, o.Interval)
 
 	start := time.Now()
 	write := time.NewTicker(20 * time.Millisecond)

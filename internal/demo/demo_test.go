@@ -3,11 +3,32 @@ package demo
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+// syncBuffer is the demo's output, read while the demo writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
 
 // TestDemo runs the demo for a few seconds and checks what a new user sees:
 // the table of checks by key and result, the removal verdict, and no token.
@@ -15,10 +36,32 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for 13 seconds")
 	}
-	var out bytes.Buffer
-	err := Run(context.Background(), Options{ListenAddress: "127.0.0.1:0", Interval: 4 * time.Second, Duration: 13 * time.Second, Out: &out})
+	out := &syncBuffer{}
+	// The status page the demo names is served while it runs.
+	page := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`status page: (http://127\.0\.0\.1:\d+/)\n`)
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if m := re.FindStringSubmatch(out.String()); m != nil {
+				resp, err := http.Get(m[1])
+				if err != nil {
+					page <- err.Error()
+					return
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				page <- string(b)
+				return
+			}
+		}
+		page <- "no status page address printed"
+	}()
+	err := Run(context.Background(), Options{ListenAddress: "127.0.0.1:0", Interval: 4 * time.Second, Duration: 13 * time.Second, Out: out})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	if p := <-page; !strings.Contains(p, "<title>jwtwatch status</title>") || !strings.Contains(p, "access tokens") {
+		t.Errorf("the demo's status page:\n%s", p)
 	}
 	text := out.String()
 	for _, want := range []string{

@@ -7,11 +7,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/jwtwatch/jwtwatch/internal/status"
 )
 
-// handler serves the metrics, the health and readiness probes and a landing page.
+// handler serves the metrics, the health and readiness probes and the status page.
 func (s *sidecar) handler(reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(s.opts.TelemetryPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{
@@ -43,22 +43,8 @@ func (s *sidecar) handler(reg *prometheus.Registry) http.Handler {
 		}
 	})
 	if s.opts.TelemetryPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "jwtwatch",
-			Description: "Mirrors every JWT check of the gateway against the current and previous signing keys",
-			Version:     version.Info(),
-			Links: []web.LandingLinks{
-				{Address: s.opts.TelemetryPath, Text: "Metrics"},
-				{Address: "/api/v1/stragglers", Text: "Clients still on the previous key"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
-		})
-		if err == nil {
-			mux.Handle("/", landing)
-		} else {
-			s.log.Error("cannot build landing page", "err", err)
-		}
+		// The status page, behind the same web config (TLS, basic auth) as the metrics.
+		mux.Handle("/", status.Handler(s.statusPage))
 	}
 	return mux
 }

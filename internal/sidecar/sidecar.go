@@ -129,6 +129,7 @@ type sidecar struct {
 
 	stragglers *stragglers.Sketch
 	previous   []string // fingerprints of the loaded previous keys, to reset the stragglers
+	activity   map[keys.Family]*activity
 
 	pipe    sync.Mutex // one line at a time through the pipeline; checkpoints between lines
 	saving  sync.Mutex // taken before pipe
@@ -149,7 +150,7 @@ type source struct {
 // returned before anything starts.
 func Run(ctx context.Context, o Options) error {
 	o.defaults()
-	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize), verdicts: cache.New(o.VerdictCacheSize)}
+	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize), verdicts: cache.New(o.VerdictCacheSize), activity: newActivity()}
 
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
@@ -355,6 +356,9 @@ func (s *sidecar) line(l tail.Line) {
 	s.metrics.VerdictCache(hit)
 	reasons := s.tracker.Observe(v, at)
 	s.metrics.Token(v, obs.Status, reasons)
+	if a := s.activity[v.Token]; a != nil {
+		a.record(v, obs.Status, len(reasons) > 0, at)
+	}
 	if v.Key == keys.Previous && v.Result == verify.Valid {
 		// Rare once the rotation is under way, so the second look at the line is cheap.
 		d := s.parser.Details([]byte(l.Text))

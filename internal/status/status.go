@@ -1,0 +1,197 @@
+// Package status renders the page jwtwatch serves at "/": per token family
+// the loaded keys, the removal verdict and what blocks it, the previous key's
+// last use, the last hour's suspicious tokens and gateway mismatches, the
+// heaviest stragglers and a 24-hour sparkline of valid previous-key traffic.
+// Plain HTML and CSS, one response, nothing loaded from anywhere; every
+// value is escaped by html/template; keys appear only as fingerprints.
+package status
+
+import (
+	"bytes"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
+	"github.com/jwtwatch/jwtwatch/internal/stragglers"
+)
+
+// ContentSecurityPolicy is sent with the page: nothing may be fetched, only
+// the page's own style sheet applies.
+const ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+// Page is everything the page shows, gathered at request time.
+type Page struct {
+	Now         time.Time
+	Build       buildinfo.Info
+	MetricsPath string
+	Families    []Family
+	// Sources are the followed log files with when each last gave a line.
+	Sources []Source
+}
+
+// Source is one followed log file.
+type Source struct {
+	Path     string
+	LastLine time.Time
+}
+
+// Family is one token family (access, refresh) with a current key.
+type Family struct {
+	Name string
+	Keys []Key
+	// Started is when the current key became current.
+	Started time.Time
+	// Previous is the previous key's state; nil when none is loaded.
+	Previous *Previous
+	// Suspicious and Mismatches count the last hour.
+	Suspicious, Mismatches uint64
+	// Stragglers are the heaviest clients still on the previous key.
+	Stragglers []stragglers.Entry
+	// PreviousPerMinute counts valid previous-key tokens per minute over the
+	// last 24 hours, oldest first.
+	PreviousPerMinute []uint64
+}
+
+// Key is one loaded key, as safe to show as its metric: no secret.
+type Key struct {
+	Role, Fingerprint, Alg string
+	Weak                   bool
+	LastValid              time.Time
+}
+
+// Previous is the removal decision for a family's previous key.
+type Previous struct {
+	Removable bool
+	// Since is when the last reason cleared (when Removable).
+	Since     time.Time
+	Blockers  []Blocker
+	LastValid time.Time
+	MaxExpiry time.Time
+	Subjects  uint64
+}
+
+// Blocker is one reason the previous key must stay, and when it clears if
+// nothing else happens.
+type Blocker struct {
+	Reason string
+	Clears time.Time
+}
+
+//go:embed page.html
+var pageHTML string
+
+var page = template.Must(template.New("page").Funcs(template.FuncMap{
+	"when":    when,
+	"ago":     ago,
+	"short":   short,
+	"explain": explain,
+	"spark":   newSparkline,
+	"sum":     sum,
+	"nonzero": func(t time.Time) bool { return !t.IsZero() },
+}).Parse(pageHTML))
+
+// Handler serves the page that get gathers, for GET and HEAD.
+func Handler(get func() Page) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		var buf bytes.Buffer
+		if err := Render(&buf, get()); err != nil {
+			http.Error(w, "cannot render the status page", http.StatusInternalServerError)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cache-Control", "no-store")
+		w.Write(buf.Bytes())
+	})
+}
+
+// Render writes the page.
+func Render(w *bytes.Buffer, p Page) error {
+	return page.Execute(w, p)
+}
+
+// when formats a time for the page: UTC to the second; "never" when zero.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// ago says how far t is from now, in the two largest units.
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	d := now.Sub(t)
+	suffix := "ago"
+	if d < 0 {
+		d, suffix = -d, "from now"
+	}
+	if d < time.Second {
+		return "now"
+	}
+	return humanDuration(d) + " " + suffix
+}
+
+func humanDuration(d time.Duration) string {
+	units := []struct {
+		name string
+		d    time.Duration
+	}{{"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}, {"s", time.Second}}
+	var parts []string
+	for _, u := range units {
+		if d >= u.d {
+			parts = append(parts, fmt.Sprintf("%d%s", d/u.d, u.name))
+			d %= u.d
+		}
+		if len(parts) == 2 {
+			break
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// short cuts a revision to the length git shows.
+func short(rev string) string {
+	if len(rev) > 12 && !strings.Contains(rev[:12], "-") {
+		return rev[:12]
+	}
+	return rev
+}
+
+// explain says in words what a blocking reason waits for.
+func explain(reason string) string {
+	switch reason {
+	case "min_window":
+		return "the minimum window after the rotation has not passed"
+	case "recent_use":
+		return "a valid token signed by the previous key was seen within the quiet period"
+	case "unexpired_tokens":
+		return "a valid token it signed has not expired yet"
+	}
+	return reason
+}
+
+func sum(v []uint64) uint64 {
+	var s uint64
+	for _, x := range v {
+		s += x
+	}
+	return s
+}

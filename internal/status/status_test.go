@@ -1,0 +1,83 @@
+package status
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestSparkline(t *testing.T) {
+	tests := []struct {
+		name      string
+		perMinute []uint64
+		line      string
+		peak      uint64
+		total     uint64
+	}{
+		{name: "no data", perMinute: nil},
+		{name: "flat zero lies on the floor", perMinute: make([]uint64, 10), line: "M0.0 39.0 L288.0 39.0"},
+		// Two points of five minutes each: 2 then 4; the busier touches the top (y=1).
+		{name: "scaled to the busiest point", perMinute: []uint64{1, 1, 0, 0, 0, 1, 1, 1, 0, 1}, line: "M0.0 20.0 L288.0 1.0", peak: 1, total: 6},
+		{name: "a partial last bin", perMinute: []uint64{0, 0, 0, 0, 0, 3}, line: "M0.0 39.0 L288.0 1.0", peak: 3, total: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newSparkline(tt.perMinute)
+			if s.Line != tt.line || s.PeakPerMinute != tt.peak || s.Total != tt.total {
+				t.Errorf("got line %q peak %d total %d, want %q %d %d", s.Line, s.PeakPerMinute, s.Total, tt.line, tt.peak, tt.total)
+			}
+			if tt.line != "" && s.Area != tt.line+" L288 40 L0 40 Z" {
+				t.Errorf("area %q does not close the line", s.Area)
+			}
+		})
+	}
+}
+
+func TestAgo(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		in   time.Time
+		want string
+	}{
+		{time.Time{}, ""},
+		{now, "now"},
+		{now.Add(-90 * time.Second), "1m 30s ago"},
+		{now.Add(26*time.Hour + 5*time.Minute + 7*time.Second), "1d 2h from now"},
+		{now.Add(-7 * 24 * time.Hour), "7d ago"},
+	}
+	for _, tt := range tests {
+		if got := ago(now, tt.in); got != tt.want {
+			t.Errorf("ago(%s) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestHandler(t *testing.T) {
+	h := Handler(func() Page { return Page{Now: time.Now(), MetricsPath: "/metrics"} })
+	tests := []struct {
+		method, path string
+		code         int
+	}{
+		{http.MethodGet, "/", http.StatusOK},
+		{http.MethodHead, "/", http.StatusOK},
+		{http.MethodPost, "/", http.StatusMethodNotAllowed},
+		{http.MethodGet, "/nothing-here", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(tt.method, tt.path, nil))
+		if rec.Code != tt.code {
+			t.Errorf("%s %s: %d, want %d", tt.method, tt.path, rec.Code, tt.code)
+		}
+		if tt.code == http.StatusOK && rec.Header().Get("Content-Security-Policy") != ContentSecurityPolicy {
+			t.Errorf("%s %s: no Content-Security-Policy", tt.method, tt.path)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if !strings.Contains(rec.Body.String(), "No token family has a current key.") {
+		t.Errorf("empty page:\n%s", rec.Body.String())
+	}
+}
