@@ -25,7 +25,7 @@ ARG CREATED=""
 # information).
 RUN set -eu; \
     pkg=github.com/prometheus/common/version; \
-    date=""; [ -z "$CREATED" ] || date="$(date -u -d "$CREATED" +%Y%m%d-%H:%M:%S)"; \
+    date="$(printf '%s' "$CREATED" | sed -E 's/^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9:]{8}).*/\1\2\3-\4/')"; \
     CGO_ENABLED=0 go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X $pkg.Version=$VERSION -X $pkg.Revision=$REVISION -X $pkg.BuildDate=$date" \
       -o /out/jwtwatch ./cmd/jwtwatch

@@ -3,6 +3,7 @@ package container
 import (
 	"bufio"
 	"crypto/rand"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -132,22 +133,12 @@ func (e engine) run(name string, args ...string) string {
 // the gateway's log mounted read-only, metrics on a published port.
 func TestImage(t *testing.T) {
 	needs.Slow(t)
-	e := engine{
-		t:       t,
-		buildah: needs.Tool(t, "buildah", "buildah"),
-		podman:  needs.Tool(t, "podman", "podman"),
-	}
+	e := newEngine(t)
 	// runc rather than Debian's default crun: crun refuses to start anything
 	// on a host with cgroup v1 controllers mounted beside a v2 hierarchy that
 	// still holds one ("cgroups in hybrid mode not supported"), as these
 	// machines are.
 	runc := needs.Tool(t, "runc", "runc")
-	storage, err := os.MkdirTemp("", "jwc") // short: podman's socket paths live below it
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(storage) })
-	e.global = []string{"--root", filepath.Join(storage, "root"), "--runroot", filepath.Join(storage, "run"), "--storage-driver", "vfs"}
 
 	const version, revision, created = "v9.8.7-test", "0123456789abcdef0123456789abcdef01234567", "2026-12-01T10:00:00Z"
 	ctx := t.TempDir()
@@ -165,70 +156,159 @@ func TestImage(t *testing.T) {
 	t.Logf("image built in %s", time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() { exec.Command(e.podman, append(slices.Clone(e.global), "rmi", "-f", image)...).Run() })
 
-	t.Run("config", func(t *testing.T) {
-		var cfg []struct {
-			Config struct {
-				User         string
-				Entrypoint   []string
-				Cmd          []string
-				ExposedPorts map[string]struct{}
-				Labels       map[string]string
-				Env          []string
-			}
-		}
-		if err := json.Unmarshal([]byte(e.run("podman", "image", "inspect", image)), &cfg); err != nil || len(cfg) != 1 {
-			t.Fatalf("podman image inspect: %v", err)
-		}
-		c := cfg[0].Config
-		if c.User != "65534:65534" {
-			t.Errorf("User %q, want 65534:65534", c.User)
-		}
-		if !slices.Equal(c.Entrypoint, []string{"/jwtwatch"}) || len(c.Cmd) != 0 {
-			t.Errorf("Entrypoint %q Cmd %q, want [/jwtwatch] and no Cmd", c.Entrypoint, c.Cmd)
-		}
-		if _, ok := c.ExposedPorts["9824/tcp"]; !ok || len(c.ExposedPorts) != 1 {
-			t.Errorf("ExposedPorts %v, want 9824/tcp", c.ExposedPorts)
-		}
-		for k, v := range map[string]string{
-			"org.opencontainers.image.version":  version,
-			"org.opencontainers.image.revision": revision,
-			"org.opencontainers.image.created":  created,
-			"org.opencontainers.image.source":   "https://github.com/jwtwatch/jwtwatch",
-		} {
-			if c.Labels[k] != v {
-				t.Errorf("label %s=%q, want %q", k, c.Labels[k], v)
-			}
-		}
-	})
+	t.Run("config", func(t *testing.T) { checkConfig(t, e, image, version, revision, created) })
 
-	t.Run("file tree", func(t *testing.T) {
-		// Everything in the image, no shell: the binary alone.
-		ctr := e.run("buildah", "from", "--pull=never", image)
-		defer e.run("buildah", "rm", ctr)
-		root := e.run("buildah", "mount", ctr)
-		defer e.run("buildah", "umount", ctr)
-		var files []string
-		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-			if err != nil {
-				t.Error(err)
-				return nil
-			}
-			if p != root {
-				rel, _ := filepath.Rel(root, p)
-				files = append(files, rel)
-			}
-			return nil
-		})
-		if !slices.Equal(files, []string{"jwtwatch"}) {
-			t.Errorf("image holds %q, want the binary alone", files)
-		}
-		fi, err := os.Stat(filepath.Join(root, "jwtwatch"))
-		if err != nil || fi.Mode().Perm()&0o111 == 0 {
-			t.Errorf("/jwtwatch is not executable: %v %v", fi, err)
-		}
-	})
+	t.Run("file tree", func(t *testing.T) { checkFiles(t, e, image) })
 
 	t.Run("run", func(t *testing.T) { runImage(t, e, runc, image, version) })
+}
+
+// checkConfig checks the image's configuration: user, entrypoint, port, labels.
+func checkConfig(t *testing.T, e engine, image, version, revision, created string) {
+	var cfg []struct {
+		Config struct {
+			User         string
+			Entrypoint   []string
+			Cmd          []string
+			ExposedPorts map[string]struct{}
+			Labels       map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(e.run("podman", "image", "inspect", image)), &cfg); err != nil || len(cfg) != 1 {
+		t.Fatalf("podman image inspect: %v", err)
+	}
+	c := cfg[0].Config
+	if c.User != "65534:65534" {
+		t.Errorf("User %q, want 65534:65534", c.User)
+	}
+	if !slices.Equal(c.Entrypoint, []string{"/jwtwatch"}) || len(c.Cmd) != 0 {
+		t.Errorf("Entrypoint %q Cmd %q, want [/jwtwatch] and no Cmd", c.Entrypoint, c.Cmd)
+	}
+	if _, ok := c.ExposedPorts["9824/tcp"]; !ok || len(c.ExposedPorts) != 1 {
+		t.Errorf("ExposedPorts %v, want 9824/tcp", c.ExposedPorts)
+	}
+	for k, v := range map[string]string{
+		"org.opencontainers.image.version":  version,
+		"org.opencontainers.image.revision": revision,
+		"org.opencontainers.image.created":  created,
+		"org.opencontainers.image.source":   "https://github.com/jwtwatch/jwtwatch",
+	} {
+		if c.Labels[k] != v {
+			t.Errorf("label %s=%q, want %q", k, c.Labels[k], v)
+		}
+	}
+}
+
+// checkFiles checks that the image holds the binary alone: no shell, nothing else.
+func checkFiles(t *testing.T, e engine, image string) {
+	ctr := e.run("buildah", "from", "--pull=never", image)
+	defer e.run("buildah", "rm", ctr)
+	root := e.run("buildah", "mount", ctr)
+	defer e.run("buildah", "umount", ctr)
+	var files []string
+	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		if p != root {
+			rel, _ := filepath.Rel(root, p)
+			files = append(files, rel)
+		}
+		return nil
+	})
+	if !slices.Equal(files, []string{"jwtwatch"}) {
+		t.Errorf("image holds %q, want the binary alone", files)
+	}
+	fi, err := os.Stat(filepath.Join(root, "jwtwatch"))
+	if err != nil || fi.Mode().Perm()&0o111 == 0 {
+		t.Errorf("/jwtwatch is not executable: %v %v", fi, err)
+	}
+}
+
+// newEngine finds buildah and podman and gives them a storage of the test's own.
+func newEngine(t *testing.T) engine {
+	e := engine{
+		t:       t,
+		buildah: needs.Tool(t, "buildah", "buildah"),
+		podman:  needs.Tool(t, "podman", "podman"),
+	}
+	storage, err := os.MkdirTemp("", "jwc") // short: podman's socket paths live below it
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(storage) })
+	e.global = []string{"--root", filepath.Join(storage, "root"), "--runroot", filepath.Join(storage, "run"), "--storage-driver", "vfs"}
+	return e
+}
+
+// TestImageFromSource builds the multi-stage Dockerfile. Its builder stage
+// names the official golang image, which cannot be pulled on these machines
+// (no registry but the Go module proxy, Debian's and npm's is reachable), so
+// the test assembles a stand-in from what is here — this machine's Go
+// toolchain (the go.mod's version) and Debian's static busybox for the shell
+// — and passes it as GO_IMAGE. The module and build caches are mounted, so
+// the build needs no network. The result must be the image Dockerfile.release
+// makes: same configuration, the binary alone, and that binary reports the
+// version, revision and date given as build arguments.
+func TestImageFromSource(t *testing.T) {
+	needs.Slow(t)
+	e := newEngine(t)
+	busybox := needs.Tool(t, "busybox-static", "busybox")
+	if f, err := elf.Open(busybox); err != nil || slices.ContainsFunc(f.Progs, func(p *elf.Prog) bool { return p.Type == elf.PT_INTERP }) {
+		needs.Tool(t, "busybox-static", "a-static-busybox") // a dynamic busybox cannot run in an empty image
+	}
+	goEnv := func(k string) string {
+		out, err := exec.Command("go", "env", k).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	goroot, modcache, gocache := goEnv("GOROOT"), goEnv("GOMODCACHE"), goEnv("GOCACHE")
+
+	start := time.Now()
+	bin := t.TempDir()
+	for _, tool := range []string{"sh", "sed"} {
+		if err := os.Symlink("busybox", filepath.Join(bin, tool)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctr := e.run("buildah", "from", "scratch") // commit --rm removes it
+	e.run("buildah", "copy", ctr, goroot, "/usr/local/go")
+	e.run("buildah", "copy", ctr, busybox, "/bin/busybox")
+	e.run("buildah", "copy", ctr, bin, "/bin")
+	e.run("buildah", "config", "--env", "PATH=/usr/local/go/bin:/bin", "--env", "HOME=/root", "--env", "GOPATH=/go",
+		"--env", "GOTOOLCHAIN=local", "--env", "GOPROXY=off", "--env", "TMPDIR=/root", ctr)
+	const builder = "localhost/jwtwatch-go-builder:test"
+	e.run("buildah", "commit", "--rm", ctr, builder)
+	t.Logf("builder image assembled in %s", time.Since(start).Round(time.Millisecond))
+
+	const version, revision, created = "v9.8.7-src", "fedcba9876543210fedcba9876543210fedcba98", "2026-12-02T11:12:13Z"
+	const image = "localhost/jwtwatch:src"
+	start = time.Now()
+	e.run("buildah", "bud", "--isolation", "chroot", "--pull=never", "-f", dockerfile,
+		"--build-arg", "GO_IMAGE="+builder,
+		"--build-arg", "VERSION="+version, "--build-arg", "REVISION="+revision, "--build-arg", "CREATED="+created,
+		"-v", modcache+":/go/pkg/mod", "-v", gocache+":/root/.cache/go-build",
+		"-t", image, filepath.Join("..", ".."))
+	t.Logf("image built from source in %s", time.Since(start).Round(time.Millisecond))
+
+	checkConfig(t, e, image, version, revision, created)
+	checkFiles(t, e, image)
+	ctr = e.run("buildah", "from", "--pull=never", image)
+	defer e.run("buildah", "rm", ctr)
+	root := e.run("buildah", "mount", ctr)
+	defer e.run("buildah", "umount", ctr)
+	out, err := exec.Command(filepath.Join(root, "jwtwatch"), "--version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("jwtwatch --version: %v\n%s", err, out)
+	}
+	for _, want := range []string{"version " + version + " ", "revision: " + revision + ")", "build date:       20261202-11:12:13"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("--version of the image's binary lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func runImage(t *testing.T, e engine, runc, image, version string) {
