@@ -42,7 +42,7 @@ func TestVersionOfPlainBuilds(t *testing.T) {
 	t.Run("go build", func(t *testing.T) {
 		bin := filepath.Join(t.TempDir(), "jwtwatch")
 		runIn(t, src, append(goEnv, "GOPROXY=off"), "go", "build", "-o", bin, "./cmd/jwtwatch")
-		want := Info{Version: pseudo, Revision: rev, BuildDate: date}
+		want := wantBuild{Version: pseudo, Revision: rev, BuildDate: date}
 		checkVersionOutput(t, bin, want)
 		checkRunningVersion(t, bin, want)
 	})
@@ -60,14 +60,14 @@ func TestVersionOfPlainBuilds(t *testing.T) {
 			"GOSUMDB=off", "GONOSUMDB=", "GOPRIVATE=", "GONOPROXY=",
 		), "go", "install", modulePath+"/cmd/jwtwatch@"+pseudo)
 		// A module zip has no VCS metadata: the pseudo-version is all there is.
-		checkVersionOutput(t, filepath.Join(gobin, "jwtwatch"), Info{Version: pseudo, Revision: rev[:12], BuildDate: date})
+		checkVersionOutput(t, filepath.Join(gobin, "jwtwatch"), wantBuild{Version: pseudo, Revision: rev[:12], BuildDate: date})
 	})
 }
 
-// Info is what the checks expect.
-type Info struct{ Version, Revision, BuildDate string }
+// wantBuild is what the checks expect a binary to report.
+type wantBuild struct{ Version, Revision, BuildDate string }
 
-func checkVersionOutput(t *testing.T, bin string, want Info) {
+func checkVersionOutput(t *testing.T, bin string, want wantBuild) {
 	t.Helper()
 	out := runIn(t, t.TempDir(), nil, bin, "--version")
 	for _, line := range []string{
@@ -80,7 +80,7 @@ func checkVersionOutput(t *testing.T, bin string, want Info) {
 	}
 }
 
-func checkRunningVersion(t *testing.T, bin string, want Info) {
+func checkRunningVersion(t *testing.T, bin string, want wantBuild) {
 	t.Helper()
 	log := filepath.Join(t.TempDir(), "gateway.log")
 	if err := os.WriteFile(log, nil, 0o644); err != nil {
@@ -88,7 +88,7 @@ func checkRunningVersion(t *testing.T, bin string, want Info) {
 	}
 	p := startBinary(t, bin, newSecrets(t).env(), "--log.path="+log)
 	startLine := regexp.MustCompile(`msg="starting jwtwatch" version=(\S+) revision=(\S+) build_date=(\S+)`).FindStringSubmatch(p.output())
-	if startLine == nil || (Info{startLine[1], startLine[2], startLine[3]}) != want {
+	if startLine == nil || (wantBuild{startLine[1], startLine[2], startLine[3]}) != want {
 		t.Errorf("start-up log: got %q, want %+v:\n%s", startLine, want, p.output())
 	}
 	m := p.scrape(t, nil)

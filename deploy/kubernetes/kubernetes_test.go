@@ -62,6 +62,20 @@ func decodeStrict(doc []byte) (any, error) {
 	return obj, nil
 }
 
+// decodeFile reads a file of one object and decodes it strictly.
+func decodeFile(t *testing.T, path string) ([]byte, any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := decodeStrict(data)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return data, obj
+}
+
 func documents(data []byte) [][]byte {
 	var docs [][]byte
 	for _, d := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(data), -1) {
@@ -122,14 +136,7 @@ func TestPrometheusRuleIsTheRuleFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, PrometheusRuleFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	obj, err := decodeStrict(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, obj := decodeFile(t, filepath.Join(root, PrometheusRuleFile))
 	pr := obj.(*monitoringv1.PrometheusRule)
 
 	// Byte for byte: the spec's text is the rule file's from groups: on.
@@ -164,14 +171,7 @@ func TestDashboardConfigMaps(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := os.ReadFile(filepath.Join(root, dst))
-		if err != nil {
-			t.Fatal(err)
-		}
-		obj, err := decodeStrict(data)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, obj := decodeFile(t, filepath.Join(root, dst))
 		cm := obj.(*corev1.ConfigMap)
 		if cm.Labels["grafana_dashboard"] != "1" {
 			t.Errorf("%s: labels %v lack grafana_dashboard: \"1\"", dst, cm.Labels)

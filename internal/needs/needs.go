@@ -5,6 +5,7 @@
 package needs
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,11 +30,18 @@ func Tool(t testing.TB, pkg string, names ...string) string {
 			return p
 		}
 	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s is required in CI (Debian package %s; scripts/test installs it)", names[0], pkg)
-	}
-	t.Skipf("%s not found; scripts/test installs it (Debian package %s)", names[0], pkg)
+	Missing(t, fmt.Sprintf("%s not found; scripts/test installs it (Debian package %s)", names[0], pkg))
 	return ""
+}
+
+// Missing ends the test for want of something from outside Go: skipped,
+// except in CI, where it fails.
+func Missing(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv("CI") != "" {
+		t.Fatalf("required in CI: %s", why)
+	}
+	t.Skip(why)
 }
 
 // Jwtwatch builds the jwtwatch binary into a temporary directory of the test

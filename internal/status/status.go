@@ -11,6 +11,7 @@ import (
 	_ "embed"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -121,7 +122,7 @@ func Handler(get func() Page) http.Handler {
 }
 
 // Render writes the page.
-func Render(w *bytes.Buffer, p Page) error {
+func Render(w io.Writer, p Page) error {
 	return page.Execute(w, p)
 }
 
