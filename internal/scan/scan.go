@@ -26,6 +26,7 @@ import (
 	"github.com/axiomhq/hyperloglog"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/lines"
 	"github.com/jwtwatch/jwtwatch/internal/parse"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
@@ -190,11 +191,15 @@ func (s *Scanner) Read(name string, r io.Reader) error {
 	}
 	s.inputs = append(s.inputs, Input{Name: name, Gzip: gz})
 	in := &s.inputs[len(s.inputs)-1]
-	lr := newLineReader(src, s.o.MaxLineBytes)
+	lr := lines.New(src, s.o.MaxLineBytes)
 	for {
-		line, tooLong, err := lr.next()
+		line, tooLong, err := lr.Next()
 		if err == io.EOF {
-			break
+			var ok bool
+			if line, tooLong, ok = lr.Rest(); !ok {
+				break
+			}
+			err = nil
 		}
 		if err != nil {
 			return fmt.Errorf("%s: line %d: %w", name, in.Lines+1, err)
