@@ -4,6 +4,7 @@ package tail
 
 import (
 	"io/fs"
+	"os"
 	"syscall"
 )
 
@@ -15,3 +16,7 @@ func fileID(fi fs.FileInfo) FileID {
 	}
 	return FileID{Dev: uint64(st.Dev), Ino: uint64(st.Ino)}
 }
+
+// openFlags never block in open: a FIFO that slipped in after the check
+// that the path is a regular file opens at once (and is then refused).
+const openFlags = os.O_RDONLY | syscall.O_NONBLOCK

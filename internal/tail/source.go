@@ -1,622 +1,435 @@
 package tail
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"io/fs"
-	"log"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
-	nxtail "github.com/nxadm/tail"
+	"github.com/jwtwatch/jwtwatch/internal/lines"
 )
 
-// maxBackoffChecks caps the number of checks between restarts of a follower
-// that keeps dying (e.g. an unreadable file).
-const maxBackoffChecks = 64
+// file is one open file of a source.
+type file struct {
+	f    *os.File
+	id   FileID // written by the source's goroutine under source.mu
+	r    *lines.Reader
+	off  atomic.Int64 // just past the last line handled
+	size atomic.Int64 // at the last look
+	// until is when a file the path no longer names stops being read.
+	until time.Time
+}
 
-// source is one followed path (or stdin). Its state is written only by its
-// run goroutine; mu lets Sources read it concurrently.
+// source is one followed path (or stdin). Its state is written by its run
+// goroutine; mu lets Sources read it concurrently.
 type source struct {
 	t    *Tailer
 	path string
+	glob bool
 	log  *slog.Logger
-
-	off atomic.Int64 // just past the last line sent
+	head []byte // scratch for checksums
 
 	mu   sync.Mutex
-	f    *os.File // our own handle on the file nxadm reads: identity, size, drain
-	id   FileID
-	open bool
-	size int64 // stdin only: bytes read
+	cur  *file   // the file the path names; nil while none
+	old  []*file // files the path named before, read for RotateWait
+	size int64   // stdin only: bytes read
+	open bool    // stdin only
 
-	cur      *follower // nil while a dead follower waits for its restart
-	suspect  int       // consecutive checks suggesting nxadm missed a rotation
-	lastSize int64     // file size at the previous check
-	lastOff  int64     // offset at the previous check
-	backoff  int       // checks between restarts of a dying follower
-	wait     int       // checks left before the next restart
-}
+	// Loop state.
+	w         *watching
+	opened    bool      // a file was opened in this run: the next is a reopen
+	saved     *Position // a saved position whose file must be looked for
+	problem   string    // what was last reported about the path, to report once
+	goneSince time.Time // when a glob source's path was first seen missing
 
-// follower is one nxadm tail of a source.
-type follower struct {
-	tl     *nxtail.Tail
-	events chan event
-	// stop is closed before tl.Stop so that a logger call blocked on events
-	// returns and nxadm can see that it is dying.
-	stop chan struct{}
-}
-
-// eventKind is a state change reported by nxadm through its logger.
-type eventKind int
-
-const (
-	evMoved     eventKind = iota + 1 // "Re-opening moved/deleted file"
-	evTruncated                      // "Re-opening truncated file"
-	evWaiting                        // "Waiting for ... to appear"
-	evReopened                       // "Successfully reopened"
-)
-
-// event is sent by the logger adapter from nxadm's goroutine, which waits for
-// ack: nxadm is thereby held until the source has acted, so events and lines
-// arrive in the order nxadm produced them and the file can be identified
-// right after nxadm opened it.
-type event struct {
-	kind eventKind
-	ack  chan struct{}
-}
-
-// nxadmLog adapts nxadm's logger to events. nxadm reports reopening only
-// through log messages, so recognising them is the one way to learn of a
-// reopen at the moment it happens (rather than at the next line).
-type nxadmLog struct {
-	events chan<- event
-	stop   <-chan struct{}
-	log    *slog.Logger
-}
-
-// classify recognises the nxadm messages that report a state change.
-func classify(msg []byte) eventKind {
-	switch {
-	case bytes.HasPrefix(msg, []byte("Re-opening moved/deleted file")):
-		return evMoved
-	case bytes.HasPrefix(msg, []byte("Re-opening truncated file")):
-		return evTruncated
-	case bytes.HasPrefix(msg, []byte("Waiting for ")):
-		return evWaiting
-	case bytes.HasPrefix(msg, []byte("Successfully reopened")):
-		return evReopened
-	}
-	return 0
-}
-
-func (w *nxadmLog) Write(p []byte) (int, error) {
-	kind := classify(p)
-	if kind == 0 {
-		w.log.Debug("nxadm/tail", "msg", string(bytes.TrimSpace(p)))
-		return len(p), nil
-	}
-	ev := event{kind: kind, ack: make(chan struct{})}
-	select {
-	case w.events <- ev:
-	case <-w.stop:
-		return len(p), nil
-	}
-	select {
-	case <-ev.ack:
-	case <-w.stop:
-	}
-	return len(p), nil
+	// looks counts the looks begun and over, for tests to know when the
+	// follower is between two.
+	looks, looked atomic.Int64
 }
 
 func (s *source) snapshot() Source {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	src := Source{Path: s.path, File: s.id, Offset: s.off.Load(), Open: s.open, Size: s.size}
-	if s.f != nil {
-		if fi, err := s.f.Stat(); err == nil {
-			src.Size = fi.Size()
+	src := Source{Path: s.path, Size: s.size, Offset: s.size, Open: s.open}
+	if c := s.cur; c != nil {
+		src.File, src.Size, src.Offset, src.Open = c.id, c.size.Load(), c.off.Load(), true
+	}
+	for _, f := range append(s.old, s.cur) {
+		if f != nil {
+			src.Behind += max(f.size.Load()-f.off.Load(), 0)
 		}
 	}
 	return src
 }
 
-// setFile replaces the handle on the current file, closing the previous one.
-func (s *source) setFile(f *os.File, id FileID, off int64) {
-	s.mu.Lock()
-	if s.f != nil && s.f != f {
-		s.f.Close()
-	}
-	s.f, s.id, s.open = f, id, f != nil
-	s.mu.Unlock()
-	s.off.Store(off)
-	s.suspect = 0
-}
-
-// openPath opens the file now at the path and identifies it.
-func (s *source) openPath() (*os.File, FileID, int64, error) {
-	f, err := os.Open(s.path)
-	if err != nil {
-		return nil, FileID{}, 0, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, FileID{}, 0, err
-	}
-	return f, fileID(fi), fi.Size(), nil
-}
-
-// start opens the file and starts nxadm on it at the offset decided by
-// Positions and FromStart. A file that is missing is waited for by nxadm and
-// read from its beginning, as is every file found after start-up.
+// start opens the file at the path, if there is one, before Ready: where it
+// starts follows from a saved position, FromStart and initial (a file found
+// after start-up is new data, read from its start).
 func (s *source) start(initial bool) {
-	f, id, off, err := s.attach(func(f *os.File, id FileID, size int64) int64 {
-		saved, hasSaved := s.t.cfg.Positions[s.path]
-		off, reason := startOffset(saved, hasSaved, id, size, s.t.cfg.FromStart || !initial)
-		if reason != "" {
-			s.log.Info("reading file from its start", "reason", reason)
-		}
-		if off >= 0 {
-			return off
-		}
-		off, err := lastLineStart(f, size, s.t.cfg.MaxLineBytes)
-		if err != nil {
-			s.log.Warn("finding the last line", "err", err)
-			return size
-		}
-		return off
-	})
+	s.looks.Store(1)
+	f, err := s.openPath()
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			s.log.Warn("opening file", "err", err)
+			s.report("cannot open file", err)
 		}
-		s.setFile(nil, FileID{}, 0)
-		s.cur, _ = s.newFollower(-1, false)
+		if saved, ok := s.t.cfg.Positions[s.path]; ok {
+			s.rotatedWhileDown(saved, "file gone since the position was saved")
+		}
 		return
 	}
-	s.setFile(f, id, off)
+	off := int64(0)
+	saved, hasSaved := s.t.cfg.Positions[s.path]
+	switch {
+	case hasSaved && s.fits(f, saved):
+		off = saved.Offset
+	case hasSaved:
+		s.rotatedWhileDown(saved, "file replaced or truncated since the position was saved")
+	case s.t.cfg.FromStart || !initial:
+	default:
+		size := f.size.Load()
+		if off, err = lastLineStart(f.f, size, s.t.cfg.MaxLineBytes); err != nil {
+			s.log.Warn("finding the last line", "err", err)
+			off = size
+		}
+	}
+	f.off.Store(off)
+	f.r = lines.NewAt(f.f, off, s.t.cfg.MaxLineBytes)
+	s.setCur(f)
 }
 
-// attach opens the file at the path, picks the offset to start at and starts
-// nxadm there. nxadm opens by path, so it checks afterwards that the path
-// still names the file it identified: then nxadm has that file open too (an
-// inode cannot come back to a path while we hold it open).
-func (s *source) attach(pick func(f *os.File, id FileID, size int64) int64) (*os.File, FileID, int64, error) {
-	for range 5 {
-		f, id, size, err := s.openPath()
-		if err != nil {
-			return nil, FileID{}, 0, err
-		}
-		off := pick(f, id, size)
-		fl, err := s.newFollower(off, true)
-		if err == nil {
-			if now, _, err := Identify(s.path); err == nil && now == id {
-				s.cur = fl
-				return f, id, off, nil
-			}
-			close(fl.stop)
-			_ = fl.tl.Stop()
-		}
-		f.Close()
-	}
-	return nil, FileID{}, 0, errReplaced
+// fits reports whether a saved position is one in f.
+func (s *source) fits(f *file, p Position) bool {
+	return p.File.SameFile(f.id) && p.Offset >= 0 && p.Offset <= f.size.Load() && p.File.matches(f.f, s.head)
 }
 
-// newFollower starts an nxadm tail at off, or with no seek when off < 0.
-// With mustExist nxadm opens the file before returning (and fails if it is
-// missing); otherwise it waits for the file in its own goroutine.
-func (s *source) newFollower(off int64, mustExist bool) (*follower, error) {
-	events := make(chan event)
-	stop := make(chan struct{})
-	cfg := nxtail.Config{
-		Follow:        true,
-		ReOpen:        true,
-		MustExist:     mustExist,
-		Poll:          true,
-		CompleteLines: true,
-		Logger:        log.New(&nxadmLog{events: events, stop: stop, log: s.log}, "", 0),
-		// Pipe only skips a position lookup (an lseek per line) whose result
-		// nxadm v1.4.11 discards (tail.go:299); each line's offset still comes
-		// from the lookup in sendLine, which Pipe does not change.
-		Pipe: true,
+// rotatedWhileDown reports a saved position that no longer applies; the
+// first look reads the rest of its file if it can still be found.
+func (s *source) rotatedWhileDown(p Position, why string) {
+	s.log.Warn("saved position does not fit the file at the path; reading it from its start", "reason", why, "offset", p.Offset)
+	if ev := s.t.cfg.Events.RotatedWhileDown; ev != nil {
+		ev(s.path)
 	}
-	if off >= 0 {
-		cfg.Location = &nxtail.SeekInfo{Offset: off, Whence: io.SeekStart}
+	s.saved = &p
+}
+
+// openPath opens the file at the path without blocking and identifies it.
+func (s *source) openPath() (*file, error) {
+	if err := checkPath(s.path); err != nil {
+		return nil, err
 	}
-	tl, err := nxtail.TailFile(s.path, cfg)
+	f, err := os.OpenFile(s.path, openFlags, 0)
 	if err != nil {
 		return nil, err
 	}
-	return &follower{tl: tl, events: events, stop: stop}, nil
-}
-
-// stopFollower stops nxadm and returns the reason it had stopped, if any.
-func (s *source) stopFollower() error {
-	if s.cur == nil {
-		return nil
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = ErrNotRegular // replaced between the check and the open
 	}
-	close(s.cur.stop)
-	// Stop waits for nxadm's goroutine; nxadm's Cleanup is deliberately not
-	// called since it breaks later tails of the same file.
-	err := s.cur.tl.Stop()
-	s.cur = nil
-	return err
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	nf := &file{f: f, id: identify(f, fi, s.head)}
+	nf.size.Store(fi.Size())
+	return nf, nil
 }
 
-// run forwards lines and handles nxadm's events until ctx is done.
+func (s *source) setCur(f *file) {
+	s.mu.Lock()
+	s.cur = f
+	s.mu.Unlock()
+	s.opened = true
+}
+
+// report logs a problem with the path once, until it changes.
+func (s *source) report(msg string, err error) {
+	if key := msg + err.Error(); key != s.problem {
+		s.problem = key
+		s.log.Warn(msg, "err", err)
+	}
+}
+
+// run follows the source until ctx is done or, for a glob match, the file
+// is gone for good.
 func (s *source) run(ctx context.Context, emit Handler) {
-	defer func() {
-		s.stopFollower()
-		s.setFile(nil, FileID{}, s.off.Load())
-	}()
-	tick := time.NewTicker(s.t.checkEvery)
-	defer tick.Stop()
-	for {
-		var (
-			lines  <-chan *nxtail.Line
-			events <-chan event
-		)
-		if s.cur != nil {
-			lines, events = s.cur.tl.Lines, s.cur.events
+	defer s.close()
+	for first := true; ; first = false {
+		if !first {
+			s.looks.Add(1) // the first was counted by start
 		}
+		if !s.step(emit) {
+			return
+		}
+		if s.gone() {
+			s.log.Info("file gone; no longer followed", "after", s.t.cfg.GoneAfter)
+			s.t.remove(s)
+			return
+		}
+		s.rewatch()
+		var (
+			modified, truncated, deleted <-chan bool
+			exists                       <-chan struct{}
+		)
+		if w := s.w; w != nil && w.changes != nil {
+			modified, truncated, deleted = w.changes.Modified, w.changes.Truncated, w.changes.Deleted
+		} else if w != nil {
+			exists = w.exists
+		}
+		every := s.t.checkEvery
+		if len(s.old) > 0 || s.problem != "" {
+			every = s.t.cfg.PollInterval
+		}
+		s.looked.Add(1)
 		select {
 		case <-ctx.Done():
 			return
-		case l, ok := <-lines:
-			if !ok {
-				s.followerDied()
-				continue
-			}
-			if !s.forward(emit, l) {
-				return
-			}
-		case ev := <-events:
-			ok := s.handle(emit, ev.kind)
-			close(ev.ack)
-			if !ok {
-				return
-			}
-		case <-tick.C:
-			if !s.check(emit) {
-				return
-			}
+		case <-modified:
+		case <-truncated:
+		case <-deleted:
+			s.stopWatch() // nxadm's poller has ended; the next look finds why
+		case <-exists:
+			s.stopWatch()
+		case <-s.t.after(every):
 		}
 	}
 }
 
-// forward sends one of nxadm's lines on out. nxadm's SeekInfo.Offset is the
-// reader position just past the line's newline in the file it has open,
-// restarting at 0 after a reopen.
-func (s *source) forward(emit Handler, l *nxtail.Line) bool {
-	if l.Err != nil {
-		s.log.Warn("follower", "err", l.Err)
-		return true
+// rewatch makes the watcher fit what the path holds: the changes of the
+// current file, or the wait for the path to appear. A path that cannot be
+// checked, or holds no regular file, is left to the follower's own looks:
+// nxadm's poller would end the process on the first, and report the second
+// as appeared at once.
+func (s *source) rewatch() {
+	switch {
+	case s.problem != "":
+		s.stopWatch()
+	case s.cur != nil:
+		if s.w == nil || s.w.file != s.cur {
+			s.stopWatch()
+			s.w = s.watchChanges(s.cur)
+		}
+	case s.w == nil || s.w.changes != nil:
+		s.stopWatch()
+		s.w = s.watchExists()
 	}
-	if s.f == nil {
-		// First line of a file that appeared after start: identify what is
-		// at the path now (racy only if it is replaced again meanwhile).
-		s.adopt()
-	}
-	s.backoff, s.suspect = 0, 0
-	line := Line{Source: s.path, File: s.id, Offset: l.SeekInfo.Offset}
-	text := strings.TrimSuffix(l.Text, "\r")
-	if len(text) > s.t.cfg.MaxLineBytes {
-		line.TooLong = true
-	} else {
-		line.Text = text
-	}
-	if !emit(line) {
-		return false
-	}
-	s.off.Store(line.Offset)
-	return true
 }
 
-// adopt takes the file now at the path as the one nxadm reads from offset 0.
-func (s *source) adopt() bool {
-	f, id, _, err := s.openPath()
-	if err != nil {
-		s.setFile(nil, FileID{}, 0)
-		return false
+func (s *source) stopWatch() {
+	if s.w != nil {
+		s.w.stop()
+		s.w = nil
 	}
-	s.setFile(f, id, 0)
-	return true
 }
 
-// handle acts on an event from nxadm; false means the handler asked to stop.
-func (s *source) handle(emit Handler, kind eventKind) bool {
-	s.suspect = 0
-	switch kind {
-	case evMoved, evTruncated:
-		if !s.retire(emit) {
+// gone reports a glob source whose file has been missing for GoneAfter.
+func (s *source) gone() bool {
+	return s.glob && s.cur == nil && len(s.old) == 0 && !s.goneSince.IsZero() &&
+		s.t.now().Sub(s.goneSince) >= s.t.cfg.GoneAfter
+}
+
+func (s *source) close() {
+	s.stopWatch()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range append(s.old, s.cur) {
+		if f != nil {
+			f.f.Close()
+		}
+	}
+	s.cur, s.old = nil, nil
+}
+
+// step looks at the path and the open files, acts on what changed, and
+// reads every complete line there is. It returns false when emit asked to
+// stop.
+func (s *source) step(emit Handler) bool {
+	now := s.t.now()
+	err := checkPath(s.path)
+	switch {
+	case err == nil:
+		s.goneSince = time.Time{}
+		if !s.stepPath(emit, now) {
 			return false
 		}
-		if kind == evMoved {
-			s.log.Info("file moved or deleted; reopening")
-		} else {
-			s.log.Info("file truncated; reopening")
+	case errors.Is(err, fs.ErrNotExist):
+		s.problem = ""
+		if s.goneSince.IsZero() {
+			s.goneSince = now
 		}
-	case evWaiting:
-		s.log.Info("waiting for file to appear")
-	case evReopened:
-		s.adopt()
+		s.retire(now)
+	case errors.Is(err, ErrNotRegular):
+		s.report("the path no longer names a regular file; waiting", err)
+		s.retire(now)
+	default:
+		// A symlink loop, a directory that cannot be searched: whether
+		// the file was rotated cannot be known; keep reading what is open.
+		s.report("cannot check the path; reading the open file on", err)
+	}
+	if s.saved != nil {
+		p := *s.saved
+		s.saved = nil
+		if _, ok := s.readMoved(emit, p); !ok {
+			return false
+		}
+	}
+	return s.readAll(emit, now)
+}
+
+// stepPath handles a path that names a regular file.
+func (s *source) stepPath(emit Handler, now time.Time) bool {
+	if s.problem != "" {
+		s.log.Info("the path is usable again")
+		s.problem = ""
+	}
+	if s.cur != nil {
+		fi, err := os.Stat(s.path)
+		if err == nil && fileID(fi).SameFile(s.cur.id) {
+			return s.checkTruncated(emit)
+		}
+		s.log.Info("the path names another file; reading the new one, and the old one for the rotate wait", "rotate_wait", s.t.cfg.RotateWait)
+		s.retire(now)
+	}
+	f, err := s.openPath()
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			s.report("cannot open file", err)
+		}
+		return true
+	}
+	f.r = lines.NewAt(f.f, 0, s.t.cfg.MaxLineBytes)
+	if s.opened {
 		s.reopened()
 	}
+	s.setCur(f)
 	return true
 }
 
 func (s *source) reopened() {
-	s.log.Info("file reopened")
-	if s.t.cfg.OnReopen != nil {
-		s.t.cfg.OnReopen(s.path)
+	if ev := s.t.cfg.Events.Reopened; ev != nil {
+		ev(s.path)
 	}
 }
 
-// retire gives up the current file. If the path no longer names it (rename or
-// delete), the lines written to it after nxadm's last read are sent first:
-// nxadm switches to the new file without reading the old one to its end.
-// After a truncation in place the old bytes are gone, so nothing is read.
-func (s *source) retire(emit Handler) bool {
-	ok := true
-	if s.f != nil {
-		if id, _, err := Identify(s.path); err != nil || id != s.id {
-			ok = s.drain(emit)
-		}
-	}
-	s.setFile(nil, FileID{}, 0)
-	return ok
-}
-
-// drain sends the complete lines after the last one sent from the current
-// file; an incomplete last line is dropped, as the file is no longer written.
-func (s *source) drain(emit Handler) bool {
-	off := s.off.Load()
-	if fi, err := s.f.Stat(); err != nil || fi.Size() <= off {
-		return true
-	}
-	lr := newLineReader(io.NewSectionReader(s.f, off, 1<<62), s.t.cfg.MaxLineBytes)
-	for {
-		text, tooLong, n, err := lr.next()
-		if err != nil {
-			if err != io.EOF {
-				s.log.Warn("reading the rest of a rotated file", "err", err)
-			}
-			return true
-		}
-		off += n
-		line := Line{Source: s.path, TooLong: tooLong, File: s.id, Offset: off}
-		if !tooLong {
-			line.Text = string(text)
-		}
-		if !emit(line) {
-			return false
-		}
-		s.off.Store(off)
-	}
-}
-
-// followerDied handles nxadm giving up (e.g. a read error, or the file
-// vanishing right after a reopen): it is restarted after a backoff.
-func (s *source) followerDied() {
-	err := s.stopFollower()
-	s.backoff = min(max(2*s.backoff, 1), maxBackoffChecks)
-	s.wait = s.backoff
-	s.log.Warn("follower stopped; restarting", "err", err, "after_checks", s.wait)
-}
-
-// check runs every checkEvery: it restarts a dead follower when its backoff
-// is over, identifies a file nxadm opened silently after waiting for it, and
-// restarts nxadm when it missed a rotation.
-func (s *source) check(emit Handler) bool {
+// retire stops treating the current file as the one at the path: it is read
+// on for RotateWait.
+func (s *source) retire(now time.Time) {
 	if s.cur == nil {
-		if s.wait--; s.wait > 0 {
-			return true
-		}
-		return s.restart(emit)
+		return
 	}
-	if s.f == nil {
-		// nxadm's first open after waiting is silent; the file at the path
-		// is the one it opened (or is about to).
-		s.adopt()
-		return true
-	}
-	// nxadm's watcher takes the identity of the file at the path when it
-	// starts watching, not of the file it has open: if the file was replaced
-	// before nxadm first reached its end, nxadm never notices the rotation.
-	// Spot it as the path naming another file while nothing moves.
-	fi, err := s.f.Stat()
-	id, _, perr := Identify(s.path)
-	off := s.off.Load()
-	if err == nil && perr == nil && id != s.id && fi.Size() == s.lastSize && off == s.lastOff {
-		s.suspect++
-	} else {
-		s.suspect = 0
-	}
-	if err == nil {
-		s.lastSize = fi.Size()
-	}
-	s.lastOff = off
-	if s.suspect < s.t.stuckChecks {
-		return true
-	}
-	s.log.Warn("follower missed a rotation; restarting it")
-	s.stopFollower()
-	return s.restart(emit)
+	s.cur.until = now.Add(s.t.cfg.RotateWait)
+	s.mu.Lock()
+	s.old = append(s.old, s.cur)
+	s.cur = nil
+	s.mu.Unlock()
 }
 
-// restart starts a new follower: at the last offset if the path still names
-// the current file, else on the file now there, from 0, after draining the
-// old one.
-func (s *source) restart(emit Handler) bool {
-	had := s.f != nil
-	f, id, off, err := s.attach(func(_ *os.File, id FileID, size int64) int64 {
-		if had && id == s.id && size >= s.off.Load() {
-			return s.off.Load()
-		}
-		return 0
-	})
-	if err == nil && had && id == s.id {
-		truncated := off < s.off.Load()
-		s.setFile(f, id, off)
-		if truncated {
-			s.reopened()
-		}
+// checkTruncated handles the current file being truncated: smaller than
+// what was read of it, or starting with other bytes than it did.
+func (s *source) checkTruncated(emit Handler) bool {
+	c := s.cur
+	fi, err := c.f.Stat()
+	if err != nil {
+		s.report("cannot stat the open file", err)
 		return true
 	}
-	// nxadm may already hold lines of the new file; they wait in its channel
-	// until the old file's are sent.
-	if !s.retire(emit) {
-		if f != nil {
-			f.Close()
+	size := fi.Size()
+	read := c.r.Offset() + c.r.Buffered()
+	if size >= read && c.id.matches(c.f, s.head) {
+		if c.id.HeadLen < HeadBytes && size > int64(c.id.HeadLen) {
+			id := identify(c.f, fi, s.head)
+			s.mu.Lock()
+			c.id = id
+			s.mu.Unlock()
 		}
+		c.size.Store(size)
+		return true
+	}
+	s.log.Info("file truncated; reading it from its start", "size", size, "offset", c.r.Offset())
+	// The lines written since the last read are in the copy, if there is one.
+	old := Position{File: c.id, Offset: c.r.Offset()}
+	known := c.size.Load()
+	found, ok := s.readMoved(emit, old)
+	if !ok {
 		return false
 	}
-	if err != nil {
-		s.cur, _ = s.newFollower(-1, false)
-		return true
+	if lost := known - old.Offset; lost > 0 && !found {
+		s.lost(lost)
 	}
-	s.setFile(f, id, 0)
-	if had {
-		s.reopened()
+	s.mu.Lock()
+	c.id = identify(c.f, fi, s.head)
+	s.mu.Unlock()
+	c.r.Reset(c.f, 0)
+	c.off.Store(0)
+	c.size.Store(size)
+	s.reopened()
+	return true
+}
+
+func (s *source) lost(n int64) {
+	s.log.Warn("bytes written to the file will not be read", "bytes", n)
+	if ev := s.t.cfg.Events.Lost; ev != nil {
+		ev(s.path, n)
+	}
+}
+
+// readAll reads the old files, then the current one; old files past their
+// rotate wait are closed.
+func (s *source) readAll(emit Handler, now time.Time) bool {
+	keep := s.old[:0]
+	var closed []*file
+	for _, f := range s.old {
+		if !s.read(emit, f, true) {
+			return false
+		}
+		if now.Before(f.until) {
+			keep = append(keep, f)
+			continue
+		}
+		if n := f.r.Buffered(); n > 0 {
+			s.lost(n) // a last line that never got its newline
+		}
+		closed = append(closed, f)
+	}
+	if len(closed) > 0 {
+		s.mu.Lock()
+		s.old = keep
+		s.mu.Unlock()
+		for _, f := range closed {
+			f.f.Close()
+		}
+	}
+	if s.cur != nil {
+		return s.read(emit, s.cur, false)
 	}
 	return true
 }
 
-// runStdin reads the stdin source until EOF or ctx is done.
-func (s *source) runStdin(ctx context.Context, emit Handler, r io.Reader) {
-	s.mu.Lock()
-	s.open = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		s.open = false
-		s.mu.Unlock()
-	}()
-
-	lines := make(chan Line)
-	quit := make(chan struct{})
-	defer close(quit)
-	var readErr error
-	// The reader is not waited for: a blocked read of a terminal or pipe
-	// cannot be interrupted. It exits as soon as its read returns.
-	go func() {
-		defer close(lines)
-		lr := newLineReader(r, s.t.cfg.MaxLineBytes)
-		var off int64
-		for {
-			text, tooLong, n, err := lr.next()
-			off += n
-			if n > 0 && (err == nil || err == io.EOF) {
-				line := Line{Source: s.path, TooLong: tooLong, Offset: off}
-				if !tooLong {
-					line.Text = string(text)
-				}
-				select {
-				case lines <- line:
-				case <-quit:
-					return
-				}
-			}
-			if err != nil {
-				if err != io.EOF {
-					readErr = err
-				}
-				return
-			}
-		}
-	}()
-
+// read hands every complete line of f to emit.
+func (s *source) read(emit Handler, f *file, rotated bool) bool {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case line, ok := <-lines:
-			if !ok {
-				if readErr != nil {
-					s.log.Warn("reading stdin", "err", readErr)
-				}
-				s.log.Info("stdin closed")
-				return
+		text, tooLong, err := f.r.Next()
+		if err != nil {
+			if !errors.Is(err, lines.ErrNoLine) {
+				s.report("reading file", err)
 			}
-			if !emit(line) {
-				return
-			}
-			s.off.Store(line.Offset)
-			s.mu.Lock()
-			s.size = line.Offset
-			s.mu.Unlock()
+			break
 		}
+		l := Line{Source: s.path, TooLong: tooLong, File: f.id, Offset: f.r.Offset(), Rotated: rotated}
+		if len(text) > 0 {
+			l.Text = unsafe.String(&text[0], len(text))
+		}
+		if !emit(l) {
+			return false
+		}
+		f.off.Store(l.Offset)
 	}
-}
-
-// lineReader reads newline-terminated lines holding at most max+2 bytes of a
-// line in memory, so a huge line costs no more than the limit.
-type lineReader struct {
-	r   *bufio.Reader
-	max int
-	buf []byte
-}
-
-func newLineReader(r io.Reader, maxLine int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: maxLine}
-}
-
-// next returns the next line without "\n" or "\r\n" (text is valid until the
-// next call, nil when tooLong) and n, the bytes it took. At EOF after a
-// partial line it returns that line with io.EOF; at a clean EOF n is 0.
-func (lr *lineReader) next() (text []byte, tooLong bool, n int64, err error) {
-	lr.buf = lr.buf[:0]
-	for {
-		chunk, err := lr.r.ReadSlice('\n')
-		n += int64(len(chunk))
-		if !tooLong {
-			if len(lr.buf)+len(chunk) > lr.max+2 {
-				tooLong, lr.buf = true, lr.buf[:0]
-			} else {
-				lr.buf = append(lr.buf, chunk...)
-			}
-		}
-		if err == bufio.ErrBufferFull {
-			continue
-		}
-		if tooLong {
-			return nil, true, n, err
-		}
-		text = bytes.TrimSuffix(lr.buf, []byte("\n"))
-		text = bytes.TrimSuffix(text, []byte("\r"))
-		if len(text) > lr.max {
-			return nil, true, n, err
-		}
-		return text, false, n, err
+	if fi, err := f.f.Stat(); err == nil {
+		f.size.Store(fi.Size())
 	}
-}
-
-// lastLineStart returns where the last line of the first end bytes of r
-// starts: end itself when they end with a newline. Starting there rather than
-// at end means a line being written at start-up is delivered whole. It looks
-// back at most max+1 bytes; a longer partial line is still too long when read
-// from there.
-func lastLineStart(r io.ReaderAt, end int64, maxLine int) (int64, error) {
-	limit := max(end-int64(maxLine)-1, 0)
-	buf := make([]byte, min(64<<10, end-limit))
-	for hi := end; hi > limit; {
-		lo := max(hi-int64(len(buf)), limit)
-		b := buf[:hi-lo]
-		if _, err := r.ReadAt(b, lo); err != nil && err != io.EOF {
-			return end, err
-		}
-		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
-			return lo + int64(i) + 1, nil
-		}
-		hi = lo
-	}
-	return limit, nil
+	return true
 }
