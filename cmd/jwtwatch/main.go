@@ -23,6 +23,7 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
 	"github.com/jwtwatch/jwtwatch/internal/demo"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
+	"github.com/jwtwatch/jwtwatch/internal/tail"
 )
 
 // Exit statuses.
@@ -37,10 +38,10 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// Garbage collector settings unless GOGC or GOMEMLIMIT say otherwise. Every
-// line is garbage at once (nxadm/tail copies it twice) while the live heap
-// stays a few MiB, so collecting at 5× the live heap instead of 2× saves
-// about a tenth of the CPU per line (docs/benchmarks.md); the soft limit
+// Garbage collector settings unless GOGC or GOMEMLIMIT say otherwise. The
+// live heap stays a few MiB while what a line leaves behind (a cached
+// token, verdicts' claims) is garbage soon, so collecting at 5× the live
+// heap instead of 2× saves CPU per line (docs/benchmarks.md); the soft limit
 // keeps the peak well under a 64 MiB container limit.
 const (
 	gcPercent   = 400
@@ -56,6 +57,13 @@ func tuneGC(lookup func(string) (string, bool)) {
 	if _, ok := lookup("GOMEMLIMIT"); !ok {
 		debug.SetMemoryLimit(memoryLimit)
 	}
+}
+
+func cmpOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
 }
 
 // run parses the command line and starts the chosen command; it returns the exit status.
@@ -80,7 +88,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	runCmd.Flag("log.json.time-field", "With --log.format=json: dotted path of the timestamp.").Default("time").StringVar(&o.Parse.TimeField)
 	runCmd.Flag("log.regex", "With --log.format=regex: Go regular expression with named groups token (required), status and time.").StringVar(&o.Parse.Pattern)
 	runCmd.Flag("log.start-at", "Where a file with no saved position starts: end or beginning.").Default("end").SetValue(&enumValue{flag: "log.start-at", options: []string{"end", "beginning"}, dst: &startAt})
-	runCmd.Flag("log.max-line-bytes", "Lines longer than this are counted as dropped, not parsed.").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &o.MaxLineBytes})
+	runCmd.Flag("log.max-line-bytes", "Lines longer than this are counted as dropped, not parsed (and never held in memory whole).").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &o.MaxLineBytes})
+	runCmd.Flag("log.rotate-wait", "How long a renamed or deleted log file is still read, for writers that have not reopened yet.").Default("5s").SetValue(durationValue{"log.rotate-wait", &o.RotateWait})
+	var pollInterval time.Duration
+	runCmd.Flag("log.poll-interval", "How often each log file is looked at for new lines, rotation and truncation (the longest a new line waits).").Default("25ms").SetValue(durationValue{"log.poll-interval", &pollInterval})
 	runCmd.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &o.Verify.Algorithms, cumulative: true})
 	runCmd.Flag("jwt.cache-size", "Tokens whose verdict is cached (repeated tokens skip base64, JSON and HMAC; exp and nbf are judged per line); 0 disables.").Default("4096").IntVar(&cacheSize)
 	runCmd.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &o.Verify.Leeway})
@@ -118,6 +129,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	logCfg.Writer = stderr
 	logger := promslog.New(logCfg)
+	// nxadm/tail's poll interval is one variable for the whole process: set
+	// once, here, for every command that follows files (run, demo, bench).
+	tail.SetPollInterval(cmpOr(pollInterval, tail.DefaultPollInterval))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -144,6 +158,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 
+	if pollInterval <= 0 || o.RotateWait < 0 {
+		fmt.Fprintln(stderr, "jwtwatch: error: --log.poll-interval must be positive and --log.rotate-wait not negative")
+		return exitUsage
+	}
+	if o.RotateWait == 0 {
+		o.RotateWait = -1 // tail.Config: negative reads a rotated file once
+	}
+	o.PollInterval = pollInterval
 	o.Parse.Format = format[0]
 	o.VerdictCacheSize = cacheSize
 	if cacheSize <= 0 {

@@ -5,9 +5,12 @@
 package metrics
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -56,10 +59,13 @@ type Metrics struct {
 	mismatches map[mismatchLabels]prometheus.Counter
 	suspicious map[suspiciousLabels]prometheus.Counter
 
-	linesRead    *prometheus.CounterVec
-	linesNoToken *prometheus.CounterVec
-	linesDropped *prometheus.CounterVec
-	reopens      *prometheus.CounterVec
+	linesRead        *prometheus.CounterVec
+	linesNoToken     *prometheus.CounterVec
+	linesDropped     *prometheus.CounterVec
+	reopens          *prometheus.CounterVec
+	rotatedWhileDown *prometheus.CounterVec
+	lostBytes        *prometheus.CounterVec
+	skipped          prometheus.Counter
 
 	reloads           *prometheus.CounterVec
 	reloadLastSuccess prometheus.Gauge
@@ -74,7 +80,7 @@ type Metrics struct {
 // Source holds the counters of one log source, all created together so each
 // appears at zero as soon as the source is known.
 type Source struct {
-	Read, NoToken, TooLong, Invalid, Reopens prometheus.Counter
+	Read, NoToken, TooLong, Invalid, Reopens, RotatedWhileDown, LostBytes prometheus.Counter
 }
 
 // New registers every metric on reg and creates every bounded label
@@ -131,6 +137,18 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: namespace, Name: "source_reopens_total",
 		Help: "Times a followed log file was reopened after rotation or truncation.",
 	}, []string{"source"})
+	m.rotatedWhileDown = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "source_rotated_while_down_total",
+		Help: "Saved positions that no longer fit the file at their path (rotated, replaced or truncated while jwtwatch was down): the file is read from its start.",
+	}, []string{"source"})
+	m.lostBytes = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "source_lost_bytes_total",
+		Help: "Bytes known to have been written to a log file that will not be read (truncated with no copy beside it, a last line without newline in a rotated file).",
+	}, []string{"source"})
+	m.skipped = f.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "log_paths_skipped_total",
+		Help: "Glob matches not followed because they are not regular files (directories, FIFOs, devices) or cannot be resolved.",
+	})
 	m.reloads = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "key_reloads_total",
 		Help: "Key reloads (SIGHUP or a changed secret file), by result.",
@@ -202,15 +220,55 @@ func (m *Metrics) Source(path string) *Source {
 	if s, ok := m.sources[path]; ok {
 		return s
 	}
+	l := LabelValue(path)
 	s := &Source{
-		Read:    m.linesRead.WithLabelValues(path),
-		NoToken: m.linesNoToken.WithLabelValues(path),
-		TooLong: m.linesDropped.WithLabelValues(path, DropTooLong),
-		Invalid: m.linesDropped.WithLabelValues(path, DropInvalid),
-		Reopens: m.reopens.WithLabelValues(path),
+		Read:             m.linesRead.WithLabelValues(l),
+		NoToken:          m.linesNoToken.WithLabelValues(l),
+		TooLong:          m.linesDropped.WithLabelValues(l, DropTooLong),
+		Invalid:          m.linesDropped.WithLabelValues(l, DropInvalid),
+		Reopens:          m.reopens.WithLabelValues(l),
+		RotatedWhileDown: m.rotatedWhileDown.WithLabelValues(l),
+		LostBytes:        m.lostBytes.WithLabelValues(l),
 	}
 	m.sources[path] = s
 	return s
+}
+
+// DeleteSource removes the series of a source no longer followed (a file a
+// glob matched, gone), so that dated files do not grow the label set.
+func (m *Metrics) DeleteSource(path string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sources, path)
+	l := LabelValue(path)
+	for _, v := range []*prometheus.CounterVec{m.linesRead, m.linesNoToken, m.reopens, m.rotatedWhileDown, m.lostBytes} {
+		v.DeleteLabelValues(l)
+	}
+	m.linesDropped.DeleteLabelValues(l, DropTooLong)
+	m.linesDropped.DeleteLabelValues(l, DropInvalid)
+}
+
+// Skipped counts a glob match that is not followed.
+func (m *Metrics) Skipped() { m.skipped.Inc() }
+
+// LabelValue makes a path a valid label value: Prometheus label values are
+// UTF-8, file names are bytes. Each byte that is not part of valid UTF-8 is
+// written as \xNN, so distinct names stay distinct.
+func LabelValue(path string) string {
+	if utf8.ValidString(path) {
+		return path
+	}
+	var b strings.Builder
+	for i := 0; i < len(path); {
+		r, n := utf8.DecodeRuneInString(path[i:])
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02x`, path[i])
+		} else {
+			b.WriteString(path[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 // Reload counts the outcome of a key reload.
@@ -311,8 +369,9 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	for _, src := range s.Sources {
-		g(c.behind, float64(src.BehindBytes), src.Path)
-		g(c.lastLine, seconds(src.LastLine), src.Path)
+		l := LabelValue(src.Path)
+		g(c.behind, float64(src.BehindBytes), l)
+		g(c.lastLine, seconds(src.LastLine), l)
 	}
 }
 

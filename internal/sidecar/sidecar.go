@@ -46,9 +46,17 @@ type Options struct {
 	LogPaths     []string
 	FromStart    bool
 	MaxLineBytes int
-	Parse        parse.Config
-	Verify       verify.Options
-	Policy       rotation.Policy
+	// RotateWait is how long a rotated file is still read
+	// (tail.DefaultRotateWait when 0); PollInterval how often files that
+	// nothing watches are looked at (tail.DefaultPollInterval when 0).
+	RotateWait   time.Duration
+	PollInterval time.Duration
+	// GoneAfter is how long a file a glob matched may be missing before its
+	// series are deleted (tail.DefaultGoneAfter when 0).
+	GoneAfter time.Duration
+	Parse     parse.Config
+	Verify    verify.Options
+	Policy    rotation.Policy
 
 	ListenAddresses []string
 	SystemdSocket   bool
@@ -167,6 +175,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	saved := state.File{Positions: map[string]tail.Position{}}
 	if o.StateFile != "" {
+		unlock, err := state.Lock(o.StateFile)
+		if err != nil {
+			return fmt.Errorf("%w: --state.file: %w", ErrConfig, err)
+		}
+		defer unlock()
 		if saved, err = state.Load(o.StateFile); err != nil {
 			return fmt.Errorf("%w: --state.file: %w", ErrConfig, err)
 		}
@@ -189,9 +202,18 @@ func Run(ctx context.Context, o Options) error {
 		FromStart:    o.FromStart,
 		MaxLineBytes: o.MaxLineBytes,
 		Positions:    saved.Positions,
+		RotateWait:   o.RotateWait,
+		PollInterval: o.PollInterval,
+		GoneAfter:    o.GoneAfter,
 		Logger:       s.log,
-		OnReopen:     func(src string) { s.metrics.Source(src).Reopens.Inc() },
-		Stdin:        o.Stdin,
+		Events: tail.Events{
+			Reopened:         func(src string) { s.source(src).counters.Reopens.Inc() },
+			RotatedWhileDown: func(src string) { s.source(src).counters.RotatedWhileDown.Inc() },
+			Lost:             func(src string, n int64) { s.source(src).counters.LostBytes.Add(float64(n)) },
+			Removed:          s.removeSource,
+			Skipped:          func(string) { s.metrics.Skipped() },
+		},
+		Stdin: o.Stdin,
 	})
 	if err != nil {
 		return fmt.Errorf("%w: --log.path: %w", ErrConfig, err)
@@ -331,7 +353,9 @@ func (s *sidecar) line(l tail.Line) {
 	src.counters.Read.Inc()
 	defer func() {
 		s.mu.Lock()
-		src.pos = tail.Position{File: l.File, Offset: l.Offset}
+		if !l.Rotated { // the position follows the file at the path
+			src.pos = tail.Position{File: l.File, Offset: l.Offset}
+		}
 		src.lastLine = now
 		s.mu.Unlock()
 	}()
@@ -366,6 +390,18 @@ func (s *sidecar) line(l tail.Line) {
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}
+}
+
+// removeSource forgets a source the tailer dropped (a glob match gone for a
+// while): its series, and its position in the state file.
+func (s *sidecar) removeSource(path string) {
+	s.pipe.Lock() // not between a line's count and its position
+	s.mu.Lock()
+	delete(s.sources, path)
+	delete(s.carried, path)
+	s.mu.Unlock()
+	s.metrics.DeleteSource(path)
+	s.pipe.Unlock()
 }
 
 func (s *sidecar) source(path string) *source {
@@ -417,13 +453,9 @@ func (s *sidecar) state() metrics.State {
 	for _, ts := range s.tailer.Sources() {
 		src := s.source(ts.Path) // a file a glob just matched appears at zero
 		s.mu.Lock()
-		pos, last := src.pos, src.lastLine
+		last := src.lastLine
 		s.mu.Unlock()
-		behind := ts.Size
-		if ts.File == pos.File {
-			behind = max(ts.Size-pos.Offset, 0)
-		}
-		st.Sources = append(st.Sources, metrics.SourceState{Path: ts.Path, BehindBytes: behind, LastLine: last})
+		st.Sources = append(st.Sources, metrics.SourceState{Path: ts.Path, BehindBytes: ts.Behind, LastLine: last})
 	}
 	return st
 }

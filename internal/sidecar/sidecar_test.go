@@ -473,3 +473,63 @@ func TestCheckpointIsConsistent(t *testing.T) {
 	}
 	t.Logf("%d checkpoints checked", checked)
 }
+
+// TestStateFileLocked: a second jwtwatch on the same state file is refused
+// at start-up, naming the lock and its holder; the first keeps it.
+func TestStateFileLocked(t *testing.T) {
+	dir := t.TempDir()
+	logPath, statePath := filepath.Join(dir, "gw.log"), filepath.Join(dir, "state.json")
+	env := map[string]string{"JWT_ACCESS_SECRET": secret(t)}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	sc := startSidecar(t, Options{LogPaths: []string{logPath}, StateFile: statePath, Lookup: lookup})
+	err := Run(context.Background(), Options{LogPaths: []string{logPath}, StateFile: statePath, Lookup: lookup, ListenAddresses: []string{"127.0.0.1:0"}})
+	if !errors.Is(err, ErrConfig) || !errors.Is(err, state.ErrLocked) {
+		t.Fatalf("second Run: %v, want a configuration error for a locked state file", err)
+	}
+	if want := fmt.Sprintf("%s.lock is held by another jwtwatch (pid %d)", statePath, os.Getpid()); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+	if err := sc.stop(); err != nil {
+		t.Fatal(err)
+	}
+	// Released at the end of Run: the next one starts.
+	startSidecar(t, Options{LogPaths: []string{logPath}, StateFile: statePath, Lookup: lookup})
+}
+
+// TestSourceLabels: file names that are not UTF-8 are followed and
+// labelled (each invalid byte as \xNN) instead of panicking the scrape;
+// files a glob matched that are gone for a while lose their series and
+// their position in the state file.
+func TestSourceLabels(t *testing.T) {
+	dir := t.TempDir()
+	statePath := filepath.Join(dir, "state.json")
+	env := map[string]string{"JWT_ACCESS_SECRET": secret(t)}
+	bad, dated := filepath.Join(dir, "bad\xff.log"), filepath.Join(dir, "gw-2026-11-01.log")
+	literal := filepath.Join(dir, "lit\xfe.txt")
+	for _, p := range []string{bad, dated, literal} {
+		if err := os.WriteFile(p, []byte("GET /health 200\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc := startSidecar(t, Options{
+		LogPaths: []string{filepath.Join(dir, "*.log"), literal}, FromStart: true, StateFile: statePath, CheckpointInterval: 50 * time.Millisecond,
+		RotateWait: 50 * time.Millisecond, GoneAfter: 100 * time.Millisecond,
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+	label := func(p string) string { return strings.ReplaceAll(p, "\xff", `\\xff`) }
+	waitFor(t, "a line from each file", func() bool {
+		_, body := get(t, sc.base+"/metrics")
+		return strings.Contains(body, fmt.Sprintf(`jwtwatch_lines_read_total{source="%s"} 1`, label(bad))) &&
+			strings.Contains(body, fmt.Sprintf(`jwtwatch_lines_read_total{source="%s"} 1`, dated)) &&
+			strings.Contains(body, fmt.Sprintf(`jwtwatch_lines_read_total{source="%s"} 1`, strings.ReplaceAll(literal, "\xfe", `\\xfe`)))
+	})
+	if err := os.Remove(dated); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the deleted file's series and position to go", func() bool {
+		_, body := get(t, sc.base+"/metrics")
+		st, err := state.Load(statePath)
+		_, saved := st.Positions[dated]
+		return err == nil && !saved && !strings.Contains(body, dated) && strings.Contains(body, "lit")
+	})
+}

@@ -17,13 +17,16 @@ import (
 )
 
 // Version is the state file format; a file of another version is refused
-// rather than misread.
+// rather than misread. Positions gained a checksum of the file's first bytes
+// (tail.FileID's head_len, head_crc64) without a new version: a file written
+// before has none, and its positions are checked by device and inode only.
 const Version = 1
 
 // Sentinel errors of Load.
 var (
 	ErrCorrupt     = errors.New("state file is not valid")
 	ErrWrongFormat = errors.New("state file has an unsupported version")
+	ErrLocked      = errors.New("state file in use")
 )
 
 // File is the content of the state file.

@@ -59,10 +59,11 @@ func (s *source) snapshot() Source {
 	if c := s.cur; c != nil {
 		src.File, src.Size, src.Offset, src.Open = c.id, c.size.Load(), c.off.Load(), true
 	}
-	for _, f := range append(s.old, s.cur) {
-		if f != nil {
-			src.Behind += max(f.size.Load()-f.off.Load(), 0)
-		}
+	for _, f := range s.old {
+		src.Behind += max(f.size.Load()-f.off.Load(), 0)
+	}
+	if c := s.cur; c != nil {
+		src.Behind += max(c.size.Load()-c.off.Load(), 0)
 	}
 	return src
 }
@@ -236,10 +237,11 @@ func (s *source) close() {
 	s.stopWatch()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, f := range append(s.old, s.cur) {
-		if f != nil {
-			f.f.Close()
-		}
+	for _, f := range s.old {
+		f.f.Close()
+	}
+	if s.cur != nil {
+		s.cur.f.Close()
 	}
 	s.cur, s.old = nil, nil
 }
@@ -380,8 +382,7 @@ func (s *source) lost(n int64) {
 // readAll reads the old files, then the current one; old files past their
 // rotate wait are closed.
 func (s *source) readAll(emit Handler, now time.Time) bool {
-	keep := s.old[:0]
-	var closed []*file
+	var keep, closed []*file
 	for _, f := range s.old {
 		if !s.read(emit, f, true) {
 			return false
