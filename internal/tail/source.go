@@ -391,7 +391,7 @@ func (s *source) readAll(emit Handler, now time.Time) bool {
 			keep = append(keep, f)
 			continue
 		}
-		if n := f.r.Buffered(); n > 0 {
+		if n := f.size.Load() - f.off.Load(); n > 0 {
 			s.lost(n) // a last line that never got its newline
 		}
 		closed = append(closed, f)

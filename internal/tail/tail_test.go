@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nxadm/tail/util"
 	"github.com/nxadm/tail/watch"
 )
 
@@ -196,6 +198,23 @@ func (h *harness) next() Line {
 	}
 }
 
+// nextAdvancing returns the next line, advancing the clock by d until it
+// comes: for followers that wait for their own timer.
+func (h *harness) nextAdvancing(d time.Duration) Line {
+	h.t.Helper()
+	deadline := time.After(waitFor)
+	for {
+		select {
+		case l := <-h.out:
+			return l
+		case <-deadline:
+			h.t.Fatal("timed out waiting for a line")
+		case <-time.After(time.Millisecond):
+			h.clock.Advance(d)
+		}
+	}
+}
+
 // lines reads n lines.
 func (h *harness) lines(n int) []Line {
 	h.t.Helper()
@@ -315,7 +334,91 @@ func readFile(t *testing.T, path string) []byte {
 
 func TestMain(m *testing.M) {
 	SetPollInterval(DefaultPollInterval)
+	if os.Getenv("JWTWATCH_TEST_NXADM_FATAL") != "" {
+		// The child of TestNxadmFatalContained: nxadm's poller reports a
+		// failed stat of its path with util.Fatal.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			util.Fatal("Failed to stat file %v: %v", "/x", syscall.ELOOP)
+		}()
+		<-done
+		fmt.Println("still running")
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
+}
+
+// TestNxadmFatalContained: what nxadm's polling watcher does when a stat of
+// its path fails with anything but "not found" (util.Fatal: log, then
+// os.Exit(1)) ends only the poller's goroutine, not the process.
+func TestNxadmFatalContained(t *testing.T) {
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "JWTWATCH_TEST_NXADM_FATAL=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "still running") {
+		t.Fatalf("util.Fatal ended the process: %v\n%s", err, out)
+	}
+}
+
+// TestPathTurnsBad replaces a followed file's path with a symlink loop, a
+// directory or a FIFO: the follower says so, never blocks or exits, keeps
+// reading the file it has open and follows the path again once it names a
+// file.
+func TestPathTurnsBad(t *testing.T) {
+	tests := []struct {
+		name string
+		bad  func(t *testing.T, path string)
+		warn string
+	}{
+		{"symlink loop", func(t *testing.T, path string) {
+			if err := os.Symlink(path, path); err != nil {
+				t.Fatal(err)
+			}
+		}, "cannot check the path"},
+		{"directory", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}, "no longer names a regular file"},
+		{"FIFO", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "no longer names a regular file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "gw.log")
+			w := openWriter(t, path)
+			h := startTailer(t, Config{Paths: []string{path}}, 16)
+			if err := os.Rename(path, path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			tt.bad(t, path)
+			w.write("still read secret\n")
+			h.kick(path)
+			if got := h.next(); got.Text != "still read secret" {
+				t.Fatalf("got %q", got.Text)
+			}
+			if !strings.Contains(h.logs.String(), tt.warn) {
+				t.Errorf("no warning %q:\n%s", tt.warn, h.logs)
+			}
+			if err := os.RemoveAll(path); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, path, "new file secret\n")
+			// No watcher on a bad path: the follower looks by itself.
+			if got := h.nextAdvancing(time.Second); got.Text != "new file secret" {
+				t.Fatalf("got %q", got.Text)
+			}
+			start := time.Now()
+			h.stop()
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("stopping took %s", d)
+			}
+		})
+	}
 }
 
 func TestNew(t *testing.T) {
