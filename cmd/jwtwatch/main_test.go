@@ -449,6 +449,13 @@ func TestStartupErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := "--log.path=" + filepath.Join(dir, "gw.log")
+	fifo, loop := filepath.Join(dir, "fifo"), filepath.Join(dir, "loop.log")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(loop, loop); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		env  []string
@@ -466,6 +473,10 @@ func TestStartupErrors(t *testing.T) {
 		{"no log path", s.env(), nil, "--log.path"},
 		{"bad glob", s.env(), []string{"--log.path=/var/log/[x"}, "--log.path"},
 		{"corrupt state file", s.env(), []string{log, "--state.file=" + empty}, "--state.file"},
+		{"directory as log path", s.env(), []string{"--log.path=" + dir}, dir + `\": not a regular file: a directory`},
+		{"FIFO as log path", s.env(), []string{"--log.path=" + fifo}, fifo + `\": not a regular file: a named pipe`},
+		{"symlink loop as log path", s.env(), []string{"--log.path=" + loop}, "too many levels of symbolic links"},
+		{"no poll interval", s.env(), []string{log, "--log.poll-interval=0s"}, "--log.poll-interval"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
