@@ -758,7 +758,7 @@ func TestRotation(t *testing.T) {
 			}
 			after, data := numbered("after-", 3)
 			nw.write(data)
-			h.kick(path)
+			h.settle(path) // the rotation is seen
 			if tt.late {
 				// The old writer goes on until it is told to reopen.
 				more, data := numbered("later-", 2)
