@@ -482,7 +482,9 @@ func TestStateFileLocked(t *testing.T) {
 	env := map[string]string{"JWT_ACCESS_SECRET": secret(t)}
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	sc := startSidecar(t, Options{LogPaths: []string{logPath}, StateFile: statePath, Lookup: lookup})
-	err := Run(context.Background(), Options{LogPaths: []string{logPath}, StateFile: statePath, Lookup: lookup, ListenAddresses: []string{"127.0.0.1:0"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second) // bounds a second Run that starts
+	defer cancel()
+	err := Run(ctx, Options{LogPaths: []string{logPath}, StateFile: statePath, Lookup: lookup, ListenAddresses: []string{"127.0.0.1:0"}})
 	if !errors.Is(err, ErrConfig) || !errors.Is(err, state.ErrLocked) {
 		t.Fatalf("second Run: %v, want a configuration error for a locked state file", err)
 	}
