@@ -412,6 +412,13 @@ func TestPathTurnsBad(t *testing.T) {
 			if got := h.nextAdvancing(time.Second); got.Text != "new file secret" {
 				t.Fatalf("got %q", got.Text)
 			}
+			// Bad again, and stopped while it is.
+			h.settle(path)
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			tt.bad(t, path)
+			h.kick(path)
 			start := time.Now()
 			h.stop()
 			if d := time.Since(start); d > 5*time.Second {
