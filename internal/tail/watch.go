@@ -24,9 +24,17 @@ import (
 // logger is replaced by one whose write ends the calling goroutine, nxadm's
 // poller, instead: os.Exit is never reached, whatever the message says, and
 // the follower sees the bad path at its next look (within a second).
+//
+// Setting what is already set writes nothing, so that calling it again with
+// the same interval (the binary's run, called several times by its tests)
+// does not race with watchers started before.
 func SetPollInterval(d time.Duration) {
-	watch.POLL_DURATION = d
-	util.LOGGER = &util.Logger{Logger: log.New(fatalGuard{}, "", 0)}
+	if watch.POLL_DURATION != d {
+		watch.POLL_DURATION = d
+	}
+	if _, guarded := util.LOGGER.Writer().(fatalGuard); !guarded {
+		util.LOGGER = &util.Logger{Logger: log.New(fatalGuard{}, "", 0)}
+	}
 }
 
 // fatalGuard ends the goroutine that writes to it. Only util.Fatal writes to
