@@ -3,8 +3,10 @@ package tail
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,7 +189,10 @@ func runLogrotate(t *testing.T, path, directive string) {
 	}
 	dir := filepath.Dir(path)
 	conf := filepath.Join(dir, "logrotate.conf")
-	body := fmt.Sprintf("%s {\n\trotate 3\n\t%s\n\tmissingok\n\tnocompress\n}\n", path, directive)
+	if !strings.Contains(directive, "compress") {
+		directive += "\n\tnocompress"
+	}
+	body := fmt.Sprintf("%s {\n\trotate 3\n\t%s\n\tmissingok\n}\n", path, directive)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -203,6 +208,15 @@ func seqsIn(t *testing.T, paths ...string) map[int]bool {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
+		}
+		if strings.HasSuffix(p, ".gz") {
+			zr, err := gzip.NewReader(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
 		}
 		sc := bufio.NewScanner(bytes.NewReader(b))
 		for sc.Scan() {
@@ -245,6 +259,21 @@ func TestGuaranteesUnderLoad(t *testing.T) {
 				}
 			}
 			t.Logf("copytruncate: %d of %d lines were in neither file (written between the copy and the truncation)", len(missing), n)
+			return missing
+		}},
+		{name: "logrotate copytruncate compress", scenario: func(t *testing.T, path string, w *seqWriter) map[int]bool {
+			run(300 * time.Millisecond)
+			runLogrotate(t, path, "copytruncate\n\tcompress")
+			run(500 * time.Millisecond)
+			n := w.finish()
+			in := seqsIn(t, path, path+".1.gz")
+			missing := map[int]bool{}
+			for i := 1; i <= n; i++ {
+				if !in[i] {
+					missing[i] = true
+				}
+			}
+			t.Logf("copytruncate compress: %d of %d lines were in neither file", len(missing), n)
 			return missing
 		}},
 		{name: "delete and recreate", scenario: func(t *testing.T, path string, w *seqWriter) map[int]bool {

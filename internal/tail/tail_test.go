@@ -2,6 +2,7 @@ package tail
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -725,6 +726,23 @@ func TestRotation(t *testing.T) {
 		}},
 		{name: "copytruncate", rotate: func(t *testing.T, path string, w *writer) *writer {
 			if err := os.WriteFile(path+".1", readFile(t, path), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, 0); err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}},
+		{name: "copytruncate, the copy compressed at once", rotate: func(t *testing.T, path string, w *writer) *writer {
+			var b bytes.Buffer
+			zw := gzip.NewWriter(&b)
+			if _, err := zw.Write(readFile(t, path)); err != nil {
+				t.Fatal(err)
+			}
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path+".1.gz", b.Bytes(), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.Truncate(path, 0); err != nil {
