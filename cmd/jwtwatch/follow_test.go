@@ -182,6 +182,17 @@ func TestRotatedWhileDown(t *testing.T) {
 			log.write(5)
 			return 12
 		}},
+		{"renamed, written to after the stop, the new file still empty", func(t *testing.T, log *seqLog) int {
+			log.write(7)
+			if err := os.Rename(log.path, log.path+".1"); err != nil {
+				t.Fatal(err)
+			}
+			appendLines(t, log.path, nil)
+			if err := os.Truncate(log.path, 0); err != nil {
+				t.Fatal(err)
+			}
+			return 7
+		}},
 		{"truncated and written again", func(t *testing.T, log *seqLog) int {
 			if err := os.Truncate(log.path, 0); err != nil {
 				t.Fatal(err)
@@ -207,6 +218,13 @@ func TestRotatedWhileDown(t *testing.T) {
 			got := waitCounted(t, p, logPath, want)
 			if n := got[fmt.Sprintf(`jwtwatch_source_rotated_while_down_total{source=%q}`, logPath)]; n != 1 {
 				t.Errorf("rotated while down counted %v times, want 1", n)
+			}
+			p.stop(t)
+			// The state saved names the new file: nothing is read again.
+			p = start(t, s.env(), args...)
+			got = waitCounted(t, p, logPath, 0)
+			if n := got[fmt.Sprintf(`jwtwatch_source_rotated_while_down_total{source=%q}`, logPath)]; n != 0 {
+				t.Errorf("after a second restart, rotated while down counted %v times, want 0", n)
 			}
 			p.stop(t)
 		})

@@ -208,7 +208,7 @@ func Run(ctx context.Context, o Options) error {
 		Logger:       s.log,
 		Events: tail.Events{
 			Reopened:         func(src string) { s.source(src).counters.Reopens.Inc() },
-			RotatedWhileDown: func(src string) { s.source(src).counters.RotatedWhileDown.Inc() },
+			RotatedWhileDown: s.rotatedWhileDown,
 			Lost:             func(src string, n int64) { s.source(src).counters.LostBytes.Add(float64(n)) },
 			Removed:          s.removeSource,
 			Skipped:          func(string) { s.metrics.Skipped() },
@@ -220,7 +220,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	// Positions of files not read yet in this run are carried into every
 	// checkpoint, so a second restart still resumes them.
-	s.carried = saved.Positions
+	s.carried = maps.Clone(saved.Positions) // the tailer reads saved.Positions meanwhile
 	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile)
 	s.useKeys(set)
 	s.keyFiles = set.Files
@@ -390,6 +390,23 @@ func (s *sidecar) line(l tail.Line) {
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}
+}
+
+// rotatedWhileDown counts a saved position that no longer fits its file and
+// saves instead where that path is read from now (its new file's start), so
+// that a checkpoint before its first line does not save the old position
+// again.
+func (s *sidecar) rotatedWhileDown(path string, now tail.Position) {
+	src := s.source(path)
+	src.counters.RotatedWhileDown.Inc()
+	s.mu.Lock()
+	src.pos = now
+	if now == (tail.Position{}) {
+		delete(s.carried, path)
+	} else {
+		s.carried[path] = now
+	}
+	s.mu.Unlock()
 }
 
 // removeSource forgets a source the tailer dropped (a glob match gone for a

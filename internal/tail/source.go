@@ -79,7 +79,7 @@ func (s *source) start(initial bool) {
 			s.report("cannot open file", err)
 		}
 		if saved, ok := s.t.cfg.Positions[s.path]; ok {
-			s.rotatedWhileDown(saved, "file gone since the position was saved")
+			s.rotatedWhileDown(saved, Position{}, "file gone since the position was saved")
 		}
 		return
 	}
@@ -89,7 +89,7 @@ func (s *source) start(initial bool) {
 	case hasSaved && s.fits(f, saved):
 		off = saved.Offset
 	case hasSaved:
-		s.rotatedWhileDown(saved, "file replaced or truncated since the position was saved")
+		s.rotatedWhileDown(saved, Position{File: f.id}, "file replaced or truncated since the position was saved")
 	case s.t.cfg.FromStart || !initial:
 	default:
 		size := f.size.Load()
@@ -110,10 +110,10 @@ func (s *source) fits(f *file, p Position) bool {
 
 // rotatedWhileDown reports a saved position that no longer applies; the
 // first look reads the rest of its file if it can still be found.
-func (s *source) rotatedWhileDown(p Position, why string) {
+func (s *source) rotatedWhileDown(p, now Position, why string) {
 	s.log.Warn("saved position does not fit the file at the path; reading it from its start", "reason", why, "offset", p.Offset)
 	if ev := s.t.cfg.Events.RotatedWhileDown; ev != nil {
-		ev(s.path)
+		ev(s.path, now)
 	}
 	s.saved = &p
 }
@@ -251,11 +251,11 @@ func (s *source) close() {
 // stop.
 func (s *source) step(emit Handler) bool {
 	now := s.t.now()
-	err := checkPath(s.path)
+	fi, err := statPath(s.path)
 	switch {
 	case err == nil:
 		s.goneSince = time.Time{}
-		if !s.stepPath(emit, now) {
+		if !s.stepPath(emit, fi, now) {
 			return false
 		}
 	case errors.Is(err, fs.ErrNotExist):
@@ -283,14 +283,13 @@ func (s *source) step(emit Handler) bool {
 }
 
 // stepPath handles a path that names a regular file.
-func (s *source) stepPath(emit Handler, now time.Time) bool {
+func (s *source) stepPath(emit Handler, fi os.FileInfo, now time.Time) bool {
 	if s.problem != "" {
 		s.log.Info("the path is usable again")
 		s.problem = ""
 	}
 	if s.cur != nil {
-		fi, err := os.Stat(s.path)
-		if err == nil && fileID(fi).SameFile(s.cur.id) {
+		if fileID(fi).SameFile(s.cur.id) {
 			return s.checkTruncated(emit)
 		}
 		s.log.Info("the path names another file; reading the new one, and the old one for the rotate wait", "rotate_wait", s.t.cfg.RotateWait)

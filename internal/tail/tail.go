@@ -157,8 +157,10 @@ type Events struct {
 	// recreate) or its file was truncated, and it is read from its start.
 	Reopened func(source string)
 	// RotatedWhileDown: a saved position no longer fits the file at its
-	// path (replaced or truncated while jwtwatch was down).
-	RotatedWhileDown func(source string)
+	// path (replaced or truncated while jwtwatch was down). now is where
+	// the path is read from instead: the start of the file there, or the
+	// zero Position when there is none yet.
+	RotatedWhileDown func(source string, now Position)
 	// Lost: bytes known to have been written that will not be read (a
 	// truncated file without a copy, a partial last line of a retired file).
 	Lost func(source string, bytes int64)
@@ -267,16 +269,22 @@ func cmpOr[T int | time.Duration](v, def T) T {
 // ErrNotRegular for a directory, FIFO or device, ErrBadPath when the path
 // cannot be resolved (a symlink loop, a directory that cannot be searched).
 func checkPath(path string) error {
+	_, err := statPath(path)
+	return err
+}
+
+// statPath is checkPath that also returns what it found.
+func statPath(path string) (fs.FileInfo, error) {
 	fi, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return err
+		return nil, err
 	case err != nil:
-		return fmt.Errorf("%w: %w", ErrBadPath, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadPath, err)
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%w: %s", ErrNotRegular, describeMode(fi.Mode()))
+		return nil, fmt.Errorf("%w: %s", ErrNotRegular, describeMode(fi.Mode()))
 	}
-	return nil
+	return fi, nil
 }
 
 func describeMode(m fs.FileMode) string {

@@ -98,7 +98,7 @@ func startTailer(t *testing.T, cfg Config, outCap int, opts ...func(*Tailer)) *h
 	if cfg.Events.Reopened == nil {
 		cfg.Events.Reopened = func(s string) { h.reopens <- s }
 	}
-	cfg.Events.RotatedWhileDown = func(s string) { h.event("rotated_while_down " + s) }
+	cfg.Events.RotatedWhileDown = func(s string, _ Position) { h.event("rotated_while_down " + s) }
 	cfg.Events.Lost = func(s string, n int64) { h.event(fmt.Sprintf("lost %s %d", s, n)) }
 	cfg.Events.Removed = func(s string) { h.event("removed " + s) }
 	cfg.Events.Skipped = func(s string) { h.event("skipped " + s) }
