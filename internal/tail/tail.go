@@ -33,6 +33,7 @@
 package tail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -476,7 +477,7 @@ func lastLineStart(r io.ReaderAt, end int64, maxLine int) (int64, error) {
 		if _, err := r.ReadAt(b, lo); err != nil && err != io.EOF {
 			return end, err
 		}
-		if i := lastNewline(b); i >= 0 {
+		if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
 			return lo + int64(i) + 1, nil
 		}
 		hi = lo

@@ -1,7 +1,6 @@
 package tail
 
 import (
-	"bytes"
 	"log"
 	"runtime"
 	"time"
@@ -88,5 +87,3 @@ func (w *watching) stop() {
 		<-w.done
 	}
 }
-
-func lastNewline(b []byte) int { return bytes.LastIndexByte(b, '\n') }
