@@ -29,7 +29,8 @@ func TestCheckClientID(t *testing.T) {
 		{"object client_id ignored", signJSON(fx.ac, `{"alg":"HS256"}`, `{"client_id":{"a":1},"iss":"`+accessIss+`"}`), "", Valid},
 		{"set for an expired token", sign(t, fx.ap, hdr("HS256"), claims(map[string]any{"azp": "web-app", "exp": nowS - 5})), "web-app", Expired},
 		{"none for a forgery", sign(t, fx.attacker, hdr("HS256"), claims(map[string]any{"azp": "web-app"})), "", BadSignature},
-		{"none for malformed claims", sign(t, fx.ac, hdr("HS256"), claims(map[string]any{"azp": "web-app", "exp": "x"})), "", Malformed},
+		{"set for a claim of the wrong type", sign(t, fx.ac, hdr("HS256"), claims(map[string]any{"azp": "web-app", "exp": "x"})), "web-app", Malformed},
+		{"none for claims that are not an object", signJSON(fx.ac, `{"alg":"HS256"}`, `["azp","web-app"]`), "", Malformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,10 +65,10 @@ func TestParseClaimsClientIDAllocs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body := []byte(tt.in)
-			if _, ok := parseClaims(body, accessIss); !ok {
+			if _, ok := parseClaims(body, []string{accessIss}); !ok {
 				t.Fatal("claims rejected")
 			}
-			if got := testing.AllocsPerRun(100, func() { parseClaims(body, accessIss) }); got != tt.want {
+			if got := testing.AllocsPerRun(100, func() { parseClaims(body, []string{accessIss}) }); got != tt.want {
 				t.Errorf("%v allocations per parse, want %v", got, tt.want)
 			}
 		})

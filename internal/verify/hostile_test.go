@@ -220,11 +220,24 @@ func TestHostileTokens(t *testing.T) {
 		// Strict base64url: padding and non-canonical trailing bits.
 		none("header padded", seal(cur, padSegment(t, rawB64(`{"alg":"HS256","x":12}`)), vp), verify.Malformed),
 		none("header non-canonical", seal(cur, flipTrailingBits(t, rawB64(`{"alg":"HS256","x":12}`)), vp), verify.Malformed),
-		byKey("payload padded", seal(cur, vh, padSegment(t, rawB64(object(sub, iss, exp, `"x":1`)))), keys.Current, verify.Malformed),
-		byKey("payload non-canonical", seal(cur, vh, flipTrailingBits(t, rawB64(object(sub, iss, exp, `"x":1`)))), keys.Current, verify.Malformed),
-		none("signature padded", vh+"."+vp+"."+padSegment(t, vs), verify.BadSignature),
-		none("signature non-canonical", vh+"."+vp+"."+flipTrailingBits(t, vs), verify.BadSignature),
-		none("signature with CRLF inside", vh+"."+vp+"."+vs[:20]+"\r\n"+vs[20:], verify.BadSignature),
+		// RFC 7515 §5.2: every segment is decoded before the signature is
+		// checked, so a non-canonical one is malformed whatever its MAC.
+		none("payload padded", seal(cur, vh, padSegment(t, rawB64(object(sub, iss, exp, `"x":1`)))), verify.Malformed),
+		none("payload non-canonical", seal(cur, vh, flipTrailingBits(t, rawB64(object(sub, iss, exp, `"x":1`)))), verify.Malformed),
+		none("payload of one character, current key's MAC", seal(cur, vh, "a"), verify.Malformed),
+		none("payload of one character, junk MAC", vh+".a."+vs, verify.Malformed),
+		none("payload with leading spaces, current key's MAC", seal(cur, vh, "    VGVzdA"), verify.Malformed),
+		none("payload with leading spaces, junk MAC", vh+".    VGVzdA."+vs, verify.Malformed),
+		none("signature padded", vh+"."+vp+"."+padSegment(t, vs), verify.Malformed),
+		none("signature non-canonical", vh+"."+vp+"."+flipTrailingBits(t, vs), verify.Malformed),
+		none("signature with CRLF inside", vh+"."+vp+"."+vs[:20]+"\r\n"+vs[20:], verify.Malformed),
+		none("signature with an invalid byte appended", valid+"*", verify.Malformed),
+		none("signature with a valid character appended", valid+"A", verify.BadSignature),
+		// RFC 7519 §7.2: claims are read only behind a verified signature.
+		none("payload not a JSON object, attacker's key", jws(evil, hs, "Test"), verify.BadSignature),
+		none("payload a JSON array, attacker's key", jws(evil, hs, `["sub","admin"]`), verify.BadSignature),
+		byKey("payload not a JSON object, current key", jws(cur, hs, "Test"), keys.Current, verify.Malformed),
+		byKey("payload a JSON number, previous key", jws(prev, hs, "12"), keys.Previous, verify.Malformed),
 
 		// crit names an extension nobody understands.
 		none("crit unknown extension, current key's MAC", jws(cur, withHeader(`"crit":["x-unknown"]`, `"x-unknown":true`), claims), verify.Malformed),
@@ -275,16 +288,50 @@ func TestHostileTokens(t *testing.T) {
 		none("payload 20,000 unclosed arrays", jws(cur, hs, `{"a":`+strings.Repeat("[", 20000)), verify.Malformed),
 	)
 
-	// exp, nbf and iat of 0, negative, 1e300 or a string: malformed when our
-	// key signed them, bad_signature when a forger did.
-	for _, claim := range []string{"exp", "nbf", "iat"} {
-		for _, val := range []string{"0", "-1", "-1e300", "1e300", fmt.Sprintf(`"%d"`, nowS+3600), `"soon"`, "null"} {
-			c := object(sub, iss, fmt.Sprintf("%q:%s", claim, val))
-			tests = append(tests,
-				byKey(claim+" "+val, jws(cur, hs, c), keys.Current, verify.Malformed),
-				none(claim+" "+val+" forged", jws(evil, hs, c), verify.BadSignature),
-			)
-		}
+	// exp, nbf and iat of 0, negative, 1e300 or not a number: judged as the
+	// gateway's jsonwebtoken judges them when our key signed them (any number
+	// counts; exp and nbf must be numbers, iat is not checked), bad_signature
+	// when a forger did.
+	for _, c := range []struct {
+		claim, val string
+		want       verify.Result
+		reasons    []rotation.Reason
+	}{
+		{"exp", "0", verify.Expired, nil},
+		{"exp", "-1", verify.Expired, nil},
+		{"exp", "-1e300", verify.Expired, nil},
+		{"exp", "1e300", verify.Valid, nil},
+		{"exp", "1e400", verify.Valid, nil},
+		{"exp", fmt.Sprintf(`"%d"`, nowS+3600), verify.Malformed, nil},
+		{"exp", `"soon"`, verify.Malformed, nil},
+		{"exp", "null", verify.Malformed, nil},
+		{"nbf", "0", verify.Valid, nil},
+		{"nbf", "-1", verify.Valid, nil},
+		{"nbf", "-1e300", verify.Valid, nil},
+		{"nbf", "1e300", verify.NotYetValid, nil},
+		{"nbf", "1e400", verify.NotYetValid, nil},
+		{"nbf", fmt.Sprintf(`"%d"`, nowS-3600), verify.Malformed, nil},
+		{"nbf", `"soon"`, verify.Malformed, nil},
+		{"nbf", "null", verify.Malformed, nil},
+		{"iat", "0", verify.Valid, nil},
+		{"iat", "-1", verify.Valid, nil},
+		{"iat", "-1e300", verify.Valid, nil},
+		{"iat", "1e300", verify.Valid, []rotation.Reason{rotation.IssuedInFuture}},
+		{"iat", "1e400", verify.Valid, []rotation.Reason{rotation.IssuedInFuture}},
+		{"iat", fmt.Sprintf(`"%d"`, nowS+3600), verify.Valid, nil},
+		{"iat", `"soon"`, verify.Valid, nil},
+		{"iat", "null", verify.Valid, nil},
+	} {
+		payload := object(sub, iss, fmt.Sprintf("%q:%s", c.claim, c.val))
+		tests = append(tests,
+			entry{name: c.claim + " " + c.val, in: jws(cur, hs, payload), key: keys.Current, want: c.want, reasons: c.reasons},
+			none(c.claim+" "+c.val+" forged", jws(evil, hs, payload), verify.BadSignature),
+		)
+	}
+
+	// sub of any JSON type, as the NestJS documentation signs it.
+	for _, val := range []string{"1", "-7", "4.2e1", "true", `{"id":1}`, `[1,2]`, "null"} {
+		tests = append(tests, byKey("sub "+val, jws(cur, hs, object(`"sub":`+val, iss, iat, exp)), keys.Current, verify.Valid))
 	}
 
 	names := map[string]bool{}

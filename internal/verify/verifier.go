@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,10 +25,15 @@ import (
 // lost, while a hostile multi-megabyte "token" costs one length check.
 const MaxTokenLen = 16 << 10
 
-// maxNumericDate is the latest exp, nbf or iat accepted (9999-12-31T23:59:59Z).
-// Anything later, and anything before 1970-01-01T00:00:01Z, is Malformed: no
-// issuer mints such dates, and the bound keeps float-to-time conversion exact.
-const maxNumericDate = 253402300799
+// exp, nbf and iat are kept as times from 0001-01-01T00:00:01Z (minNumericDate)
+// to 10000-01-01T00:00:00Z (maxNumericDate+1). jsonwebtoken takes any JSON
+// number, ±Infinity included; a number beyond that range counts as its end,
+// which gives jsonwebtoken's verdict for any line time up to the last second
+// of the year 9999 (maxNumericDate).
+const (
+	minNumericDate = -62135596799
+	maxNumericDate = 253402300799
+)
 
 // The HMAC algorithms a Verifier can check, as indexes into per-key pools.
 const (
@@ -63,28 +70,40 @@ func hashFor(alg int) func() hash.Hash {
 
 // Verifier checks tokens against a fixed key set; safe for concurrent use.
 type Verifier struct {
-	keys    []keyState
+	keys    []keyState    // in set order
+	secrets []secretState // the distinct secrets, in order of first use
+	issuers []string      // the distinct configured issuers, whose strings claims reuse
 	allowed [numAlgs]bool
 	leeway  time.Duration
 	enc     *base64.Encoding
 	scratch sync.Pool // of *scratch
 }
 
-// keyState is one key with its expected issuer and reusable HMAC states.
+// keyState is one configured key and what its tokens are judged by.
 type keyState struct {
 	family      keys.Family
 	role        keys.Role
 	fingerprint string
 	issuer      string
-	macs        [numAlgs]sync.Pool // of hash.Hash, keyed once with the secret
+	// rotated is when the family's current key became current (Options.Rotations);
+	// zero when unknown.
+	rotated time.Time
+}
+
+// secretState is one distinct secret with its reusable HMAC states. Several
+// keys share it when one secret is configured in several variables.
+type secretState struct {
+	macs [numAlgs]sync.Pool // of hash.Hash, keyed once with the secret
+	keys []int              // indexes into Verifier.keys, in set order
 }
 
 // scratch holds the per-call buffers so the hot path does not allocate them.
 type scratch struct {
-	raw []byte // the token, copied once so hash.Hash can read it without conversions
-	buf []byte // decoded header, then decoded payload
-	sum [sha512.Size]byte
-	sig [sha512.Size]byte
+	raw  []byte // the token, copied once so hash.Hash can read it without conversions
+	hdr  []byte // decoded header
+	body []byte // decoded payload
+	sig  []byte // decoded signature
+	sum  [sha512.Size]byte
 }
 
 // New returns a Verifier for the keys of set, tried in set order (current,
@@ -106,25 +125,52 @@ func New(set keys.Set, opts Options) *Verifier {
 			v.allowed[i] = true
 		}
 	}
+	var distinct [][]byte
 	for i, k := range set.Keys {
 		ks := &v.keys[i]
 		ks.family, ks.role, ks.fingerprint = k.Family, k.Role, k.Fingerprint
 		ks.issuer = set.Issuers[k.Family]
-		// Cloned so that a later change to the Set cannot change this Verifier.
-		secret := bytes.Clone(k.Secret())
-		for a := range ks.macs {
-			newHash := hashFor(a)
-			ks.macs[a].New = func() any { return hmac.New(newHash, secret) }
+		ks.rotated = opts.Rotations[k.Family]
+		if ks.issuer != "" && !slices.Contains(v.issuers, ks.issuer) {
+			v.issuers = append(v.issuers, ks.issuer)
 		}
+		j := slices.IndexFunc(distinct, func(s []byte) bool { return bytes.Equal(s, k.Secret()) })
+		if j < 0 {
+			// Cloned so that a later change to the Set cannot change this Verifier.
+			secret := bytes.Clone(k.Secret())
+			distinct = append(distinct, secret)
+			v.secrets = append(v.secrets, secretState{})
+			j = len(v.secrets) - 1
+			for a := range v.secrets[j].macs {
+				newHash := hashFor(a)
+				v.secrets[j].macs[a].New = func() any { return hmac.New(newHash, secret) }
+			}
+		}
+		v.secrets[j].keys = append(v.secrets[j].keys, i)
 	}
 	v.scratch.New = func() any { return new(scratch) }
 	return v
 }
 
-// Check classifies token as seen at time at. Structure and algorithm come
-// first, then the signature against every key, and only for a verified
-// signature the claims: a token no key verifies is BadSignature whatever its
-// claims say.
+// Check classifies token as seen at time at, in the order of RFC 7515 §5.2
+// and RFC 7519 §7.2: every segment is decoded as strict base64url first, then
+// the header and its algorithm, then the signature against every key, and
+// only for a verified signature the claims, which must be a JSON object. A
+// token no key verifies is BadSignature whatever its claims say; a segment
+// that is not canonical base64url makes the token Malformed whatever its MAC.
+//
+// The claims are judged as jsonwebtoken (what the NestJS gateway calls)
+// judges them, in its order: nbf, then exp, then the issuer:
+//   - nbf and exp must be JSON numbers when present (null, a string or
+//     anything else is Malformed); any number counts, fractions included,
+//     against the line time cut to the whole second, with the leeway:
+//     not yet valid when nbf > time+leeway, expired when time >= exp+leeway;
+//   - iat is never judged: a non-number is as if absent;
+//   - sub may be any JSON value (a string is kept as its content, any other
+//     value but null as its JSON text);
+//   - iss must be the configured issuer's string when one is configured:
+//     missing, different or not a string is WrongIssuer;
+//   - a missing exp is valid, like the gateway.
 //
 // Decisions where the RFCs leave room:
 //   - a header "crit" other than an empty array is Malformed (RFC 7515 §4.1.11
@@ -133,13 +179,10 @@ func New(set keys.Set, opts Options) *Verifier {
 //   - kid, jku, x5u and jwk are ignored: every key is tried;
 //   - a duplicated JSON member counts with its last value, as in JSON.parse
 //     and encoding/json;
-//   - member names match exactly after JSON unescaping: "EXP" is not exp;
-//   - exp, nbf and iat must be JSON numbers from 1 to maxNumericDate; null, a
-//     string or anything else is Malformed; fractions are truncated to the
-//     second, like golang-jwt;
-//   - sub and iss must be strings when present, else Malformed;
-//   - a missing exp is valid, like the gateway; a missing iss is WrongIssuer
-//     when an issuer is configured for the key's family.
+//   - member names match exactly after JSON unescaping: "EXP" is not exp.
+//
+// When one secret is configured for several keys, the key is chosen by
+// attribute.
 func (v *Verifier) Check(token string, at time.Time) Verdict {
 	if len(token) > MaxTokenLen {
 		return unknown(Malformed)
@@ -158,36 +201,31 @@ func (v *Verifier) Check(token string, at time.Time) Verdict {
 	signed := sc.raw[:hLen+1+pLen]
 	header, payload, sig := sc.raw[:hLen], signed[hLen+1:], sc.raw[len(signed)+1:]
 
-	hdr, ok := v.decode(sc, header)
-	if !ok {
+	// RFC 7515 §5.2 steps 2, 6 and 7: no segment is judged before all decode.
+	var ok bool
+	if sc.hdr, ok = v.decode(sc.hdr, header); !ok || len(payload) == 0 {
 		return unknown(Malformed)
 	}
-	alg, ok := parseHeader(hdr)
+	if sc.body, ok = v.decode(sc.body, payload); !ok {
+		return unknown(Malformed)
+	}
+	if sc.sig, ok = v.decode(sc.sig, sig); !ok {
+		return unknown(Malformed)
+	}
+	alg, ok := parseHeader(sc.hdr)
 	if !ok {
 		return unknown(Malformed)
 	}
 	if alg < 0 || !v.allowed[alg] {
 		return unknown(AlgRejected)
 	}
-
-	if len(sig) == 0 || len(sig) > base64.RawURLEncoding.EncodedLen(len(sc.sig)) || hasLineBreak(sig) {
+	s := v.match(alg, signed, sc.sig, sc)
+	if s == nil {
 		return unknown(BadSignature)
 	}
-	n, err := v.enc.Decode(sc.sig[:], sig)
-	if err != nil {
-		return unknown(BadSignature)
-	}
-	k := v.match(alg, signed, sc.sig[:n], sc)
-	if k == nil {
-		return unknown(BadSignature)
-	}
-
+	claims, ok := parseClaims(sc.body, v.issuers)
+	k := v.attribute(s, claims)
 	verdict := Verdict{Token: k.family, Key: k.role, Fingerprint: k.fingerprint, Result: Malformed}
-	body, ok := v.decode(sc, payload)
-	if !ok {
-		return verdict
-	}
-	claims, ok := parseClaims(body, k.issuer)
 	if !ok {
 		return verdict
 	}
@@ -197,13 +235,13 @@ func (v *Verifier) Check(token string, at time.Time) Verdict {
 }
 
 // Judge returns vd, a verdict Check of this Verifier returned for some
-// time, as Check would return it at time at: only exp, nbf and the issuer
-// depend on the time, so a verdict whose claims parsed is judged afresh and
-// any other (no key verified, or claims Malformed) is returned unchanged. It
+// time, as Check would return it at time at: only the claims depend on the
+// time, so a verdict whose claims were read is judged afresh and any other
+// (no key verified, or no JSON object of claims) is returned unchanged. It
 // lets a cache keep the time-independent facts of a verdict without a second
 // copy of the claim rules.
 func (v *Verifier) Judge(vd Verdict, at time.Time) Verdict {
-	if vd.Key == keys.None || vd.Result == Malformed {
+	if vd.Key == keys.None || !vd.Claims.read {
 		return vd
 	}
 	for i := range v.keys {
@@ -222,52 +260,102 @@ func unknown(r Result) Verdict {
 	return Verdict{Token: keys.Unknown, Key: keys.None, Result: r}
 }
 
-// match returns the first key whose HMAC of signed equals sig, or nil.
-func (v *Verifier) match(alg int, signed, sig []byte, sc *scratch) *keyState {
-	for i := range v.keys {
-		k := &v.keys[i]
-		pool := &k.macs[alg]
+// match returns the secret whose HMAC of signed equals sig, or nil.
+func (v *Verifier) match(alg int, signed, sig []byte, sc *scratch) *secretState {
+	for i := range v.secrets {
+		s := &v.secrets[i]
+		pool := &s.macs[alg]
 		mac := pool.Get().(hash.Hash)
 		mac.Reset()
 		mac.Write(signed)
 		sum := mac.Sum(sc.sum[:0])
 		pool.Put(mac)
 		if hmac.Equal(sum, sig) {
-			return k
+			return s
 		}
 	}
 	return nil
 }
 
-// judge applies the claim checks in golang-jwt v5's order and semantics
-// (validator.go): expired when at >= exp+leeway, not yet valid when
-// at < nbf-leeway, then the issuer.
+// attribute picks, among the keys that share the verifying secret, the one
+// the token belongs to. With one key there is no choice. Otherwise, in this
+// order of precedence:
+//  1. a key whose family's issuer the token names as iss, then a key of a
+//     family with no issuer configured, over the others;
+//  2. a key the token is plausible for: a previous or retired key cannot have
+//     signed, for its rightful issuer, a token whose iat is after its family's
+//     rotation started (the secret is then serving as another family's
+//     current key);
+//  3. the older role (retired, then previous, then current): when nothing
+//     else tells, the token counts for the key whose removal would break it;
+//  4. set order.
+//
+// Only time-independent facts decide, so a cached verdict keeps its key.
+func (v *Verifier) attribute(s *secretState, c Claims) *keyState {
+	best, bestScore := s.keys[0], -1
+	if len(s.keys) == 1 {
+		return &v.keys[best]
+	}
+	for _, i := range s.keys {
+		k := &v.keys[i]
+		score := 0
+		switch {
+		case k.issuer != "" && c.flaws&issNotString == 0 && c.Issuer == k.issuer:
+			score += 2 << 3
+		case k.issuer == "":
+			score += 1 << 3
+		}
+		if k.role == keys.Current || k.rotated.IsZero() || c.IssuedAt.IsZero() || !c.IssuedAt.After(k.rotated) {
+			score += 1 << 2
+		}
+		switch k.role {
+		case keys.Retired:
+			score += 2
+		case keys.Previous:
+			score++
+		}
+		if score > bestScore {
+			best, bestScore = i, score
+		}
+	}
+	return &v.keys[best]
+}
+
+// judge applies jsonwebtoken's claim checks (verify.js) in its order: nbf
+// must be a number and not after the clock, exp must be a number and after
+// it, then the issuer. Its clock is whole seconds (Math.floor(Date.now() /
+// 1000)), so the line time is cut to the second.
 func (v *Verifier) judge(c Claims, issuer string, at time.Time) Result {
+	clock := at.Truncate(time.Second)
 	switch {
-	case !c.ExpiresAt.IsZero() && !at.Before(c.ExpiresAt.Add(v.leeway)):
-		return Expired
-	case !c.NotBefore.IsZero() && at.Before(c.NotBefore.Add(-v.leeway)):
+	case c.flaws&nbfNotNumber != 0:
+		return Malformed
+	case !c.NotBefore.IsZero() && c.NotBefore.After(clock.Add(v.leeway)):
 		return NotYetValid
-	case issuer != "" && c.Issuer != issuer:
+	case c.flaws&expNotNumber != 0:
+		return Malformed
+	case !c.ExpiresAt.IsZero() && !clock.Before(c.ExpiresAt.Add(v.leeway)):
+		return Expired
+	case issuer != "" && (c.flaws&issNotString != 0 || c.Issuer != issuer):
 		return WrongIssuer
 	}
 	return Valid
 }
 
-// decode strictly base64url-decodes seg into sc.buf.
-func (v *Verifier) decode(sc *scratch, seg []byte) ([]byte, bool) {
-	if len(seg) == 0 || hasLineBreak(seg) {
-		return nil, false
+// decode strictly base64url-decodes seg into buf, growing it when needed.
+func (v *Verifier) decode(buf, seg []byte) ([]byte, bool) {
+	if hasLineBreak(seg) {
+		return buf, false
 	}
 	n := v.enc.DecodedLen(len(seg))
-	if cap(sc.buf) < n {
-		sc.buf = make([]byte, n)
+	if cap(buf) < n {
+		buf = make([]byte, n)
 	}
-	n, err := v.enc.Decode(sc.buf[:n], seg)
+	n, err := v.enc.Decode(buf[:n], seg)
 	if err != nil {
-		return nil, false
+		return buf, false
 	}
-	return sc.buf[:n], true
+	return buf[:n], true
 }
 
 // hasLineBreak reports whether b holds CR or LF: the strict decoder rejects
@@ -317,10 +405,11 @@ func parseHeader(hdr []byte) (alg int, ok bool) {
 	return algIndex(s), true
 }
 
-// parseClaims decodes the claims jwtwatch needs from a JSON object. issuer, when iss equals it,
-// is reused instead of allocating a copy.
-func parseClaims(body []byte, issuer string) (Claims, bool) {
-	var c Claims
+// parseClaims decodes the claims jwtwatch needs from a JSON object; ok is
+// false when body is not one. A claim of a type jsonwebtoken refuses is
+// recorded in Claims.flaws, for judge. An iss equal to one of known is
+// reused instead of allocating a copy.
+func parseClaims(body []byte, known []string) (c Claims, ok bool) {
 	if !json.Valid(body) {
 		return c, false
 	}
@@ -328,6 +417,7 @@ func parseClaims(body []byte, issuer string) (Claims, bool) {
 	if !ok {
 		return c, false
 	}
+	c.read = true
 	azp := false // azp wins over client_id wherever they appear
 	for {
 		name, val, more := obj.next()
@@ -338,54 +428,64 @@ func parseClaims(body []byte, issuer string) (Claims, bool) {
 		case "azp":
 			// Informational only: a non-string client claim does not make the
 			// token Malformed, the gateway does not look at it.
-			if s, isStr := stringValue(val, ""); isStr && s != "" {
+			if s, isStr := stringValue(val, nil); isStr && s != "" {
 				c.ClientID, azp = s, true
 			}
 		case "client_id":
-			if s, isStr := stringValue(val, ""); isStr && s != "" && !azp {
+			if s, isStr := stringValue(val, nil); isStr && s != "" && !azp {
 				c.ClientID = s
 			}
 		case "exp":
-			c.ExpiresAt, ok = numericDate(val)
+			c.ExpiresAt, c.flaws = numericClaim(val, c.flaws, expNotNumber)
 		case "nbf":
-			c.NotBefore, ok = numericDate(val)
+			c.NotBefore, c.flaws = numericClaim(val, c.flaws, nbfNotNumber)
 		case "iat":
-			c.IssuedAt, ok = numericDate(val)
+			c.IssuedAt, _ = numericDate(val)
 		case "sub":
-			c.Subject, ok = stringValue(val, "")
+			c.Subject = subject(val)
 		case "iss":
-			c.Issuer, ok = stringValue(val, issuer)
-		}
-		if !ok {
-			return Claims{}, false
+			var isStr bool
+			if c.Issuer, isStr = stringValue(val, known); isStr {
+				c.flaws &^= issNotString
+			} else {
+				c.flaws |= issNotString
+			}
 		}
 	}
 }
 
-// numericDate converts a JSON number of seconds the way golang-jwt does
-// (truncated to the second), rejecting non-numbers and absurd values.
+// numericClaim reads a claim that must be a number, setting or clearing its
+// flaw (the last duplicate decides).
+func numericClaim(val []byte, flaws, notNumber flaw) (time.Time, flaw) {
+	t, ok := numericDate(val)
+	if !ok {
+		return time.Time{}, flaws | notNumber
+	}
+	return t, flaws &^ notNumber
+}
+
+// numericDate converts a JSON number of seconds since the epoch to a time,
+// fractions kept to the nanosecond, clamped to [minNumericDate,
+// maxNumericDate+1]; ok is false for anything but a number.
 func numericDate(val []byte) (time.Time, bool) {
 	if len(val) == 0 || (val[0] != '-' && (val[0] < '0' || val[0] > '9')) {
 		return time.Time{}, false
 	}
-	// Plain integers, the usual form, skip float parsing; 12 digits cover maxNumericDate.
+	// Plain integers, the usual form, skip float parsing; 11 digits cover maxNumericDate.
 	if n, ok := smallInt(val); ok {
-		if n < 1 || n > maxNumericDate {
-			return time.Time{}, false
-		}
 		return time.Unix(n, 0).UTC(), true
 	}
-	f, err := strconv.ParseFloat(string(val), 64)
-	// The comparison is false for NaN too.
-	if err != nil || !(f >= 1 && f <= maxNumericDate) {
-		return time.Time{}, false
-	}
-	return time.Unix(int64(f), 0).UTC(), true
+	// Valid JSON, so the only error is a range error, where ParseFloat
+	// returns ±Inf as JSON.parse does.
+	f, _ := strconv.ParseFloat(string(val), 64)
+	f = max(minNumericDate, min(f, maxNumericDate+1))
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e9))).UTC(), true
 }
 
-// smallInt parses val when it is at most 12 decimal digits.
+// smallInt parses val when it is at most 11 decimal digits.
 func smallInt(val []byte) (int64, bool) {
-	if len(val) > 12 {
+	if len(val) > 11 {
 		return 0, false
 	}
 	var n int64
@@ -398,15 +498,30 @@ func smallInt(val []byte) (int64, bool) {
 	return n, true
 }
 
-// stringValue returns the JSON string val; when it equals known, known itself
-// is returned to save an allocation.
-func stringValue(val []byte, known string) (string, bool) {
+// subject returns a sub claim as jwtwatch counts it: the content of a
+// string, the JSON text of any other value (a number, as the NestJS
+// documentation signs it), "" for null.
+func subject(val []byte) string {
+	if s, ok := stringValue(val, nil); ok {
+		return s
+	}
+	if string(val) == "null" {
+		return ""
+	}
+	return string(val)
+}
+
+// stringValue returns the JSON string val; when it equals one of known,
+// that string itself is returned to save an allocation.
+func stringValue(val []byte, known []string) (string, bool) {
 	s, ok := stringBytes(val)
 	if !ok {
 		return "", false
 	}
-	if known != "" && string(s) == known {
-		return known, true
+	for _, k := range known {
+		if string(s) == k {
+			return k, true
+		}
 	}
 	return string(s), true
 }

@@ -27,17 +27,31 @@ const (
 var Results = []Result{Valid, Expired, NotYetValid, WrongIssuer, BadSignature, AlgRejected, Malformed}
 
 // Claims holds the few claims jwtwatch needs after verification. Zero times
-// mean the claim was absent.
+// mean the claim was absent (or, for iat, not a number).
 type Claims struct {
+	// Subject is the sub claim: a string's content, or the JSON text of any
+	// other value (the NestJS documentation signs a numeric user id).
 	Subject   string
-	Issuer    string
+	Issuer    string // "" when absent or not a string
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 	NotBefore time.Time
 	// ClientID is the OAuth client the token was issued to: the azp claim,
 	// else client_id; empty when neither is a non-empty string.
 	ClientID string
+
+	read  bool // the payload was a JSON object, so the claims above were read
+	flaws flaw // claims of a type jsonwebtoken refuses
 }
+
+// flaw marks a claim present with a type the gateway refuses or ignores.
+type flaw uint8
+
+const (
+	expNotNumber flaw = 1 << iota // Malformed, once nbf has passed
+	nbfNotNumber                  // Malformed
+	issNotString                  // WrongIssuer when an issuer is configured
+)
 
 // Verdict is the outcome of checking one token.
 type Verdict struct {
@@ -54,4 +68,8 @@ type Options struct {
 	Algorithms []string
 	// Leeway applied to exp and nbf.
 	Leeway time.Duration
+	// Rotations is when each family's current key became current. It only
+	// tells, when one secret is configured for several keys, whether a token
+	// is too new for the previous or retired one (see Verifier.Check).
+	Rotations map[keys.Family]time.Time
 }

@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -235,7 +237,10 @@ func TestCheck(t *testing.T) {
 		{name: "exp equal to at is expired", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": nowS})), want: ac(Expired)},
 		{name: "exp one second ahead", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": nowS + 1})), want: ac(Valid)},
 		{name: "exp ahead of sub-second at", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": nowS + 1})), at: now.Add(999 * time.Millisecond), want: ac(Valid)},
-		{name: "fractional exp truncates", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": float64(nowS) + 0.5})), want: ac(Expired)},
+		{name: "fractional exp is not truncated", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": float64(nowS) + 0.5})), want: ac(Valid)},
+		{name: "fractional exp passed", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": float64(nowS) - 0.5})), want: ac(Expired)},
+		{name: "at cut to the second", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": float64(nowS) + 0.5})), at: now.Add(900 * time.Millisecond), want: ac(Valid)},
+		{name: "fractional nbf ahead", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": float64(nowS) + 0.5})), at: now.Add(900 * time.Millisecond), want: ac(NotYetValid)},
 		{name: "exp as float", in: payload(fmt.Sprintf(`{"iss":%q,"exp":%d.0}`, accessIss, future)), want: ac(Valid)},
 		{name: "exp in exponent form", in: payload(fmt.Sprintf(`{"iss":%q,"exp":%.9e}`, accessIss, float64(future))), want: ac(Valid)},
 		{name: "missing exp", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": absent{}})), want: ac(Valid)},
@@ -255,8 +260,12 @@ func TestCheck(t *testing.T) {
 		{name: "no issuer configured", in: sign(t, fx.ac, hs, claims(map[string]any{"iss": "anyone"})), noIssuer: true, want: ac(Valid)},
 		{name: "no issuer configured, none given", in: payload(`{}`), noIssuer: true, want: ac(Valid)},
 
-		// Claim order: exp, then nbf, then issuer.
-		{name: "expired beats nbf and issuer", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": past, "nbf": future, "iss": "x"})), want: ac(Expired)},
+		// Claim order, as jsonwebtoken's: nbf, then exp, then issuer.
+		{name: "nbf beats exp and issuer", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": past, "nbf": future, "iss": "x"})), want: ac(NotYetValid)},
+		{name: "nbf beats a bad exp", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": "x", "nbf": future})), want: ac(NotYetValid)},
+		{name: "a bad nbf beats exp", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": past, "nbf": "x"})), want: ac(Malformed)},
+		{name: "expired beats issuer", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": past, "iss": "x"})), want: ac(Expired)},
+		{name: "a bad exp beats issuer", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": "x", "iss": "x"})), want: ac(Malformed)},
 		{name: "nbf beats issuer", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": future, "iss": "x"})), want: ac(NotYetValid)},
 
 		// Signature before claims.
@@ -264,7 +273,7 @@ func TestCheck(t *testing.T) {
 		{name: "expired forgery", in: sign(t, fx.attacker, hs, claims(map[string]any{"exp": nowS - 3600})), want: unk(BadSignature)},
 		{name: "not-yet-valid forgery", in: sign(t, fx.attacker, hs, claims(map[string]any{"nbf": future})), want: unk(BadSignature)},
 		{name: "forgery with wrong issuer", in: sign(t, fx.attacker, hs, claims(map[string]any{"iss": "https://evil.test"})), want: unk(BadSignature)},
-		{name: "forgery with garbage claims", in: signSegments(sha256.New, fx.attacker, b64s(hsJSON), "!!!not-base64!!!"), want: unk(BadSignature)},
+		{name: "forgery with garbage claims", in: signSegments(sha256.New, fx.attacker, b64s(hsJSON), "!!!not-base64!!!"), want: unk(Malformed)},
 		{name: "forgery with non-JSON claims", in: signJSON(fx.attacker, hsJSON, "not json"), want: unk(BadSignature)},
 		{name: "forgery with exp string", in: sign(t, fx.attacker, hs, claims(map[string]any{"exp": "soon"})), want: unk(BadSignature)},
 		{name: "forgery with exp 0", in: sign(t, fx.attacker, hs, claims(map[string]any{"exp": 0})), want: unk(BadSignature)},
@@ -274,13 +283,17 @@ func TestCheck(t *testing.T) {
 		{name: "forgery nested deep", in: signJSON(fx.attacker, hsJSON, `{"a":`+fits+`}`), want: unk(BadSignature)},
 		{name: "tampered payload", in: vh + "." + b64s(`{"sub":"admin","iss":"`+accessIss+`"}`) + "." + vs, want: unk(BadSignature)},
 		{name: "empty signature", in: vh + "." + vp + ".", want: unk(BadSignature)},
-		{name: "signature not base64", in: vh + "." + vp + ".***", want: unk(BadSignature)},
-		{name: "signature padded", in: vh + "." + vp + "." + base64.URLEncoding.EncodeToString(sigBytes), want: unk(BadSignature)},
-		{name: "signature non-canonical", in: vh + "." + vp + "." + nonCanonical(t, vs), want: unk(BadSignature)},
-		{name: "signature with newline", in: vh + "." + vp + "." + vs[:10] + "\n" + vs[10:], want: unk(BadSignature)},
-		{name: "signature truncated", in: vh + "." + vp + "." + vs[:len(vs)-2], want: unk(BadSignature)},
+		{name: "signature not base64", in: vh + "." + vp + ".***", want: unk(Malformed)},
+		{name: "signature with a byte appended", in: valid + "!", want: unk(Malformed)},
+		{name: "signature with a character appended", in: valid + "A", want: unk(BadSignature)},
+		{name: "signature longer than any MAC", in: vh + "." + vp + "." + b64(make([]byte, 200)), want: unk(BadSignature)},
+		{name: "signature padded", in: vh + "." + vp + "." + base64.URLEncoding.EncodeToString(sigBytes), want: unk(Malformed)},
+		{name: "signature non-canonical", in: vh + "." + vp + "." + nonCanonical(t, vs), want: unk(Malformed)},
+		{name: "signature with newline", in: vh + "." + vp + "." + vs[:10] + "\n" + vs[10:], want: unk(Malformed)},
+		{name: "signature truncated to an impossible length", in: vh + "." + vp + "." + vs[:len(vs)-2], want: unk(Malformed)},
+		{name: "signature truncated", in: vh + "." + vp + "." + vs[:len(vs)-3], want: unk(BadSignature)},
 		{name: "signature doubled", in: vh + "." + vp + "." + b64(append(bytes.Clone(sigBytes), sigBytes...)), want: unk(BadSignature)},
-		{name: "signature standard alphabet", in: vh + "." + vp + "." + strings.NewReplacer("-", "+", "_", "/").Replace(vs) + "+/", want: unk(BadSignature)},
+		{name: "signature standard alphabet", in: vh + "." + vp + "." + strings.NewReplacer("-", "+", "_", "/").Replace(vs) + "+/", want: unk(Malformed)},
 
 		// Algorithms.
 		{name: "alg none", in: signJSON(fx.ac, `{"alg":"none"}`, `{}`), want: unk(AlgRejected)},
@@ -342,11 +355,21 @@ func TestCheck(t *testing.T) {
 		{name: "over the length cap", in: valid + "." + strings.Repeat("A", MaxTokenLen), want: unk(Malformed)},
 		{name: "2 MB token", in: vh + "." + strings.Repeat("A", 2<<20) + "." + vs, want: unk(Malformed)},
 
+		// RFC 7515 §5.2: a payload that is not strict base64url is malformed
+		// before any signature is checked, whoever signed it.
+		{name: "payload not base64", in: signSegments(sha256.New, fx.ac, vh, "!!!"), want: unk(Malformed)},
+		{name: "payload empty", in: signSegments(sha256.New, fx.ac, vh, ""), want: unk(Malformed)},
+		{name: "payload padded", in: signSegments(sha256.New, fx.ac, vh, padded(t, `{"exp":12}`)), want: unk(Malformed)},
+		{name: "payload non-canonical", in: signSegments(sha256.New, fx.ac, vh, nonCanonical(t, b64s(`{"iss":"`+accessIss+`"}`))), want: unk(Malformed)},
+		{name: "payload of one character", in: signSegments(sha256.New, fx.ac, vh, "a"), want: unk(Malformed)},
+		{name: "payload with spaces", in: signSegments(sha256.New, fx.ac, vh, "    VGVzdA"), want: unk(Malformed)},
+		{name: "payload of one character, forged", in: signSegments(sha256.New, fx.attacker, vh, "a"), want: unk(Malformed)},
+		{name: "payload of one character, junk MAC", in: vh + ".a." + vs, want: unk(Malformed)},
+		{name: "payload not JSON, forged", in: signJSON(fx.attacker, hsJSON, "Test"), want: unk(BadSignature)},
+		{name: "payload not JSON", in: signJSON(fx.ac, hsJSON, "Test"), want: ac(Malformed)},
+		{name: "payload not JSON, previous key", in: signJSON(fx.ap, hsJSON, "Test"), want: by(keys.Access, keys.Previous, Malformed)},
+
 		// Claims of a verified token.
-		{name: "payload not base64", in: signSegments(sha256.New, fx.ac, vh, "!!!"), want: ac(Malformed)},
-		{name: "payload empty", in: signSegments(sha256.New, fx.ac, vh, ""), want: ac(Malformed)},
-		{name: "payload padded", in: signSegments(sha256.New, fx.ac, vh, padded(t, `{"exp":12}`)), want: ac(Malformed)},
-		{name: "payload non-canonical", in: signSegments(sha256.New, fx.ac, vh, nonCanonical(t, b64s(`{"iss":"`+accessIss+`"}`))), want: ac(Malformed)},
 		{name: "payload array", in: payload(`[]`), want: ac(Malformed)},
 		{name: "payload string", in: payload(`"x"`), want: ac(Malformed)},
 		{name: "payload number", in: payload(`1`), want: ac(Malformed)},
@@ -356,25 +379,39 @@ func TestCheck(t *testing.T) {
 		{name: "payload nested 20000 deep", in: payload(`{"a":` + deep + `}`), want: unk(Malformed)},
 		{name: "payload nested 5000 deep", in: payload(fmt.Sprintf(`{"a":%s,"iss":%q,"exp":%d}`, fits, accessIss, past)), want: ac(Expired)},
 		{name: "exp string", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": fmt.Sprint(future)})), want: ac(Malformed)},
-		{name: "exp 0", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": 0})), want: ac(Malformed)},
-		{name: "exp negative", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": -1})), want: ac(Malformed)},
-		{name: "exp fraction of a second", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": 0.5})), want: ac(Malformed)},
-		{name: "exp 1e300", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": 1e300})), want: ac(Malformed)},
-		{name: "exp beyond float range", in: payload(`{"exp":1e400}`), want: ac(Malformed)},
-		{name: "exp beyond year 9999", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": maxNumericDate + 1})), want: ac(Malformed)},
+		{name: "exp empty string", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": ""})), want: ac(Malformed)},
+		{name: "exp 0", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": 0})), want: ac(Expired)},
+		{name: "exp -0", in: payload(`{"exp":-0}`), noIssuer: true, want: ac(Expired)},
+		{name: "exp negative", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": -1})), want: ac(Expired)},
+		{name: "exp -1e300", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": -1e300})), want: ac(Expired)},
+		{name: "exp below float range", in: payload(`{"exp":-1e400}`), noIssuer: true, want: ac(Expired)},
+		{name: "exp fraction of a second", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": 0.5})), want: ac(Expired)},
+		{name: "exp 1e300", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": 1e300})), want: ac(Valid)},
+		{name: "exp beyond float range", in: payload(`{"exp":1e400}`), noIssuer: true, want: ac(Valid)},
+		{name: "exp beyond year 9999", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": maxNumericDate + 1})), want: ac(Valid)},
+		{name: "exp beyond year 9999, in its last second", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": maxNumericDate + 1})), at: time.Unix(maxNumericDate, 0), want: ac(Valid)},
+		{name: "exp 1e300, in the last second of 9999", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": 1e300})), at: time.Unix(maxNumericDate, 0), want: ac(Valid)},
+		{name: "nbf 1e300, in the last second of 9999", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": 1e300})), at: time.Unix(maxNumericDate, 0), want: ac(NotYetValid)},
+		{name: "exp -1e300, in year 1", in: sign(t, fx.ac, hs, claims(map[string]any{"exp": -1e300})), at: time.Unix(minNumericDate, 0), want: ac(Expired)},
 		{name: "exp null", in: payload(`{"exp":null}`), want: ac(Malformed)},
 		{name: "exp bool", in: payload(`{"exp":true}`), want: ac(Malformed)},
 		{name: "exp object", in: payload(`{"exp":{}}`), want: ac(Malformed)},
 		{name: "exp array", in: payload(`{"exp":[1]}`), want: ac(Malformed)},
-		{name: "nbf 0", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": 0})), want: ac(Malformed)},
-		{name: "nbf negative", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": -5})), want: ac(Malformed)},
-		{name: "nbf 1e300", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": 1e300})), want: ac(Malformed)},
+		{name: "nbf 0", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": 0})), want: ac(Valid)},
+		{name: "nbf negative", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": -5})), want: ac(Valid)},
+		{name: "nbf 1e300", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": 1e300})), want: ac(NotYetValid)},
+		{name: "nbf null", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": nil})), want: ac(Malformed)},
 		{name: "nbf string", in: sign(t, fx.ac, hs, claims(map[string]any{"nbf": "now"})), want: ac(Malformed)},
-		{name: "iat string", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": "then"})), want: ac(Malformed)},
-		{name: "iat negative", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": -5})), want: ac(Malformed)},
-		{name: "iat 1e300", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": 1e300})), want: ac(Malformed)},
-		{name: "sub number", in: sign(t, fx.ac, hs, claims(map[string]any{"sub": 42})), want: ac(Malformed)},
-		{name: "iss number", in: sign(t, fx.ac, hs, claims(map[string]any{"iss": 42})), want: ac(Malformed)},
+		{name: "iat string", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": "then"})), want: ac(Valid)},
+		{name: "iat null", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": nil})), want: ac(Valid)},
+		{name: "iat object", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": map[string]any{}})), want: ac(Valid)},
+		{name: "iat negative", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": -5})), want: ac(Valid)},
+		{name: "iat 1e300", in: sign(t, fx.ac, hs, claims(map[string]any{"iat": 1e300})), want: ac(Valid)},
+		{name: "sub number", in: sign(t, fx.ac, hs, claims(map[string]any{"sub": 42})), want: ac(Valid)},
+		{name: "sub object", in: sign(t, fx.ac, hs, claims(map[string]any{"sub": map[string]any{"id": 42}})), want: ac(Valid)},
+		{name: "iss number", in: sign(t, fx.ac, hs, claims(map[string]any{"iss": 42})), want: ac(WrongIssuer)},
+		{name: "iss number, no issuer configured", in: sign(t, fx.ac, hs, claims(map[string]any{"iss": 42})), noIssuer: true, want: ac(Valid)},
+		{name: "iss array of the issuer", in: sign(t, fx.ac, hs, claims(map[string]any{"iss": []string{accessIss}})), want: ac(WrongIssuer)},
 		{name: "malformed claims by previous key", in: sign(t, fx.ap, hs, claims(map[string]any{"exp": "x"})), want: by(keys.Access, keys.Previous, Malformed)},
 
 		// Member names: exact after unescaping, last duplicate wins, only top level.
@@ -417,7 +454,7 @@ func TestCheck(t *testing.T) {
 			if got.Fingerprint != wantFP {
 				t.Errorf("Fingerprint = %q, want %q", got.Fingerprint, wantFP)
 			}
-			if got.Result == Malformed || got.Result == BadSignature || got.Result == AlgRejected {
+			if got.Key == keys.None {
 				if got.Claims != (Claims{}) {
 					t.Errorf("Claims = %+v, want none for %s", got.Claims, got.Result)
 				}
@@ -470,7 +507,30 @@ func TestCheckClaims(t *testing.T) {
 			want: Claims{Subject: "a\uFFFDb", Issuer: accessIss},
 		},
 		{name: "bad signature has none", in: sign(t, fx.attacker, hdr("HS256"), claims(nil))},
-		{name: "malformed claims have none", in: sign(t, fx.ac, hdr("HS256"), claims(map[string]any{"exp": "x"}))},
+		{
+			name: "read as far as they go when exp is not a number",
+			in:   sign(t, fx.ac, hdr("HS256"), claims(map[string]any{"exp": "x"})),
+			want: Claims{Subject: "user-1", Issuer: accessIss, IssuedAt: time.Unix(nowS-60, 0)},
+		},
+		{name: "none when the payload is not an object", in: signJSON(fx.ac, `{"alg":"HS256"}`, `["sub","a"]`)},
+		{
+			name: "numeric sub as its JSON text (the NestJS docs)",
+			in:   signJSON(fx.ac, `{"alg":"HS256"}`, `{"username":"john","sub":1,"iss":"`+accessIss+`"}`),
+			want: Claims{Subject: "1", Issuer: accessIss},
+		},
+		{
+			name: "other sub values as their JSON text",
+			in:   signJSON(fx.ac, `{"alg":"HS256"}`, `{"sub":{"id":4.2e1,"org":[1,"a"]},"iss":"`+accessIss+`"}`),
+			want: Claims{Subject: `{"id":4.2e1,"org":[1,"a"]}`, Issuer: accessIss},
+		},
+		{name: "null sub is none", in: signJSON(fx.ac, `{"alg":"HS256"}`, `{"sub":null,"iss":"`+accessIss+`"}`), want: Claims{Issuer: accessIss}},
+		{name: "iat not a number is none", in: signJSON(fx.ac, `{"alg":"HS256"}`, `{"iat":"1748772000","iss":"`+accessIss+`"}`), want: Claims{Issuer: accessIss}},
+		{name: "iss not a string is none", in: signJSON(fx.ac, `{"alg":"HS256"}`, `{"sub":"a","iss":["`+accessIss+`"]}`), want: Claims{Subject: "a"}},
+		{
+			name: "fractions kept, huge values clamped",
+			in:   signJSON(fx.ac, `{"alg":"HS256"}`, `{"iat":1748772000.25,"exp":1e400,"nbf":-1e300}`),
+			want: Claims{IssuedAt: time.Unix(1748772000, 250e6), ExpiresAt: time.Unix(maxNumericDate+1, 0), NotBefore: time.Unix(minNumericDate, 0)},
+		},
 		{name: "case variants are not claims", in: signJSON(fx.ac, `{"alg":"HS256"}`, `{"SUB":"a","Iss":"b","IAT":5,"EXP":5,"NBF":5}`)},
 	}
 	for _, tt := range tests {
@@ -545,7 +605,7 @@ func TestParseDeepNesting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, ok := parseClaims([]byte(tt.in), "")
+			c, ok := parseClaims([]byte(tt.in), nil)
 			if ok != tt.want {
 				t.Fatalf("parseClaims ok = %v, want %v", ok, tt.want)
 			}
@@ -557,20 +617,6 @@ func TestParseDeepNesting(t *testing.T) {
 				t.Errorf("parseHeader ok = %v, want %v", ok, tt.want)
 			}
 		})
-	}
-}
-
-func TestCheckKeyOrder(t *testing.T) {
-	shared, other := newSecret(t), newSecret(t)
-	// The same secret configured twice: the earlier key in set order wins.
-	set := keys.Set{Keys: []keys.Key{
-		keys.New(keys.Access, keys.Current, other),
-		keys.New(keys.Refresh, keys.Current, shared),
-		keys.New(keys.Access, keys.Previous, shared),
-	}}
-	got := New(set, Options{}).Check(sign(t, shared, hdr("HS256"), claims(nil)), now)
-	if got.Token != keys.Refresh || got.Key != keys.Current || got.Result != Valid {
-		t.Errorf("Check() = %s/%s/%s, want refresh/current/valid", got.Token, got.Key, got.Result)
 	}
 }
 
@@ -674,10 +720,12 @@ func gatewayResult(err error) (Result, bool) {
 	switch {
 	case err == nil:
 		return Valid, true
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return Expired, true
+	// golang-jwt reports every failed check; the gateway's jsonwebtoken stops
+	// at the first, nbf before exp.
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return NotYetValid, true
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return Expired, true
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer), errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return WrongIssuer, true
 	}
@@ -699,10 +747,13 @@ func parseGateway(tok string, secret []byte, at time.Time, leeway time.Duration,
 }
 
 // TestClaimChecksMatchGolangJWT compares the claim verdicts with golang-jwt
-// v5's validator across the boundaries of exp, nbf, leeway and issuer.
+// v5's validator across the boundaries of exp, nbf, leeway and issuer, for
+// whole seconds: there golang-jwt and jsonwebtoken agree. golang-jwt cuts a
+// fractional exp or nbf to the second and jsonwebtoken does not; the gateway
+// is jsonwebtoken, so TestMatchesJsonwebtoken covers fractions.
 func TestClaimChecksMatchGolangJWT(t *testing.T) {
 	fx := newFixture(t)
-	offsets := []any{absent{}, -61.0, -60.0, -59.5, -1.0, -0.5, 0.0, 0.5, 1.0, 59.0, 60.0, 61.0}
+	offsets := []any{absent{}, -61.0, -60.0, -59.0, -1.0, 0.0, 1.0, 59.0, 60.0, 61.0}
 	issuers := []any{absent{}, accessIss, "https://evil.test"}
 	for _, leeway := range []time.Duration{0, time.Minute} {
 		for _, frac := range []time.Duration{0, 500 * time.Millisecond} {
@@ -735,6 +786,10 @@ func TestClaimChecksMatchGolangJWT(t *testing.T) {
 // FuzzCheck feeds arbitrary tokens. resign, when non-zero, re-signs the first
 // two segments with a configured key (low bits) and SHA-256 or SHA-512 (high
 // bit), so the fuzzer reaches the claim checks behind a verified signature.
+// The oracles are independent of the classifier: strict base64url from
+// encoding/base64, HMACs from golang-jwt, the claims from encoding/json read
+// by jsonwebtoken's rules (jsonwebtokenJudge), and golang-jwt's own claim
+// checks where it agrees with jsonwebtoken.
 func FuzzCheck(f *testing.F) {
 	fx := newFixture(f)
 	secrets := fx.secrets()
@@ -751,6 +806,9 @@ func FuzzCheck(f *testing.F) {
 		signJSON(fx.ac, `{"alg":"HS256"}`, `{"exp":1e300,"EXP":1,"\u0065xp":"x","sub":1}`),
 		signJSON(fx.ac, `{"alg":"HS256"}`, `{"a":`+deep+`}`),
 		signJSON(fx.ac, `{"alg":"HS256"}`, `{"x":"}\"{","iss":"https:\/\/auth.example.test","exp":1.5e9}`),
+		signJSON(fx.ac, `{"alg":"HS256"}`, `{"sub":1,"iat":"x","nbf":-0,"exp":1748779200.5,"iss":null}`),
+		signJSON(fx.ac, `{"alg":"HS256"}`, `Test`),
+		signSegments(sha256.New, fx.ac, b64s(`{"alg":"HS256"}`), "    VGVzdA"),
 	}
 	for i, s := range seeds {
 		f.Add(s, nowS, uint8(i%3))
@@ -767,7 +825,9 @@ func FuzzCheck(f *testing.F) {
 				tok = signSegments(newHash, secret, h, p)
 			}
 		}
-		at := time.Unix(atSec%(maxNumericDate+1), 0)
+		// Line times from 1970 to the end of the year 9999, where the
+		// clamped claims keep jsonwebtoken's verdict.
+		at := time.Unix(int64(uint64(atSec)%(maxNumericDate+1)), 0)
 		got := v.Check(tok, at)
 
 		known := false
@@ -780,19 +840,52 @@ func FuzzCheck(f *testing.F) {
 		if (got.Key == keys.None) != (got.Token == keys.Unknown) || (got.Key == keys.None) != (got.Fingerprint == "") {
 			t.Fatalf("inconsistent verdict labels %s/%s/%q", got.Token, got.Key, got.Fingerprint)
 		}
+
+		// RFC 7515 §5.2: a segment that is not strict base64url makes the
+		// token malformed before any key is tried.
+		parts := strings.Split(tok, ".")
+		var raw [3][]byte
+		decodes := len(parts) == 3 && len(tok) <= MaxTokenLen
+		for j := 0; decodes && j < 3; j++ {
+			var err error
+			raw[j], err = base64.RawURLEncoding.Strict().DecodeString(parts[j])
+			decodes = err == nil && !strings.ContainsAny(parts[j], "\r\n")
+		}
+		if !decodes {
+			if got.Result != Malformed || got.Key != keys.None {
+				t.Fatalf("a token that is not three strict base64url segments is %s/%s, want malformed/none", got.Key, got.Result)
+			}
+			return
+		}
+		// The MAC is checked with the algorithm the header names, when allowed.
+		var header map[string]json.RawMessage
+		var alg string
+		if json.Unmarshal(raw[0], &header) == nil {
+			json.Unmarshal(header["alg"], &alg)
+		}
+		verifies := func(secret []byte) bool {
+			for _, m := range []jwt.SigningMethod{jwt.SigningMethodHS256, jwt.SigningMethodHS512} {
+				if m.Alg() == alg && m.Verify(parts[0]+"."+parts[1], raw[2], secret) == nil {
+					return true
+				}
+			}
+			return false
+		}
 		if got.Key == keys.None {
 			if got.Result == Valid || got.Result == Expired || got.Result == NotYetValid || got.Result == WrongIssuer {
 				t.Fatalf("Result %s without a verifying key", got.Result)
+			}
+			if got.Result == BadSignature {
+				for _, secret := range secrets {
+					if verifies(secret) {
+						t.Fatalf("bad_signature, but a configured key verifies the token")
+					}
+				}
 			}
 			return
 		}
 
 		// The reported key must really verify, and be the first that does.
-		i := strings.LastIndexByte(tok, '.')
-		if i < 0 {
-			t.Fatalf("verified a token without a dot")
-		}
-		signed, sig := tok[:i], tok[i+1:]
 		idx := -1
 		for j, k := range fx.set.Keys {
 			if k.Fingerprint == got.Fingerprint {
@@ -803,15 +896,6 @@ func FuzzCheck(f *testing.F) {
 		if idx < 0 || fx.set.Keys[idx].Family != got.Token || fx.set.Keys[idx].Role != got.Key {
 			t.Fatalf("verdict names no configured key: %s/%s", got.Token, got.Key)
 		}
-		verifies := func(secret []byte) bool {
-			for _, m := range []jwt.SigningMethod{jwt.SigningMethodHS256, jwt.SigningMethodHS512} {
-				raw, err := base64.RawURLEncoding.DecodeString(sig)
-				if err == nil && m.Verify(signed, raw, secret) == nil {
-					return true
-				}
-			}
-			return false
-		}
 		if !verifies(secrets[idx]) {
 			t.Fatalf("%s/%s key does not verify the token", got.Token, got.Key)
 		}
@@ -821,21 +905,94 @@ func FuzzCheck(f *testing.F) {
 			}
 		}
 
-		// Claim verdicts must agree with golang-jwt wherever it decodes the token.
-		if got.Result == Malformed {
+		// RFC 7519 §7.2, then the claims as jsonwebtoken reads them.
+		issuer := fx.set.Issuers[got.Token]
+		want, object := jsonwebtokenJudge(raw[1], issuer, at)
+		if !object {
+			want = Malformed
+		}
+		if got.Result != want {
+			t.Fatalf("Result = %s, jsonwebtoken's rules on encoding/json say %s", got.Result, want)
+		}
+		if !object || !wholeSecondClaims(raw[1]) {
 			return
 		}
-		err := parseGateway(tok, secrets[idx], at, 0, fx.set.Issuers[got.Token])
+		err := parseGateway(tok, secrets[idx], at, 0, issuer)
 		if errors.Is(err, jwt.ErrTokenMalformed) {
 			// encoding/json into map[string]any refuses numbers beyond float64
 			// anywhere in the claims; the gateway's JSON.parse does not.
 			return
 		}
-		want, ok := gatewayResult(err)
-		if !ok || want != got.Result {
+		if gw, ok := gatewayResult(err); ok && gw != got.Result {
 			t.Fatalf("Result = %s, golang-jwt says %v", got.Result, err)
 		}
 	})
+}
+
+// jsonwebtokenJudge applies jsonwebtoken's claim checks (verify.js) to a
+// payload decoded by encoding/json, with JavaScript's number semantics: the
+// fuzz oracle, written apart from parseClaims and judge. object is false when
+// the payload is not a JSON object.
+func jsonwebtokenJudge(payload []byte, issuer string, at time.Time) (r Result, object bool) {
+	var m map[string]json.RawMessage
+	if trimmed := bytes.TrimLeft(payload, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' || json.Unmarshal(payload, &m) != nil {
+		return "", false
+	}
+	// number is JSON.parse's number: any JSON number, ±Inf beyond float64.
+	number := func(raw json.RawMessage) (float64, bool) {
+		if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
+			return 0, false
+		}
+		f, err := strconv.ParseFloat(string(raw), 64)
+		return f, err == nil || errors.Is(err, strconv.ErrRange)
+	}
+	clock := float64(at.Unix())
+	if raw, ok := m["nbf"]; ok {
+		nbf, isNum := number(raw)
+		if !isNum {
+			return Malformed, true
+		}
+		if nbf > clock {
+			return NotYetValid, true
+		}
+	}
+	if raw, ok := m["exp"]; ok {
+		exp, isNum := number(raw)
+		if !isNum {
+			return Malformed, true
+		}
+		if clock >= exp {
+			return Expired, true
+		}
+	}
+	if issuer != "" {
+		var iss string
+		if raw, ok := m["iss"]; !ok || len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &iss) != nil || iss != issuer {
+			return WrongIssuer, true
+		}
+	}
+	return Valid, true
+}
+
+// wholeSecondClaims reports whether exp and nbf are absent or whole numbers
+// of seconds from 1 to maxNumericDate: where golang-jwt judges as
+// jsonwebtoken does (it cuts fractions and takes 0 for absent).
+func wholeSecondClaims(payload []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(payload, &m) != nil {
+		return false
+	}
+	for _, name := range []string{"exp", "nbf"} {
+		raw, ok := m[name]
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(string(raw), 64)
+		if err != nil || f != math.Trunc(f) || f < 1 || f > maxNumericDate {
+			return false
+		}
+	}
+	return true
 }
 
 func BenchmarkCheck(b *testing.B) {
