@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -76,8 +77,9 @@ func Run(ctx context.Context, o Options) error {
 		FromStart:       true,
 		ListenAddresses: []string{o.ListenAddress},
 		StateFile:       filepath.Join(dir, "state.json"),
-		// A rotation window squeezed from a week into seconds.
-		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Minute},
+		// A rotation window squeezed from a week into seconds, and the clock
+		// skew allowance with it (the minted token's iat is seconds after the start).
+		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second},
 		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Logger: o.Logger,
 		Build:  o.Build,
@@ -290,6 +292,10 @@ func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
 			blocked = append(blocked, l["reason"])
 		}
 	}
+	// In the order of the rule, not of the labels.
+	slices.SortFunc(blocked, func(a, b string) int {
+		return slices.Index(rotation.BlockingReasons, a) - slices.Index(rotation.BlockingReasons, b)
+	})
 	verdict := "YES — no valid previous-key token for the quiet period, all have expired"
 	if len(blocked) > 0 {
 		verdict = "not yet (" + strings.Join(blocked, ", ") + ")"

@@ -125,6 +125,53 @@ func (s Set) Find(f Family, r Role) (Key, bool) {
 	return Key{}, false
 }
 
+// SharedSecret is one secret configured for several keys, such as an access
+// key rotated while the refresh key still uses the old secret.
+type SharedSecret struct {
+	Fingerprint string
+	Keys        []Key
+}
+
+// Variables names where the keys sharing the secret come from (the
+// variables, or their _FILE forms), or describes keys built without one.
+func (s SharedSecret) Variables() []string {
+	out := make([]string, len(s.Keys))
+	for i, k := range s.Keys {
+		out[i] = k.Source
+		if out[i] == "" {
+			out[i] = string(k.Family) + "/" + string(k.Role)
+		}
+	}
+	return out
+}
+
+// String says which variables hold the same secret, by name and fingerprint only.
+func (s SharedSecret) String() string {
+	return fmt.Sprintf("%s hold the same secret (fingerprint %s)", strings.Join(s.Variables(), " and "), s.Fingerprint)
+}
+
+// Shared returns the secrets configured for more than one key, in set order.
+func (s Set) Shared() []SharedSecret {
+	var out []SharedSecret
+	seen := make([]bool, len(s.Keys))
+	for i, k := range s.Keys {
+		if seen[i] {
+			continue
+		}
+		group := SharedSecret{Fingerprint: k.Fingerprint, Keys: []Key{k}}
+		for j := i + 1; j < len(s.Keys); j++ {
+			if !seen[j] && bytes.Equal(s.Keys[j].secret, k.secret) {
+				seen[j] = true
+				group.Keys = append(group.Keys, s.Keys[j])
+			}
+		}
+		if len(group.Keys) > 1 {
+			out = append(out, group)
+		}
+	}
+	return out
+}
+
 // variable names, in checking order: current keys first, access before refresh.
 var layout = []struct {
 	name string

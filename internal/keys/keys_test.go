@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -187,5 +188,44 @@ func TestGenerate(t *testing.T) {
 	}
 	if _, err := Generate(strings.NewReader("short"), 32, FormatHex); err == nil {
 		t.Error("a failing random source went unnoticed")
+	}
+}
+
+// TestShared finds the secrets configured in several variables and names
+// them by variable, never by value.
+func TestShared(t *testing.T) {
+	const a, b, c = "secret-a-secret-a-secret-a-secret", "secret-b-secret-b-secret-b-secret", "secret-c-secret-c-secret-c-secret"
+	tests := []struct {
+		name string
+		in   map[string]string
+		want []string
+	}{
+		{"all distinct", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_ACCESS_SECRET_PREVIOUS": b, "JWT_REFRESH_SECRET": c}, nil},
+		{"access previous = refresh current", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_ACCESS_SECRET_PREVIOUS": b, "JWT_REFRESH_SECRET": b},
+			[]string{"JWT_REFRESH_SECRET and JWT_ACCESS_SECRET_PREVIOUS hold the same secret (fingerprint " + Fingerprint([]byte(b)) + ")"}},
+		{"access = refresh", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_REFRESH_SECRET": a, "JWT_REFRESH_SECRET_PREVIOUS": a},
+			[]string{"JWT_ACCESS_SECRET and JWT_REFRESH_SECRET and JWT_REFRESH_SECRET_PREVIOUS hold the same secret (fingerprint " + Fingerprint([]byte(a)) + ")"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := Load(func(k string) (string, bool) { v, ok := tt.in[k]; return v, ok }, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range set.Shared() {
+				got = append(got, s.String())
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Shared() = %q, want %q", got, tt.want)
+			}
+			for _, g := range got {
+				for _, secret := range []string{a, b, c} {
+					if strings.Contains(g, secret) {
+						t.Errorf("%q shows a secret", g)
+					}
+				}
+			}
+		})
 	}
 }

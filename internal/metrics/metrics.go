@@ -305,6 +305,10 @@ type SourceState struct {
 type State struct {
 	Rotation rotation.Report
 	Sources  []SourceState
+	// FirstLine is when this process read its first log line; zero until then.
+	FirstLine time.Time
+	// QuietPeriod is the configured --rotation.quiet-period.
+	QuietPeriod time.Duration
 }
 
 // StateCollector reports rotation and source state, read at scrape time so the
@@ -312,7 +316,7 @@ type State struct {
 type StateCollector struct {
 	state func() State
 
-	keyInfo, rotationStarted, lastValid, maxExpiry, subjects, removable, blocked, behind, lastLine *prometheus.Desc
+	keyInfo, rotationStarted, lastValid, maxExpiry, subjects, removable, blocked, behind, lastLine, firstLine, quietPeriod *prometheus.Desc
 }
 
 // NewStateCollector returns a collector reporting what state returns.
@@ -328,15 +332,17 @@ func NewStateCollector(state func() State) *StateCollector {
 		maxExpiry:       d("key_max_token_expiry_timestamp_seconds", "Latest exp among valid tokens seen signed by the key; 0 if none.", "token", "role"),
 		subjects:        d("key_distinct_subjects", "Estimated distinct sub values with valid tokens signed by the key since the rotation started.", "token", "role"),
 		removable:       d("previous_key_removable", "1 when this replica sees no reason to keep the previous key of the token family.", "token"),
-		blocked:         d("previous_key_removal_blocked", "1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens).", "token", "reason"),
+		blocked:         d("previous_key_removal_blocked", "1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens, insufficient_evidence).", "token", "reason"),
 		behind:          d("source_behind_bytes", "Bytes of the source file not yet processed.", "source"),
 		lastLine:        d("source_last_line_timestamp_seconds", "When a line was last read from the source; 0 if never.", "source"),
+		firstLine:       d("first_line_timestamp_seconds", "When this process read its first log line, from any source; 0 until it has. A replica votes removable only after reading its log for the quiet period."),
+		quietPeriod:     d("rotation_quiet_period_seconds", "The configured --rotation.quiet-period: how long without a valid previous-key token, and with the log read, before the previous key is removable."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine} {
+	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine, c.firstLine, c.quietPeriod} {
 		ch <- d
 	}
 }
@@ -373,6 +379,8 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.behind, float64(src.BehindBytes), l)
 		g(c.lastLine, seconds(src.LastLine), l)
 	}
+	g(c.firstLine, seconds(s.FirstLine))
+	g(c.quietPeriod, s.QuietPeriod.Seconds())
 }
 
 func seconds(t time.Time) float64 {

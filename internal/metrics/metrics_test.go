@@ -83,7 +83,9 @@ func TestStateCollector(t *testing.T) {
 			},
 			Families: []rotation.FamilyReport{{Family: keys.Access, Started: started, Blocking: []string{rotation.BlockMinWindow}}},
 		},
-		Sources: []SourceState{{Path: "/var/log/gw.log", BehindBytes: 512, LastLine: time.Unix(1764250001, 0)}},
+		Sources:     []SourceState{{Path: "/var/log/gw.log", BehindBytes: 512, LastLine: time.Unix(1764250001, 0)}},
+		FirstLine:   time.Unix(1764000005, 0),
+		QuietPeriod: 24 * time.Hour,
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewStateCollector(func() State { return st }))
@@ -103,8 +105,9 @@ jwtwatch_key_last_valid_timestamp_seconds{role="previous",token="access"} 0
 # HELP jwtwatch_previous_key_removable 1 when this replica sees no reason to keep the previous key of the token family.
 # TYPE jwtwatch_previous_key_removable gauge
 jwtwatch_previous_key_removable{token="access"} 0
-# HELP jwtwatch_previous_key_removal_blocked 1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens).
+# HELP jwtwatch_previous_key_removal_blocked 1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens, insufficient_evidence).
 # TYPE jwtwatch_previous_key_removal_blocked gauge
+jwtwatch_previous_key_removal_blocked{reason="insufficient_evidence",token="access"} 0
 jwtwatch_previous_key_removal_blocked{reason="min_window",token="access"} 1
 jwtwatch_previous_key_removal_blocked{reason="recent_use",token="access"} 0
 jwtwatch_previous_key_removal_blocked{reason="unexpired_tokens",token="access"} 0
@@ -114,11 +117,18 @@ jwtwatch_rotation_started_timestamp_seconds{token="access"} 1.764e+09
 # HELP jwtwatch_source_behind_bytes Bytes of the source file not yet processed.
 # TYPE jwtwatch_source_behind_bytes gauge
 jwtwatch_source_behind_bytes{source="/var/log/gw.log"} 512
+# HELP jwtwatch_first_line_timestamp_seconds When this process read its first log line, from any source; 0 until it has. A replica votes removable only after reading its log for the quiet period.
+# TYPE jwtwatch_first_line_timestamp_seconds gauge
+jwtwatch_first_line_timestamp_seconds 1.764000005e+09
+# HELP jwtwatch_rotation_quiet_period_seconds The configured --rotation.quiet-period: how long without a valid previous-key token, and with the log read, before the previous key is removable.
+# TYPE jwtwatch_rotation_quiet_period_seconds gauge
+jwtwatch_rotation_quiet_period_seconds 86400
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"jwtwatch_key_info", "jwtwatch_key_distinct_subjects", "jwtwatch_key_last_valid_timestamp_seconds",
 		"jwtwatch_previous_key_removable", "jwtwatch_previous_key_removal_blocked",
-		"jwtwatch_rotation_started_timestamp_seconds", "jwtwatch_source_behind_bytes"); err != nil {
+		"jwtwatch_rotation_started_timestamp_seconds", "jwtwatch_source_behind_bytes",
+		"jwtwatch_first_line_timestamp_seconds", "jwtwatch_rotation_quiet_period_seconds"); err != nil {
 		t.Error(err)
 	}
 }

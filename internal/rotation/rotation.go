@@ -29,10 +29,15 @@ const (
 	LifetimeExceedsPolicy Reason = "lifetime_exceeds_policy"
 	// IssuedInFuture: iat is later than the line's own time, beyond the skew allowance.
 	IssuedInFuture Reason = "issued_in_future"
+	// NoIssuedAt: a previous (or retired) key signed a token without a
+	// numeric iat, seen after the rotation started. The rightful issuer
+	// (jsonwebtoken's sign) always sets iat, so whoever minted it is not the
+	// auth service, and when it was minted cannot be told.
+	NoIssuedAt Reason = "no_issued_at"
 )
 
 // Reasons lists every value of the `reason` label.
-var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture}
+var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture, NoIssuedAt}
 
 // Why the previous key must stay, as used in the `reason` label of
 // jwtwatch_previous_key_removal_blocked.
@@ -40,10 +45,14 @@ const (
 	BlockMinWindow       = "min_window"
 	BlockRecentUse       = "recent_use"
 	BlockUnexpiredTokens = "unexpired_tokens"
+	// BlockInsufficientEvidence: this replica has not read its log for the
+	// quiet period since it started (or has read no line at all), so "no
+	// valid token seen" is not evidence of anything.
+	BlockInsufficientEvidence = "insufficient_evidence"
 )
 
 // BlockingReasons lists every reason the previous key can be kept.
-var BlockingReasons = []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens}
+var BlockingReasons = []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens, BlockInsufficientEvidence}
 
 // Policy tunes the removal decision and the suspicion checks.
 type Policy struct {
@@ -53,9 +62,17 @@ type Policy struct {
 	QuietPeriod time.Duration
 	// MaxLifetime flags tokens whose exp - iat exceeds it; 0 disables the check.
 	MaxLifetime time.Duration
-	// Skew is the clock difference tolerated before an iat counts as in the future.
+	// Skew is the clock difference tolerated before an iat counts as in the
+	// future, or as issued after the rotation started.
 	Skew time.Duration
 }
+
+// retention is how long the state of a key that is no longer loaded is
+// kept: a key that comes back within it (a secret file updated before its
+// sibling, a restart with a wrong key) has its evidence back. The longer of
+// the minimum window and the quiet period: beyond both, its evidence would
+// no longer block a removal.
+func (p Policy) retention() time.Duration { return max(p.MinWindow, p.QuietPeriod) }
 
 // Tracker is the rotation state of one replica. It is safe for concurrent use:
 // the pipeline observes, the scrape reads.
@@ -65,8 +82,9 @@ type Tracker struct {
 
 	mu        sync.Mutex
 	rotations map[keys.Family]*Rotation
-	keys      map[keyID]*keyState
+	keys      map[keyID]*keyState // loaded keys, and for a while those that went away
 	loaded    []keys.Key
+	watching  time.Time // when this replica read its first log line; zero until then
 }
 
 type keyID struct {
@@ -78,6 +96,11 @@ type keyState struct {
 	lastValid time.Time
 	maxExpiry time.Time
 	subjects  *hyperloglog.Sketch
+	// currentSince is when the key became its family's current key, zero if
+	// never: the rotation start it gets back if it returns as current.
+	currentSince time.Time
+	// unloaded is when the key stopped being loaded; zero while it is.
+	unloaded time.Time
 }
 
 // Rotation is when the current key of a family became current.
@@ -94,6 +117,11 @@ type KeyState struct {
 	MaxExpiry   time.Time   `json:"max_expiry,omitzero"`
 	// Subjects is the HyperLogLog sketch of distinct subjects, in its binary form.
 	Subjects []byte `json:"subjects,omitempty"`
+	// CurrentSince is when the key became its family's current key.
+	CurrentSince time.Time `json:"current_since,omitzero"`
+	// Unloaded is when the key stopped being loaded; its state is kept for
+	// the retention (the longer of the minimum window and the quiet period).
+	Unloaded time.Time `json:"unloaded,omitzero"`
 }
 
 // Snapshot is the tracker's whole state, as saved in the state file.
@@ -109,7 +137,7 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 		t.rotations[f] = &r
 	}
 	for _, ks := range snap.Keys {
-		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch()}
+		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch(), currentSince: ks.CurrentSince, unloaded: ks.Unloaded}
 		if len(ks.Subjects) > 0 {
 			saved := newSketch()
 			if err := saved.UnmarshalBinary(ks.Subjects); err != nil {
@@ -126,17 +154,23 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 }
 
 // SetKeys records the loaded keys. A current key not seen as current before
-// starts a new rotation now, and the distinct-subject count of the keys
-// still loaded restarts with it ("since rotation"). It reports whether a
-// rotation started, so the caller can persist it at once.
-func (t *Tracker) SetKeys(loaded []keys.Key) (started bool) {
+// starts a new rotation now, and the distinct-subject count of the family's
+// keys restarts with it ("since rotation"); a current key that returns
+// (within the retention) gets its rotation start back. The state of a key
+// no longer loaded is kept for the retention and restored when the key
+// returns. It reports whether the rotation starts changed, so the caller can
+// persist them at once.
+func (t *Tracker) SetKeys(loaded []keys.Key) (changed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	now := t.now()
 	t.loaded = slices.Clone(loaded)
-	// State of keys no longer configured is of no use and would grow with every rotation.
-	for id := range t.keys {
-		if !slices.ContainsFunc(loaded, func(k keys.Key) bool { return k.Family == id.family && k.Fingerprint == id.fingerprint }) {
-			delete(t.keys, id)
+	t.forget(now) // before a returning key is marked loaded again
+	for id, s := range t.keys {
+		if slices.ContainsFunc(loaded, func(k keys.Key) bool { return k.Family == id.family && k.Fingerprint == id.fingerprint }) {
+			s.unloaded = time.Time{}
+		} else if s.unloaded.IsZero() {
+			s.unloaded = now
 		}
 	}
 	for _, k := range loaded {
@@ -147,19 +181,87 @@ func (t *Tracker) SetKeys(loaded []keys.Key) (started bool) {
 		if ok && r.CurrentFingerprint == k.Fingerprint {
 			continue
 		}
-		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: t.now()}
-		started = true
+		changed = true
+		s := t.state(keyID{k.Family, k.Fingerprint})
+		if !s.currentSince.IsZero() {
+			t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: s.currentSince}
+			continue
+		}
+		s.currentSince = now
+		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: now}
 		for id, s := range t.keys {
 			if id.family == k.Family {
 				s.subjects = newSketch()
 			}
 		}
 	}
-	return started
+	return changed
+}
+
+// forget drops the state of keys unloaded for longer than the retention.
+// The caller holds mu.
+func (t *Tracker) forget(now time.Time) {
+	for id, s := range t.keys {
+		if !s.unloaded.IsZero() && now.Sub(s.unloaded) > t.policy.retention() {
+			delete(t.keys, id)
+		}
+	}
+}
+
+// state returns the state of a key, creating it. The caller holds mu.
+func (t *Tracker) state(id keyID) *keyState {
+	s, ok := t.keys[id]
+	if !ok {
+		s = &keyState{subjects: newSketch()}
+		t.keys[id] = s
+	}
+	return s
+}
+
+// Watching records that this replica read a log line at time at. The first
+// call marks when it began watching: until it has watched for the quiet
+// period, it has no evidence that the previous key is unused.
+func (t *Tracker) Watching(at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.watching.IsZero() {
+		t.watching = at
+	}
+}
+
+// Started returns when the family's current key became current, if known.
+func (t *Tracker) Started(f keys.Family) (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if r, ok := t.rotations[f]; ok {
+		return r.Started, true
+	}
+	return time.Time{}, false
+}
+
+// Starts returns the rotation start of every family that has one, as
+// verify.Options.Rotations wants it.
+func (t *Tracker) Starts() map[keys.Family]time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[keys.Family]time.Time, len(t.rotations))
+	for f, r := range t.rotations {
+		out[f] = r.Started
+	}
+	return out
 }
 
 // Observe records one checked token seen at time at (the line's own time) and
-// returns the reasons it is suspicious, if any.
+// returns the reasons it is suspicious, if any:
+//   - issued_after_rotation: a previous or retired key signed it, its iat is
+//     after the rotation start by more than the skew, and the line is after
+//     the start or at it (a token presented before the rotation was minted
+//     before it, whatever its iat says; issued_in_future covers such an iat);
+//   - no_issued_at: a previous or retired key signed it without a numeric
+//     iat, on a line at or after the rotation start;
+//   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
+//     or exp is missing, when MaxLifetime is set;
+//   - issued_in_future: iat is after the line time by more than the skew.
 func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if v.Key == keys.None || v.Fingerprint == "" {
 		return nil
@@ -168,26 +270,24 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	defer t.mu.Unlock()
 	var reasons []Reason
 	c := v.Claims
-	if !c.IssuedAt.IsZero() {
-		if r, ok := t.rotations[v.Token]; ok && v.Key != keys.Current && c.IssuedAt.After(r.Started) {
+	if r, ok := t.rotations[v.Token]; ok && v.Key != keys.Current && !at.Before(r.Started) {
+		switch {
+		case c.IssuedAt.IsZero():
+			reasons = append(reasons, NoIssuedAt)
+		case c.IssuedAt.After(r.Started.Add(t.policy.Skew)):
 			reasons = append(reasons, IssuedAfterRotation)
 		}
-		if t.policy.MaxLifetime > 0 && !c.ExpiresAt.IsZero() && c.ExpiresAt.Sub(c.IssuedAt) > t.policy.MaxLifetime {
-			reasons = append(reasons, LifetimeExceedsPolicy)
-		}
-		if c.IssuedAt.After(at.Add(t.policy.Skew)) {
-			reasons = append(reasons, IssuedInFuture)
-		}
+	}
+	if t.policy.MaxLifetime > 0 && (c.IssuedAt.IsZero() || c.ExpiresAt.IsZero() || c.ExpiresAt.Sub(c.IssuedAt) > t.policy.MaxLifetime) {
+		reasons = append(reasons, LifetimeExceedsPolicy)
+	}
+	if !c.IssuedAt.IsZero() && c.IssuedAt.After(at.Add(t.policy.Skew)) {
+		reasons = append(reasons, IssuedInFuture)
 	}
 	if v.Result != verify.Valid {
 		return reasons
 	}
-	id := keyID{v.Token, v.Fingerprint}
-	s, ok := t.keys[id]
-	if !ok {
-		s = &keyState{subjects: newSketch()}
-		t.keys[id] = s
-	}
+	s := t.state(keyID{v.Token, v.Fingerprint})
 	if at.After(s.lastValid) {
 		s.lastValid = at
 	}
@@ -249,7 +349,7 @@ func (t *Tracker) Report() Report {
 		fr := FamilyReport{Family: f, Started: r.Started}
 		for _, kr := range rep.Keys {
 			if kr.Key.Family == f && kr.Key.Role == keys.Previous {
-				fr.Blocking = blocking(t.policy, now, r.Started, kr)
+				fr.Blocking = blocking(t.policy, now, r.Started, t.watching, kr)
 			}
 		}
 		fr.Removable = len(fr.Blocking) == 0
@@ -260,8 +360,9 @@ func (t *Tracker) Report() Report {
 
 // blocking applies the brief's rule: the minimum window has passed since
 // rotation, no valid token signed by the key was seen for the quiet period, and
-// every valid token it was seen signing has expired.
-func blocking(p Policy, now, started time.Time, prev KeyReport) []string {
+// every valid token it was seen signing has expired; and, so that "not seen"
+// means something, this replica has read its log for the quiet period.
+func blocking(p Policy, now, started, watching time.Time, prev KeyReport) []string {
 	var why []string
 	if now.Sub(started) < p.MinWindow {
 		why = append(why, BlockMinWindow)
@@ -271,6 +372,9 @@ func blocking(p Policy, now, started time.Time, prev KeyReport) []string {
 	}
 	if now.Before(prev.MaxExpiry) {
 		why = append(why, BlockUnexpiredTokens)
+	}
+	if watching.IsZero() || now.Sub(watching) < p.QuietPeriod {
+		why = append(why, BlockInsufficientEvidence)
 	}
 	return why
 }
@@ -288,6 +392,7 @@ func (t *Tracker) hasLoaded(f keys.Family, r keys.Role) bool {
 func (t *Tracker) Snapshot() (Snapshot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.forget(t.now())
 	snap := Snapshot{Rotations: map[keys.Family]Rotation{}}
 	for f, r := range t.rotations {
 		snap.Rotations[f] = *r
@@ -297,7 +402,10 @@ func (t *Tracker) Snapshot() (Snapshot, error) {
 		if err != nil {
 			return Snapshot{}, fmt.Errorf("subject sketch of %s key %s: %w", id.family, id.fingerprint, err)
 		}
-		snap.Keys = append(snap.Keys, KeyState{Family: id.family, Fingerprint: id.fingerprint, LastValid: s.lastValid, MaxExpiry: s.maxExpiry, Subjects: b})
+		snap.Keys = append(snap.Keys, KeyState{
+			Family: id.family, Fingerprint: id.fingerprint, LastValid: s.lastValid, MaxExpiry: s.maxExpiry, Subjects: b,
+			CurrentSince: s.currentSince, Unloaded: s.unloaded,
+		})
 	}
 	slices.SortFunc(snap.Keys, func(a, b KeyState) int {
 		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Fingerprint, b.Fingerprint))

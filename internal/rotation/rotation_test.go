@@ -28,6 +28,10 @@ func testKeys() (cur, prev keys.Key) {
 		keys.New(keys.Access, keys.Previous, []byte("previous-secret-previous-secret0"))
 }
 
+func retired() keys.Key {
+	return keys.New(keys.Access, keys.Retired, []byte("retired-secret-retired-secret-00"))
+}
+
 func valid(k keys.Key, sub string, iat, exp time.Time) verify.Verdict {
 	return verify.Verdict{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint, Result: verify.Valid,
 		Claims: verify.Claims{Subject: sub, IssuedAt: iat, ExpiresAt: exp}}
@@ -40,8 +44,12 @@ func TestRemovable(t *testing.T) {
 	tests := []struct {
 		name string
 		in   []seen
-		at   time.Duration // when the decision is read
-		want []string      // blocking reasons
+		// watching is when the first log line was read, relative to the
+		// rotation; zero means two days before it.
+		watching time.Duration
+		never    bool          // no log line was read
+		at       time.Duration // when the decision is read
+		want     []string      // blocking reasons
 	}{
 		{name: "just rotated", at: time.Hour, want: []string{BlockMinWindow}},
 		{name: "window passed, never used", at: 8 * day, want: nil},
@@ -49,6 +57,9 @@ func TestRemovable(t *testing.T) {
 		{name: "window passed, quiet, expired", in: []seen{{5 * day, 5*day + time.Hour}}, at: 8 * day, want: nil},
 		{name: "quiet but a long-lived token is unexpired", in: []seen{{6 * day, 9 * day}}, at: 8 * day, want: []string{BlockUnexpiredTokens}},
 		{name: "everything blocks", in: []seen{{time.Hour, 2 * time.Hour}}, at: time.Hour + time.Minute, want: []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens}},
+		{name: "no line read", never: true, at: 8 * day, want: []string{BlockInsufficientEvidence}},
+		{name: "log read for less than the quiet period", watching: 7*day + time.Hour, at: 8 * day, want: []string{BlockInsufficientEvidence}},
+		{name: "log read for the quiet period", watching: 7 * day, at: 8 * day, want: nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +69,13 @@ func TestRemovable(t *testing.T) {
 				t.Fatal(err)
 			}
 			tr.SetKeys([]keys.Key{cur, prev})
+			switch {
+			case tt.never:
+			case tt.watching == 0:
+				tr.Watching(t0.Add(-2 * day))
+			default:
+				tr.Watching(t0.Add(tt.watching))
+			}
 			for _, s := range tt.in {
 				tr.Observe(valid(prev, "u", t0.Add(-time.Hour), t0.Add(s.exp)), t0.Add(s.at))
 			}
@@ -71,6 +89,20 @@ func TestRemovable(t *testing.T) {
 				t.Errorf("blocking = %v removable %t, want %v", fr.Blocking, fr.Removable, tt.want)
 			}
 		})
+	}
+}
+
+// TestWatchingKeepsTheFirstLine checks that only the first line marks when
+// the replica began watching its log.
+func TestWatchingKeepsTheFirstLine(t *testing.T) {
+	cur, prev := testKeys()
+	c := &clock{t0.Add(30 * time.Hour)}
+	tr, _ := New(Policy{QuietPeriod: 24 * time.Hour}, c.now, Snapshot{})
+	tr.SetKeys([]keys.Key{cur, prev})
+	tr.Watching(t0)
+	tr.Watching(t0.Add(10 * time.Hour))
+	if fr := tr.Report().Families[0]; !fr.Removable {
+		t.Errorf("blocking = %v after 30h of a 24h quiet period", fr.Blocking)
 	}
 }
 
@@ -93,9 +125,9 @@ func TestSuspicious(t *testing.T) {
 	}{
 		{"current key after rotation is normal", valid(cur, "u", t0.Add(time.Hour), t0.Add(2*time.Hour)), t0.Add(time.Hour), nil},
 		{"previous key issued before rotation", valid(prev, "u", t0.Add(-time.Hour), t0.Add(time.Hour)), t0.Add(time.Minute), nil},
-		{"previous key issued after rotation", valid(prev, "u", t0.Add(time.Minute), t0.Add(time.Hour)), t0.Add(2 * time.Minute), []Reason{IssuedAfterRotation}},
+		{"previous key issued after rotation", valid(prev, "u", t0.Add(5*time.Minute), t0.Add(time.Hour)), t0.Add(6 * time.Minute), []Reason{IssuedAfterRotation}},
 		{"expired but minted after rotation", func() verify.Verdict {
-			v := valid(prev, "u", t0.Add(time.Minute), t0.Add(2*time.Minute))
+			v := valid(prev, "u", t0.Add(5*time.Minute), t0.Add(6*time.Minute))
 			v.Result = verify.Expired
 			return v
 		}(), t0.Add(time.Hour), []Reason{IssuedAfterRotation}},
@@ -103,11 +135,35 @@ func TestSuspicious(t *testing.T) {
 		{"issued in the future", valid(cur, "u", t0.Add(time.Hour), t0.Add(2*time.Hour)), t0, []Reason{IssuedInFuture}},
 		{"within skew", valid(cur, "u", t0.Add(30*time.Second), t0.Add(2*time.Hour)), t0, nil},
 		{"forgery is not suspicious, it is forged", verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, t0, nil},
+
+		// issued_after_rotation allows the clock skew, and needs a line after the start.
+		{"previous key issued within the skew after rotation", valid(prev, "u", t0.Add(10*time.Second), t0.Add(time.Hour)), t0.Add(20 * time.Second), nil},
+		{"previous key issued at the skew after rotation", valid(prev, "u", t0.Add(time.Minute), t0.Add(time.Hour)), t0.Add(2 * time.Minute), nil},
+		{"previous key issued beyond the skew after rotation", valid(prev, "u", t0.Add(time.Minute+time.Second), t0.Add(time.Hour)), t0.Add(2 * time.Minute), []Reason{IssuedAfterRotation}},
+		{"iat after the start on a line before it", valid(prev, "u", t0.Add(10*time.Second), t0.Add(time.Hour)), t0.Add(-20 * time.Second), nil},
+		{"iat well after the start on a line before it is in the future", valid(prev, "u", t0.Add(2*time.Minute), t0.Add(time.Hour)), t0.Add(-20 * time.Second), []Reason{IssuedInFuture}},
+		{"retired key issued after rotation", valid(retired(), "u", t0.Add(time.Hour), t0.Add(2*time.Hour)), t0.Add(time.Hour), []Reason{IssuedAfterRotation}},
+
+		// No iat: the rightful issuer (jsonwebtoken) always sets it.
+		{"previous key without iat after rotation", valid(prev, "u", time.Time{}, t0.Add(time.Hour)), t0.Add(time.Minute), []Reason{NoIssuedAt, LifetimeExceedsPolicy}},
+		{"expired previous key without iat after rotation", func() verify.Verdict {
+			v := valid(prev, "u", time.Time{}, t0.Add(-time.Hour))
+			v.Result = verify.Expired
+			return v
+		}(), t0.Add(time.Minute), []Reason{NoIssuedAt, LifetimeExceedsPolicy}},
+		{"retired key without iat after rotation", valid(retired(), "u", time.Time{}, t0.Add(time.Hour)), t0.Add(time.Minute), []Reason{NoIssuedAt, LifetimeExceedsPolicy}},
+		{"previous key without iat before rotation", valid(prev, "u", time.Time{}, t0.Add(time.Hour)), t0.Add(-time.Minute), []Reason{LifetimeExceedsPolicy}},
+		{"current key without iat", valid(cur, "u", time.Time{}, t0.Add(time.Hour)), t0.Add(time.Minute), []Reason{LifetimeExceedsPolicy}},
+
+		// --policy.max-lifetime cannot be met without iat or exp.
+		{"lifetime within policy", valid(cur, "u", t0, t0.Add(24*time.Hour)), t0.Add(time.Minute), nil},
+		{"lifetime without exp", valid(cur, "u", t0, time.Time{}), t0.Add(time.Minute), []Reason{LifetimeExceedsPolicy}},
+		{"previous key without iat or exp", valid(prev, "u", time.Time{}, time.Time{}), t0.Add(time.Minute), []Reason{NoIssuedAt, LifetimeExceedsPolicy}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tr, _ := New(policy(), (&clock{t0}).now, Snapshot{})
-			tr.SetKeys([]keys.Key{cur, prev})
+			tr.SetKeys([]keys.Key{cur, prev, retired()})
 			if got := tr.Observe(tt.in, tt.at); !slices.Equal(got, tt.want) {
 				t.Errorf("reasons = %v, want %v", got, tt.want)
 			}

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,11 +140,13 @@ type sidecar struct {
 	previous   []string // fingerprints of the loaded previous keys, to reset the stragglers
 	activity   map[keys.Family]*activity
 
-	pipe    sync.Mutex // one line at a time through the pipeline; checkpoints between lines
-	saving  sync.Mutex // taken before pipe
-	mu      sync.Mutex
-	sources map[string]*source
-	carried map[string]tail.Position
+	pipe     sync.Mutex // one line at a time through the pipeline; checkpoints and key changes between lines
+	watching bool       // a line has been read; guarded by pipe
+	saving   sync.Mutex // taken before pipe
+	mu       sync.Mutex
+	sources  map[string]*source
+	carried  map[string]tail.Position
+	first    time.Time // when the first line was read; guarded by mu
 }
 
 // source is the pipeline's view of one log source: the position processed so far.
@@ -351,6 +354,14 @@ func (s *sidecar) line(l tail.Line) {
 	now := s.opts.Now()
 	src := s.source(l.Source)
 	src.counters.Read.Inc()
+	if !s.watching {
+		// From now on "no valid previous-key token seen" begins to mean something.
+		s.watching = true
+		s.tracker.Watching(now)
+		s.mu.Lock()
+		s.first = now
+		s.mu.Unlock()
+	}
 	defer func() {
 		s.mu.Lock()
 		if !l.Rotated { // the position follows the file at the path
@@ -466,7 +477,10 @@ func (s *sidecar) checkpoint() error {
 // the sources (globs expand to files) and their sizes; the pipeline knows how
 // far it has processed each.
 func (s *sidecar) state() metrics.State {
-	st := metrics.State{Rotation: s.tracker.Report()}
+	st := metrics.State{Rotation: s.tracker.Report(), QuietPeriod: s.opts.Policy.QuietPeriod}
+	s.mu.Lock()
+	st.FirstLine = s.first
+	s.mu.Unlock()
 	for _, ts := range s.tailer.Sources() {
 		src := s.source(ts.Path) // a file a glob just matched appears at zero
 		s.mu.Lock()
@@ -484,18 +498,30 @@ func (s *sidecar) useKeys(set keys.Set) {
 			s.log.Warn("secret is shorter than 32 bytes; HS256 wants at least 256 bits", "key", k, "source", k.Source)
 		}
 	}
-	s.verifier.Store(verify.New(set, s.opts.Verify))
+	for _, sh := range set.Shared() {
+		s.log.Warn("one secret is configured for several keys; its tokens are told apart by issuer, then by iat against the rotation start, else counted for the older key",
+			"variables", strings.Join(sh.Variables(), ","), "fingerprint", sh.Fingerprint)
+	}
 	var previous []string
 	for _, k := range set.Keys {
 		if k.Role == keys.Previous {
 			previous = append(previous, k.Fingerprint)
 		}
 	}
+	// The verifier and the rotation state change together, between two
+	// lines: a line judged by the new keys against the old rotation start
+	// would make the old current key's tokens issued_after_rotation.
+	s.pipe.Lock()
+	changed := s.tracker.SetKeys(set.Keys)
+	opts := s.opts.Verify
+	opts.Rotations = s.tracker.Starts()
+	s.verifier.Store(verify.New(set, opts))
 	if !slices.Equal(previous, s.previous) {
 		s.stragglers.Reset() // they were on another key
 		s.previous = previous
 	}
-	if s.tracker.SetKeys(set.Keys) {
+	s.pipe.Unlock()
+	if changed {
 		if err := s.checkpoint(); err != nil {
 			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)
 		}

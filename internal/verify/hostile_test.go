@@ -154,11 +154,12 @@ func TestHostileTokens(t *testing.T) {
 	secretOf := map[keys.Role][]byte{keys.Current: cur, keys.Previous: prev}
 	// The binary's defaults: HS256 only, no leeway.
 	v := verify.New(set, verify.Options{})
-	tracker, err := rotation.New(rotation.Policy{Skew: time.Minute}, func() time.Time { return hostileNow }, rotation.Snapshot{})
+	trackerNow := hostileNow.Add(-30 * time.Second)
+	tracker, err := rotation.New(rotation.Policy{Skew: time.Minute}, func() time.Time { return trackerNow }, rotation.Snapshot{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tracker.SetKeys(set.Keys) // the rotation starts at hostileNow
+	tracker.SetKeys(set.Keys) // the rotation started 30 s before the tokens are seen, after their iat
 
 	nowS := hostileNow.Unix()
 	num := func(name string, n int64) string { return fmt.Sprintf("%q:%d", name, n) }
@@ -237,7 +238,8 @@ func TestHostileTokens(t *testing.T) {
 		none("payload not a JSON object, attacker's key", jws(evil, hs, "Test"), verify.BadSignature),
 		none("payload a JSON array, attacker's key", jws(evil, hs, `["sub","admin"]`), verify.BadSignature),
 		byKey("payload not a JSON object, current key", jws(cur, hs, "Test"), keys.Current, verify.Malformed),
-		byKey("payload a JSON number, previous key", jws(prev, hs, "12"), keys.Previous, verify.Malformed),
+		entry{name: "payload a JSON number, previous key", in: jws(prev, hs, "12"), key: keys.Previous, want: verify.Malformed,
+			reasons: []rotation.Reason{rotation.NoIssuedAt}},
 
 		// crit names an extension nobody understands.
 		none("crit unknown extension, current key's MAC", jws(cur, withHeader(`"crit":["x-unknown"]`, `"x-unknown":true`), claims), verify.Malformed),
