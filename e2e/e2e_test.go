@@ -111,8 +111,9 @@ scrape_configs:
 		old := sign(t, prev, "carol", started.Add(-time.Hour), phaseEnd)
 		replicas["gw-a"].write(t, line(now, sign(t, cur, "alice", now, now.Add(time.Hour)), 200), line(now, old, 200))
 		replicas["gw-b"].write(t, line(now, sign(t, cur, "bob", now, now.Add(time.Hour)), 200), line(now, old, 401))
-		// Minted with the previous key after the rotation (iat in whole seconds, so clearly after).
-		replicas["gw-a"].write(t, line(now, sign(t, prev, "mallory", now.Add(2*time.Second), phaseEnd), 200))
+		// Minted with the previous key after the rotation: iat beyond the start
+		// and the clock skew (1m), on a line written after it.
+		replicas["gw-a"].write(t, line(now.Add(2*time.Minute), sign(t, prev, "mallory", now.Add(90*time.Second), phaseEnd), 200))
 		for range 3 {
 			replicas["gw-a"].write(t, line(now, sign(t, attacker, "admin", now, now.Add(time.Hour)), 401))
 		}

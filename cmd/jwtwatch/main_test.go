@@ -204,9 +204,11 @@ type traffic struct {
 }
 
 func (tr *traffic) sign(secret, sub string, iat, exp time.Time) string {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub, "iss": "auth-service", "iat": iat.Unix(), "exp": exp.Unix(),
-	}).SignedString([]byte(secret))
+	return tr.signClaims(secret, jwt.MapClaims{"sub": sub, "iss": "auth-service", "iat": iat.Unix(), "exp": exp.Unix()})
+}
+
+func (tr *traffic) signClaims(secret string, claims jwt.MapClaims) string {
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
 	if err != nil {
 		panic(err)
 	}
@@ -236,15 +238,17 @@ func (tr *traffic) round(now time.Time) []string {
 		pinoLine(now, "Bearer "+tr.sign(s.current, "alice", now, now.Add(time.Hour)), 200),
 		pinoLine(now, "Bearer "+tr.sign(s.current, "bob", now, now.Add(time.Hour)), 200),
 		pinoLine(now, "Bearer "+tr.sign(s.previous, "carol", before, now.Add(time.Hour)), 200),
+		// Shaped as the NestJS documentation signs it: the user id as a numeric sub.
+		pinoLine(now, "Bearer "+tr.signClaims(s.previous, jwt.MapClaims{"username": "john", "sub": 1, "iss": "auth-service", "iat": before.Unix(), "exp": now.Add(time.Hour).Unix()}), 200),
 		pinoLine(now, "Bearer "+tr.sign(s.previous, "dave", before, now.Add(time.Hour)), 401), // a replica without the previous key
 		pinoLine(now, "Bearer "+tr.sign(s.refresh, "alice", now, now.Add(24*time.Hour)), 201),
 		pinoLine(now, "Bearer "+tr.sign(s.current, "erin", before, now.Add(-time.Minute)), 401), // expired session
 		pinoLine(now, "Bearer "+tr.sign(s.attacker, "admin", now, now.Add(-time.Minute)), 401),  // expired forgery
 		pinoLine(now, "Bearer "+none, 401),
 		pinoLine(now, "Bearer not-a-jwt", 401),
-		// Minted with the old key after the rotation. iat is in whole seconds, so it is
-		// set clearly after the start (within the clock-skew allowance).
-		pinoLine(now, "Bearer "+tr.sign(s.previous, "mallory", now.Add(2*time.Second), now.Add(time.Hour)), 200),
+		// Minted with the old key after the rotation: iat beyond the start and the
+		// default clock skew (1m), on a line written after it.
+		pinoLine(now.Add(2*time.Minute), "Bearer "+tr.sign(s.previous, "mallory", now.Add(90*time.Second), now.Add(time.Hour)), 200),
 		pinoLine(now, "", 200),
 		pinoLine(now, "Basic dXNlcjpwYXNz", 200),
 	}
@@ -253,7 +257,7 @@ func (tr *traffic) round(now time.Time) []string {
 // roundWant is what one round adds to the counters.
 var roundWant = map[string]float64{
 	tokens("access", "current", "valid"):                                                             2,
-	tokens("access", "previous", "valid"):                                                            3,
+	tokens("access", "previous", "valid"):                                                            4,
 	tokens("refresh", "current", "valid"):                                                            1,
 	tokens("access", "current", "expired"):                                                           1,
 	tokens("unknown", "none", "bad_signature"):                                                       1,
@@ -265,7 +269,7 @@ var roundWant = map[string]float64{
 	`jwtwatch_gateway_mismatches_total{gateway="accepted",key="none",result="bad_signature"}`:        0,
 }
 
-const linesPerRound = 12
+const linesPerRound = 13
 
 func appendLines(t *testing.T, path string, lines []string) {
 	t.Helper()
@@ -301,7 +305,7 @@ func checkCounts(t *testing.T, got map[string]float64, rounds int, source string
 			sum += v
 		}
 	}
-	if want := float64(10 * rounds); sum != want {
+	if want := float64(11 * rounds); sum != want {
 		t.Errorf("sum of jwtwatch_tokens_total = %v, want %v", sum, want)
 	}
 	if k := fmt.Sprintf(`jwtwatch_lines_read_total{source=%q}`, source); got[k] != float64(linesPerRound*rounds) {
@@ -407,6 +411,10 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if v := got[`jwtwatch_key_last_valid_timestamp_seconds{role="previous",token="access"}`]; v == 0 {
 		t.Error("previous key's last valid time not reported after restart")
+	}
+	// carol, dave, mallory and the NestJS user 1.
+	if v := got[`jwtwatch_key_distinct_subjects{role="previous",token="access"}`]; v != 4 {
+		t.Errorf("distinct subjects on the previous key = %v, want 4", v)
 	}
 	p2.stop(t)
 

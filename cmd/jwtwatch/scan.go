@@ -72,6 +72,9 @@ func (c *scanCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Time) 
 	if err := c.rotations(set); err != nil {
 		return usage("%v", err)
 	}
+	for _, sh := range set.Shared() {
+		c.opts.Notes = append(c.opts.Notes, sh.String()+": its tokens are told apart by issuer, then by iat against the rotation start, else counted for the older key")
+	}
 
 	// Open every input first: a typo in the last name should not cost a
 	// scan of the others.
@@ -136,23 +139,13 @@ func (c *scanCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Time) 
 func (c *scanCmd) rotations(set keys.Set) error {
 	starts := map[keys.Family]scan.RotationStart{}
 	if c.stateFile != "" {
-		// state.Load takes a missing file for a fresh start; here it is a typo.
-		if _, err := os.Stat(c.stateFile); errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("--state.file: %w", err)
-		}
-		f, err := state.Load(c.stateFile)
+		saved, notes, err := savedRotations(c.stateFile, set)
 		if err != nil {
-			return fmt.Errorf("--state.file: %w", err)
+			return err
 		}
-		for fam, r := range f.Rotation.Rotations {
-			k, ok := set.Find(fam, keys.Current)
-			switch {
-			case !ok:
-			case k.Fingerprint != r.CurrentFingerprint:
-				c.opts.Notes = append(c.opts.Notes, fmt.Sprintf("--state.file records the %s rotation to key %s, not to the loaded current key %s; its start is not used", fam, r.CurrentFingerprint, k.Fingerprint))
-			default:
-				starts[fam] = scan.RotationStart{Token: fam, Started: r.Started, Source: scan.SourceStateFile}
-			}
+		c.opts.Notes = append(c.opts.Notes, notes...)
+		for fam, at := range saved {
+			starts[fam] = scan.RotationStart{Token: fam, Started: at, Source: scan.SourceStateFile}
 		}
 	}
 	for _, v := range c.rotationStart {
@@ -177,6 +170,34 @@ func (c *scanCmd) rotations(set keys.Set) error {
 		}
 	}
 	return nil
+}
+
+// savedRotations reads the rotation starts of the loaded current keys from
+// the sidecar's state file. A start saved for another current key is not
+// used, and a note says so; so is a missing file, which state.Load would take
+// for a fresh start but here is a typo.
+func savedRotations(path string, set keys.Set) (map[keys.Family]time.Time, []string, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("--state.file: %w", err)
+	}
+	f, err := state.Load(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--state.file: %w", err)
+	}
+	starts := map[keys.Family]time.Time{}
+	var notes []string
+	for _, fam := range []keys.Family{keys.Access, keys.Refresh} {
+		r, saved := f.Rotation.Rotations[fam]
+		k, loaded := set.Find(fam, keys.Current)
+		switch {
+		case !saved || !loaded:
+		case k.Fingerprint != r.CurrentFingerprint:
+			notes = append(notes, fmt.Sprintf("--state.file records the %s rotation to key %s, not to the loaded current key %s; its start is not used", fam, r.CurrentFingerprint, k.Fingerprint))
+		default:
+			starts[fam] = r.Started
+		}
+	}
+	return starts, notes, nil
 }
 
 // timeValue accepts an RFC 3339 time or a date (midnight UTC).

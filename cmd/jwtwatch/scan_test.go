@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
@@ -98,6 +101,20 @@ func TestScanSources(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Tokens as the NestJS documentation signs them: sub is the numeric user id.
+	lineAt := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	var nest []string
+	for _, id := range []int{1, 2, 1} {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"username": fmt.Sprint("user", id), "sub": id, "iss": "https://auth.example.com",
+			"iat": lineAt.Add(-time.Hour).Unix(), "exp": lineAt.Add(time.Hour).Unix(),
+		}).SignedString([]byte(scanSecret("previous")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nest = append(nest, pinoLine(lineAt, "Bearer "+tok, 200))
+	}
+	nestLog := []byte(strings.Join(nest, "\n") + "\n")
 	tests := []struct {
 		name  string
 		args  []string
@@ -113,6 +130,8 @@ func TestScanSources(t *testing.T) {
 		{"stdin", []string{"scan", "-"}, edge, []string{"-  plain  61 lines", "198.51.100.7  30"}},
 		{"stdin gzip among files", []string{"scan", "testdata/gateway.log", "-"}, gzipped(t, edge), []string{"-                     gzip   61 lines", "testdata/gateway.log  plain  314 lines"}},
 		{"a date", []string{"scan", "--from", "2026-11-28", "testdata/edge.log"}, nil, []string{"0 checked", "37 outside --from/--until"}},
+		{"NestJS tokens with a numeric sub", []string{"scan", "--key", "previous", "--state.file", good, "-"}, nestLog,
+			[]string{"3 requests (valid 3), 2 subjects", "Subjects (2)", "access  1        -          2         2      0", "access  2        -          1         1      0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

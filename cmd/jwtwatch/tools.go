@@ -12,7 +12,6 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/inspect"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
-	"github.com/jwtwatch/jwtwatch/internal/state"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
 
@@ -56,27 +55,37 @@ func (c *inspectCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Tim
 		fmt.Fprintln(stderr, "jwtwatch inspect: no token given (argument or stdin)")
 		return exitUsage
 	}
-	var snap rotation.Snapshot
+	// The rotation starts the state file holds for the loaded current keys;
+	// a family without one is not checked for issued_after_rotation, rather
+	// than against a start invented now.
+	snap := rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{}}
+	var notes []string
 	if c.stateFile != "" {
-		f, err := state.Load(c.stateFile)
+		starts, n, err := savedRotations(c.stateFile, set)
 		if err != nil {
-			fmt.Fprintf(stderr, "jwtwatch inspect: --state.file: %v\n", err)
+			fmt.Fprintf(stderr, "jwtwatch inspect: %v\n", err)
 			return exitUsage
 		}
-		snap = f.Rotation
+		notes = n
+		for fam, at := range starts {
+			k, _ := set.Find(fam, keys.Current)
+			snap.Rotations[fam] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: at}
+		}
 	}
-	// A throwaway tracker: it supplies the rotation start and the suspicion
-	// checks; nothing it records is saved.
+	for _, sh := range set.Shared() {
+		notes = append(notes, sh.String()+": the token is told apart by issuer, then by iat against the rotation start, else counted for the older key")
+	}
+	// A throwaway tracker for the suspicion checks; SetKeys is not called, so
+	// it starts no rotation, and nothing it records is saved.
 	tracker, err := rotation.New(c.policy, func() time.Time { return now }, snap)
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtwatch inspect: --state.file: %v\n", err)
 		return exitUsage
 	}
-	tracker.SetKeys(set.Keys)
-	r := inspect.Token(tok, verify.New(set, c.verify), tracker, now)
-	if c.stateFile == "" {
-		r.RotationAt = time.Time{} // without the state file the start is unknown
-	}
+	opts := c.verify
+	opts.Rotations = tracker.Starts()
+	r := inspect.Token(tok, verify.New(set, opts), tracker, now)
+	r.Notes = append(notes, r.Notes...)
 	if err := r.Write(stdout, set); err != nil {
 		return exitFailed
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/state"
 )
 
 func TestKeygen(t *testing.T) {
@@ -60,6 +64,22 @@ func TestInspect(t *testing.T) {
 	valid := sign(s.previous, jwt.MapClaims{"sub": "carol", "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(14 * time.Minute).Unix()})
 	expired := sign(s.current, jwt.MapClaims{"sub": "erin", "iss": "auth-service", "iat": now.Add(-72 * time.Hour).Unix(), "exp": now.Add(-71 * time.Hour).Unix()})
 	forged := sign(s.attacker, jwt.MapClaims{"sub": "admin", "iss": "auth-service"})
+	// As the NestJS documentation signs it: { username, sub: userId }, a number.
+	nest := sign(s.previous, jwt.MapClaims{"username": "john", "sub": 1, "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(14 * time.Minute).Unix()})
+	dir := t.TempDir()
+	saveState := func(name, fingerprint string, started time.Time) string {
+		path := filepath.Join(dir, name)
+		f := state.File{Version: state.Version, Rotation: rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{
+			keys.Access: {CurrentFingerprint: fingerprint, Started: started},
+		}}}
+		if err := state.Save(path, f); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	good := saveState("good.json", keys.Fingerprint([]byte(s.current)), now.Add(-2*time.Hour))
+	stale := saveState("stale.json", "0123456789ab", now.Add(-2*time.Hour))
+	minted := sign(s.previous, jwt.MapClaims{"sub": "mallory", "iss": "auth-service", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()})
 	tests := []struct {
 		name     string
 		args     []string
@@ -72,6 +92,12 @@ func TestInspect(t *testing.T) {
 		{"expired token as argument", []string{"inspect", expired}, "", exitFailed, []string{"expired", "(3d ago)", "current key of access tokens"}},
 		{"forgery", []string{"inspect", "-"}, forged, exitFailed, []string{"bad_signature", "none of the configured keys", "keys tried:"}},
 		{"garbage", []string{"inspect", "not-a-token"}, "", exitFailed, []string{"malformed"}},
+		{"NestJS token with a numeric sub", []string{"inspect"}, nest, exitOK,
+			[]string{"verdict:", "valid", "previous key of access tokens", "subject:    1\n", `"sub": 1,`}},
+		{"state file: minted after the rotation", []string{"inspect", "--state.file", good}, minted, exitOK,
+			[]string{"rotation started:", "(2h00m ago)", "SUSPICIOUS:", "issued after the rotation started"}},
+		{"state file of another current key", []string{"inspect", "--state.file", stale}, minted, exitOK,
+			[]string{"note:", "--state.file records the access rotation to key 0123456789ab, not to the loaded current key " + keys.Fingerprint([]byte(s.current)) + "; its start is not used"}},
 		{"nothing given", []string{"inspect"}, "  \n", exitUsage, nil},
 	}
 	for _, tt := range tests {
@@ -86,7 +112,10 @@ func TestInspect(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, out.String())
 				}
 			}
-			assertNoLeak(t, out.String()+errOut.String(), s, []string{valid, expired, forged})
+			if slices.Contains(tt.args, stale) && strings.Contains(out.String(), "rotation started:") {
+				t.Errorf("a rotation start from the state file of another key is shown:\n%s", out.String())
+			}
+			assertNoLeak(t, out.String()+errOut.String(), s, []string{valid, expired, forged, nest, minted})
 		})
 	}
 }

@@ -35,17 +35,14 @@ type Report struct {
 }
 
 // Token inspects tok at time now with the classifier the sidecar uses; the
-// tracker (restored from the state file, or fresh) supplies the rotation start.
+// tracker (restored from the state file, or fresh) supplies the rotation
+// start, if it knows one, and the suspicion checks.
 func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.Time) Report {
 	tok = Clean(tok)
 	r := Report{Verdict: v.Check(tok, now), InspectedAt: now}
 	if tracker != nil {
 		r.Suspicious = tracker.Observe(r.Verdict, now)
-		for _, f := range tracker.Report().Families {
-			if f.Family == r.Verdict.Token {
-				r.RotationAt = f.Started
-			}
-		}
+		r.RotationAt, _ = tracker.Started(r.Verdict.Token)
 	}
 	parts := strings.Split(tok, ".")
 	r.Header, r.Claims = "(missing)", "(missing)"
@@ -150,7 +147,9 @@ func explain(r rotation.Reason) string {
 	case rotation.IssuedInFuture:
 		return "issued in the future: a clock far off, or a minted token"
 	case rotation.LifetimeExceedsPolicy:
-		return "lifetime longer than the policy allows"
+		return "lifetime longer than the policy allows (or no iat or exp to tell)"
+	case rotation.NoIssuedAt:
+		return "signed with an old key, without iat, after the rotation started: the auth service always sets iat, so someone else may hold the old secret"
 	}
 	return string(r)
 }

@@ -124,10 +124,15 @@ func New(o Options) (*Scanner, error) {
 			snap.Rotations[r.Token] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: r.Started.UTC()}
 		}
 	}
+	vo := o.Verify
+	vo.Rotations = map[keys.Family]time.Time{}
+	for f, r := range snap.Rotations {
+		vo.Rotations[f] = r.Started
+	}
 	s := &Scanner{
 		o:        o,
 		parser:   p,
-		verifier: verify.New(o.Keys, o.Verify),
+		verifier: verify.New(o.Keys, vo),
 		now:      o.Now().UTC(),
 		norms:    map[keys.Family]*claimNorm{},
 	}

@@ -155,7 +155,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart) {
 			p.sighting(c.First, rotations)
 		}
 	} else {
-		p.line("  No token it signed looks minted by someone else (checked: issued after the rotation start where known, lifetime, iat in the future, unusual claims).")
+		p.line("  No token it signed looks minted by someone else (checked: issued after the rotation start where known, no iat, lifetime, iat in the future, unusual claims).")
 	}
 
 	if len(k.Suspicions) > 0 {
