@@ -39,7 +39,9 @@ func keyRotation() (dashboard.Dashboard, error) {
 	b.WithPanel(statPanel("Can the previous key be removed?",
 		"The fleet-wide answer for the procedure's step \"Remove old key\", per token family (recording rule "+
 			"token:jwtwatch_previous_key_removable:min). YES only when every jwtwatch replica sees no reason to keep "+
-			"the previous key and every replica seen in the last day is up. NOT YET: the panel to the right says why; "+
+			"the previous key having read its log for the quiet period, no replica seen in the last day (scaled-down "+
+			"ones included) saw a valid previous-key token within the quiet period or one still unexpired, and every "+
+			"replica seen in the last day is up. NOT YET: the panel to the right says why; "+
 			"keep both keys. \"no previous key\": no replica has a previous key loaded for that family, there is "+
 			"nothing to remove. Before removing, check \"Distinct subjects still on the previous key\" (who would be "+
 			"logged out) and that \"Tokens minted with the previous key after the rotation\" stayed 0; if it did not, "+
@@ -71,7 +73,10 @@ token:jwtwatch_previous_key_removable:min{token=~"$token"}`,
 			"(--rotation.min-window, 7 days by default) has not passed on some replica; wait. recent_use: a valid "+
 			"previous-key token was seen within the quiet period (--rotation.quiet-period, 24h); some clients still "+
 			"use old tokens, see the traffic panels below. unexpired_tokens: a valid previous-key token seen has not "+
-			"expired yet; see \"Latest expiry among previous-key tokens\". replica_down: a jwtwatch replica is down, "+
+			"expired yet; see \"Latest expiry among previous-key tokens\". recent_use and unexpired_tokens count a "+
+			"replica scaled down within the last day too. insufficient_evidence: some replica has not read its log for "+
+			"the quiet period since it started (log path missing, nothing logged, just restarted), so its \"not seen\" "+
+			"is no evidence; see the jwtwatch / Sidecar health dashboard. replica_down: a jwtwatch replica is down, "+
 			"so the fleet's view is incomplete; see the jwtwatch / Sidecar health dashboard. All clear means the "+
 			"panel to the left says YES.",
 		"none").
@@ -285,7 +290,8 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 			"issued_after_rotation: the old key leaked (Emergency Rotation). lifetime_exceeds_policy: exp - iat longer "+
 			"than --policy.max-lifetime; minted by something other than the auth service, or its settings changed. "+
 			"issued_in_future: iat ahead of the log line's time by more than --policy.clock-skew; a clock problem or "+
-			"a forger.",
+			"a forger. no_issued_at: a previous- or retired-key token without iat seen after the rotation started; the "+
+			"auth service always sets iat, so someone else minted it: treat as issued_after_rotation until explained.",
 		"reqps").
 		Height(9).Span(8).
 		WithTarget(query("A",

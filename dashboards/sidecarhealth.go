@@ -107,7 +107,7 @@ max by (job, instance) (max_over_time(jwtwatch_build_info{`+sel+`}[1d]))`,
 			"drains is catching up after a restart. Steady growth means jwtwatch cannot keep up (see CPU below) and "+
 			"its verdicts lag behind the gateway.",
 		"bytes").
-		Height(8).Span(8).
+		Height(8).Span(6).
 		WithTarget(query("A",
 			`max by (instance, source) (jwtwatch_source_behind_bytes{`+sel+`})`,
 			"{{instance}} {{source}}")).
@@ -120,7 +120,7 @@ max by (job, instance) (max_over_time(jwtwatch_build_info{`+sel+`}[1d]))`,
 			"--log.path glob does not match), the volume changed, or the gateway is idle. \"never\": the source is "+
 			"open but nothing was read since start. JWTWatchLogSourceStalled fires on a stalled source.",
 		"s").
-		Height(8).Span(8).
+		Height(8).Span(6).
 		WithTarget(query("A",
 			`time() - max by (instance, source) (jwtwatch_source_last_line_timestamp_seconds{`+sel+`})`,
 			"{{instance}} {{source}}")).
@@ -132,11 +132,26 @@ max by (job, instance) (max_over_time(jwtwatch_build_info{`+sel+`}[1d]))`,
 		"Times a log file was reopened after rotation or truncation, per interval. A few a day follow logrotate; "+
 			"many per minute point to a rotation loop or a file truncated over and over, where lines can be missed.",
 		"short").
-		Height(8).Span(8).
+		Height(8).Span(6).
 		WithTarget(query("A",
 			`sum by (instance, source) (increase(jwtwatch_source_reopens_total{`+sel+`}[$__rate_interval]))`,
 			"{{instance}} {{source}}")).
 		Thresholds(thresholds("green")))
+
+	b.WithPanel(statPanel("Log read for the quiet period",
+		"Whether each replica has read its log for at least --rotation.quiet-period since it started (recording "+
+			"rule instance:jwtwatch_log_watched:bool). Only then does its \"no valid previous-key token seen\" count "+
+			"as evidence. NO EVIDENCE: it has read no line (log path missing, nothing logged) or restarted within "+
+			"the quiet period; the fleet-wide verdict stays NOT YET (insufficient_evidence) until it has.",
+		"none").
+		Height(8).Span(6).
+		WithTarget(instant("A", `instance:jwtwatch_log_watched:bool{`+sel+`}`, "{{instance}}")).
+		Mappings([]dashboard.ValueMapping{valueTexts(
+			text{"1", "yes", "green"},
+			text{"0", "NO EVIDENCE", "orange"},
+		)}).
+		Thresholds(thresholds("orange", step{1, "green"})).
+		NoValue("No data: are the rules in alerts/jwtwatch.rules.yml loaded?"))
 
 	b.WithRow(dashboard.NewRowBuilder("Keys and state"))
 	b.WithPanel(timeseriesPanel("Key reloads",
