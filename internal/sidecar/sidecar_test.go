@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -374,12 +375,17 @@ func TestStragglers(t *testing.T) {
 		return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/","headers":{"authorization":"Bearer %s","user-agent":%q},"remoteAddress":%q},"res":{"statusCode":200}}`, now.UnixMilli(), tok, ua, addr)
 	}
 	batch := sign(t, prev, "svc-batch", now.Add(-time.Hour), now.Add(time.Hour))
+	nestToken, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"username": "john", "sub": 1, "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()}).SignedString([]byte(prev))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var lines []string
 	for range 5 {
 		lines = append(lines, line(batch, "batch-runner/2.1", "::ffff:10.1.2.3"))
 	}
 	lines = append(lines,
 		line(sign(t, prev, "carol", now.Add(-time.Hour), now.Add(time.Hour)), "Mozilla/5.0", "10.9.9.9"),
+		line(nestToken, "okhttp/4.12", "10.7.7.7"),                                                         // a numeric sub, as the NestJS documentation signs it
 		line(sign(t, cur, "alice", now, now.Add(time.Hour)), "Mozilla/5.0", "10.0.0.1"),                    // current key: not a straggler
 		line(sign(t, prev, "erin", now.Add(-2*time.Hour), now.Add(-time.Hour)), "Mozilla/5.0", "10.0.0.2"), // expired: not a straggler
 	)
@@ -390,24 +396,28 @@ func TestStragglers(t *testing.T) {
 		LogPaths: []string{logPath}, FromStart: true,
 		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	})
+	type client struct {
+		Token     string `json:"token"`
+		Subject   string `json:"subject"`
+		UserAgent string `json:"user_agent"`
+		Address   string `json:"address"`
+		Count     uint64 `json:"count"`
+	}
 	var got struct {
-		Observed uint64 `json:"observed"`
-		Clients  []struct {
-			Token     string `json:"token"`
-			Subject   string `json:"subject"`
-			UserAgent string `json:"user_agent"`
-			Address   string `json:"address"`
-			Count     uint64 `json:"count"`
-		} `json:"clients"`
+		Observed uint64   `json:"observed"`
+		Clients  []client `json:"clients"`
 	}
 	var body string
 	waitFor(t, "the stragglers", func() bool {
 		var code int
 		code, body = get(t, sc.base+"/api/v1/stragglers")
-		return code == 200 && json.Unmarshal([]byte(body), &got) == nil && got.Observed == 6
+		return code == 200 && json.Unmarshal([]byte(body), &got) == nil && got.Observed == 7
 	})
-	if len(got.Clients) != 2 {
-		t.Fatalf("clients = %+v, want svc-batch and carol", got.Clients)
+	if len(got.Clients) != 3 {
+		t.Fatalf("clients = %+v, want svc-batch, carol and 1", got.Clients)
+	}
+	if !slices.ContainsFunc(got.Clients, func(c client) bool { return c.Subject == "1" && c.UserAgent == "okhttp/4.12" && c.Count == 1 }) {
+		t.Errorf("clients = %+v, want the NestJS user with subject 1", got.Clients)
 	}
 	top := got.Clients[0]
 	if top.Subject != "svc-batch" || top.Count != 5 || top.UserAgent != "batch-runner/2.1" || top.Address != "10.1.2.3" || top.Token != "access" {
