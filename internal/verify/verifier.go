@@ -326,7 +326,8 @@ func (v *Verifier) attribute(s *secretState, c Claims) *keyState {
 // it, then the issuer. Its clock is whole seconds (Math.floor(Date.now() /
 // 1000)), so the line time is cut to the second.
 func (v *Verifier) judge(c Claims, issuer string, at time.Time) Result {
-	clock := at.Truncate(time.Second)
+	// The fraction of the second, dropped: cheaper than Truncate.
+	clock := at.Add(-time.Duration(at.Nanosecond()))
 	switch {
 	case c.flaws&nbfNotNumber != 0:
 		return Malformed
