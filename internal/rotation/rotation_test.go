@@ -28,6 +28,17 @@ func testKeys() (cur, prev keys.Key) {
 		keys.New(keys.Access, keys.Previous, []byte("previous-secret-previous-secret0"))
 }
 
+// rotated returns a fresh tracker on clock c whose keys were loaded at c's time.
+func rotated(t *testing.T, c *clock, loaded ...keys.Key) *Tracker {
+	t.Helper()
+	tr, err := New(policy(), c.now, Snapshot{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.SetKeys(loaded)
+	return tr
+}
+
 func retired() keys.Key {
 	return keys.New(keys.Access, keys.Retired, []byte("retired-secret-retired-secret-00"))
 }
@@ -64,11 +75,7 @@ func TestRemovable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{t0}
-			tr, err := New(policy(), c.now, Snapshot{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr.SetKeys([]keys.Key{cur, prev})
+			tr := rotated(t, c, cur, prev)
 			switch {
 			case tt.never:
 			case tt.watching == 0:

@@ -35,11 +35,7 @@ func TestKeyStateSurvivesAbsence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{t0}
-			tr, err := New(policy(), c.now, Snapshot{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tr.SetKeys([]keys.Key{cur, prev})
+			tr := rotated(t, c, cur, prev)
 			tr.Observe(valid(prev, "carol", t0.Add(-time.Hour), t0.Add(3*day)), lastUse)
 			c.t = t0.Add(3 * time.Hour)
 			tr.SetKeys([]keys.Key{cur, wrong})
