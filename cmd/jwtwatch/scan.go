@@ -46,8 +46,8 @@ func addScan(app *kingpin.Application) *scanCmd {
 	c.clause.Flag("log.max-line-bytes", "Lines longer than this are counted as too long, not parsed.").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &c.opts.MaxLineBytes})
 	c.clause.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &c.opts.Verify.Algorithms, cumulative: true})
 	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.opts.Verify.Leeway})
-	c.clause.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.opts.Policy.MaxLifetime})
-	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.opts.Policy.Skew})
+	c.clause.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.opts.Policy.MaxLifetime})
+	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.opts.Policy.Skew})
 	return c
 }
 

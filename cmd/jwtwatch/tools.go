@@ -31,8 +31,8 @@ func addInspect(app *kingpin.Application) *inspectCmd {
 	c.clause.Flag("state.file", "jwtwatch's state file, for the rotation start (issued_after_rotation).").PlaceHolder("PATH").StringVar(&c.stateFile)
 	c.clause.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &c.verify.Algorithms, cumulative: true})
 	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.verify.Leeway})
-	c.clause.Flag("policy.max-lifetime", "Flag tokens whose exp - iat exceeds this; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.policy.MaxLifetime})
-	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.policy.Skew})
+	c.clause.Flag("policy.max-lifetime", "Flag tokens whose exp - iat exceeds this, or that lack iat or exp; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.policy.MaxLifetime})
+	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.policy.Skew})
 	return c
 }
 
