@@ -107,14 +107,17 @@ type scratch struct {
 }
 
 // New returns a Verifier for the keys of set, tried in set order (current,
-// then previous, then retired; access before refresh), and the issuers in
-// set.Issuers. Options.Algorithms entries other than HS256, HS384 and HS512
+// then previous, then retired; access before refresh), the issuers in
+// set.Issuers and, for keys that share a secret, the rotation starts in
+// opts.Rotations. Options.Algorithms entries other than HS256, HS384 and HS512
 // are ignored: only HMAC keys exist, and "none" is never allowed.
 func New(set keys.Set, opts Options) *Verifier {
 	v := &Verifier{
-		keys:   make([]keyState, len(set.Keys)),
-		leeway: opts.Leeway,
-		enc:    base64.RawURLEncoding.Strict(),
+		keys: make([]keyState, len(set.Keys)),
+		// Never reallocated, so no sync.Pool is copied once set up.
+		secrets: make([]secretState, 0, len(set.Keys)),
+		leeway:  opts.Leeway,
+		enc:     base64.RawURLEncoding.Strict(),
 	}
 	algs := opts.Algorithms
 	if len(algs) == 0 {
