@@ -320,6 +320,8 @@ type FamilyReport struct {
 	Removable bool
 	// Blocking lists why the previous key must stay, empty when removable.
 	Blocking []string
+	// Watching is when this replica read its first log line; zero if never.
+	Watching time.Time
 }
 
 // Report is the state of the loaded keys, for metrics.
@@ -346,7 +348,7 @@ func (t *Tracker) Report() Report {
 		if !ok || !t.hasLoaded(f, keys.Current) {
 			continue
 		}
-		fr := FamilyReport{Family: f, Started: r.Started}
+		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching}
 		for _, kr := range rep.Keys {
 			if kr.Key.Family == f && kr.Key.Role == keys.Previous {
 				fr.Blocking = blocking(t.policy, now, r.Started, t.watching, kr)

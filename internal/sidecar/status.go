@@ -87,10 +87,10 @@ func (s *sidecar) removal(f rotation.FamilyReport, prev rotation.KeyReport) *sta
 	pol := s.opts.Policy
 	pv := &status.Previous{Removable: f.Removable, LastValid: prev.LastValid, MaxExpiry: prev.MaxExpiry, Subjects: prev.Subjects}
 	if f.Removable {
-		pv.Since = pol.RemovableSince(f.Started, prev)
+		pv.Since = pol.RemovableSince(f, prev)
 	}
 	for _, r := range f.Blocking {
-		pv.Blockers = append(pv.Blockers, status.Blocker{Reason: r, Clears: pol.Clears(r, f.Started, prev)})
+		pv.Blockers = append(pv.Blockers, status.Blocker{Reason: r, Clears: pol.Clears(r, f, prev)})
 	}
 	return pv
 }

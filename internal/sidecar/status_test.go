@@ -143,7 +143,9 @@ func (f statusFixture) check(t *testing.T, doc *html.Node) {
 	at := text(access)
 	for _, want := range []string{
 		// Rotation started at the fixed now; the window is a week.
-		"Keep the previous key: removal is blocked by min_window, recent_use, unexpired_tokens.",
+		"Keep the previous key: removal is blocked by min_window, recent_use, unexpired_tokens, insufficient_evidence.",
+		// The first line was read at the fixed now; the quiet period is a day.
+		"insufficient_evidence: this replica has not read its log for the quiet period since it started, so not seeing the key is no evidence yet; clears 2026-11-28 12:00:00 UTC (1d from now)",
 		"min_window: the minimum window after the rotation has not passed; clears 2026-12-04 12:00:00 UTC (7d from now)",
 		"recent_use: a valid token signed by the previous key was seen within the quiet period; clears 2026-11-28 12:00:00 UTC (1d from now)",
 		"unexpired_tokens: a valid token it signed has not expired yet; clears 2026-11-27 13:00:00 UTC (1h from now)",

@@ -185,6 +185,8 @@ func explain(reason string) string {
 		return "a valid token signed by the previous key was seen within the quiet period"
 	case "unexpired_tokens":
 		return "a valid token it signed has not expired yet"
+	case "insufficient_evidence":
+		return "this replica has not read its log for the quiet period since it started, so not seeing the key is no evidence yet"
 	}
 	return reason
 }
