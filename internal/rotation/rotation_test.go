@@ -29,7 +29,7 @@ func testKeys() (cur, prev keys.Key) {
 }
 
 // rotated returns a fresh tracker on clock c whose keys were loaded at c's time.
-func rotated(t *testing.T, c *clock, loaded ...keys.Key) *Tracker {
+func rotated(t testing.TB, c *clock, loaded ...keys.Key) *Tracker {
 	t.Helper()
 	tr, err := New(policy(), c.now, Snapshot{})
 	if err != nil {
