@@ -6,9 +6,13 @@ import "time"
 // BlockingReasons) stops keeping it, if nothing else happens: the minimum
 // window after the rotation start ends, the quiet period after the last
 // valid use ends, the latest-expiring token it signed expires, the quiet
-// period after this replica began reading its log ends. It is the zero time
-// for a reason that never applied (no valid use, no expiry seen), and for
-// insufficient_evidence before the first line, whose end cannot be told.
+// period after this replica began reading its log ends, every token it
+// could have signed before the rotation has expired (Policy.Expired). It is
+// the zero time for a reason that never applied (no valid use, no expiry
+// seen, the wait for unseen tokens skipped), for insufficient_evidence
+// before the first line and for unseen_tokens_may_be_valid before any
+// lifetime is known, whose ends cannot be told; and Never for
+// tokens_without_expiry, which does not clear by itself.
 func (p Policy) Clears(reason string, f FamilyReport, prev KeyReport) time.Time {
 	switch reason {
 	case BlockMinWindow:
@@ -25,6 +29,16 @@ func (p Policy) Clears(reason string, f FamilyReport, prev KeyReport) time.Time 
 			return time.Time{}
 		}
 		return f.Watching.Add(p.QuietPeriod)
+	case BlockUnseenTokens:
+		if p.SkipUnseen {
+			return time.Time{}
+		}
+		return p.Expired(f)
+	case BlockTokensWithoutExpiry:
+		if prev.WithoutExpiry.IsZero() {
+			return time.Time{}
+		}
+		return Never
 	}
 	return time.Time{}
 }

@@ -1,7 +1,8 @@
 // Package rotation keeps the state that decides when a previous signing key
 // can be removed: when the current key became current, and for every key when
-// a valid token it signed was last seen, the latest expiry among those tokens
-// and how many distinct subjects still use it.
+// a valid token it signed was last seen, the latest expiry among those tokens,
+// how many distinct subjects still use it, and how long the tokens it signed
+// live — which bounds the tokens nobody saw.
 package rotation
 
 import (
@@ -49,10 +50,26 @@ const (
 	// quiet period since it started (or has read no line at all), so "no
 	// valid token seen" is not evidence of anything.
 	BlockInsufficientEvidence = "insufficient_evidence"
+	// BlockUnseenTokens: a token the previous key signed before the rotation
+	// may still be valid although none was seen — a user who logged in the
+	// day before and comes back after the quiet period. It clears at the
+	// rotation start plus the skew plus the longest token lifetime (see
+	// Policy.Expired), and blocks while no lifetime is known.
+	BlockUnseenTokens = "unseen_tokens_may_be_valid"
+	// BlockTokensWithoutExpiry: the previous key signed a valid token
+	// without exp that raised no suspicion (the auth service minted it). It
+	// stays valid for ever, so this never clears by itself: removing the key
+	// logs its holders out, whenever that is done.
+	BlockTokensWithoutExpiry = "tokens_without_expiry"
 )
 
+// Never is the moment of what does not happen by itself: when every token
+// a key signed has expired, once it signed one without exp, and when
+// tokens_without_expiry clears. It is after any time a token can carry.
+var Never = time.Unix(1<<62, 0).UTC()
+
 // BlockingReasons lists every reason the previous key can be kept.
-var BlockingReasons = []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens, BlockInsufficientEvidence}
+var BlockingReasons = []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens, BlockInsufficientEvidence, BlockUnseenTokens, BlockTokensWithoutExpiry}
 
 // Policy tunes the removal decision and the suspicion checks.
 type Policy struct {
@@ -60,11 +77,17 @@ type Policy struct {
 	MinWindow time.Duration
 	// QuietPeriod is how long no valid previous-key token may have been seen.
 	QuietPeriod time.Duration
-	// MaxLifetime flags tokens whose exp - iat exceeds it; 0 disables the check.
+	// MaxLifetime flags tokens whose exp - iat exceeds it; 0 disables the
+	// check. When set, it is also the lifetime the wait for unseen tokens
+	// trusts: the operator vouches that no token lives longer.
 	MaxLifetime time.Duration
 	// Skew is the clock difference tolerated before an iat counts as in the
 	// future, or as issued after the rotation started.
 	Skew time.Duration
+	// SkipUnseen turns the wait for tokens nobody saw off
+	// (--no-rotation.wait-for-unseen): unseen_tokens_may_be_valid never
+	// blocks. The zero Policy waits, so the verdict is safe by construction.
+	SkipUnseen bool
 }
 
 // retention is how long the state of a key that is no longer loaded is
@@ -96,6 +119,10 @@ type keyState struct {
 	lastValid time.Time
 	maxExpiry time.Time
 	subjects  *hyperloglog.Sketch
+	lifetimes lifetimes
+	// withoutExpiry is when a valid, unsuspicious token without exp that
+	// the key signed was last seen; zero if never.
+	withoutExpiry time.Time
 	// currentSince is when the key became its family's current key, zero if
 	// never: the rotation start it gets back if it returns as current.
 	currentSince time.Time
@@ -122,6 +149,15 @@ type KeyState struct {
 	// Unloaded is when the key stopped being loaded; its state is kept for
 	// the retention (the longer of the minimum window and the quiet period).
 	Unloaded time.Time `json:"unloaded,omitzero"`
+	// LongestLifetime is the longest exp − iat of a valid token the key
+	// signed that raised no suspicion, LongestToken which token that was (a
+	// hash of its sub and iat), SecondLifetime the longest of any other.
+	LongestLifetime time.Duration `json:"longest_lifetime_ns,omitempty"`
+	LongestToken    uint64        `json:"longest_token,omitempty"`
+	SecondLifetime  time.Duration `json:"second_lifetime_ns,omitempty"`
+	// WithoutExpiry is when a valid, unsuspicious token without exp that
+	// the key signed was last seen.
+	WithoutExpiry time.Time `json:"without_expiry,omitzero"`
 }
 
 // Snapshot is the tracker's whole state, as saved in the state file.
@@ -137,7 +173,9 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 		t.rotations[f] = &r
 	}
 	for _, ks := range snap.Keys {
-		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch(), currentSince: ks.CurrentSince, unloaded: ks.Unloaded}
+		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch(), currentSince: ks.CurrentSince, unloaded: ks.Unloaded,
+			lifetimes:     lifetimes{longest: ks.LongestLifetime, longestToken: ks.LongestToken, second: ks.SecondLifetime},
+			withoutExpiry: ks.WithoutExpiry}
 		if len(ks.Subjects) > 0 {
 			saved := newSketch()
 			if err := saved.UnmarshalBinary(ks.Subjects); err != nil {
@@ -262,6 +300,9 @@ func (t *Tracker) Starts() map[keys.Family]time.Time {
 //   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
 //     or exp is missing, when MaxLifetime is set;
 //   - issued_in_future: iat is after the line time by more than the skew.
+//
+// A valid token with no such reason is evidence of how long the key's
+// tokens live: its exp − iat, or that it has no exp.
 func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if v.Key == keys.None || v.Fingerprint == "" {
 		return nil
@@ -278,7 +319,11 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 			reasons = append(reasons, IssuedAfterRotation)
 		}
 	}
-	if t.policy.MaxLifetime > 0 && (c.IssuedAt.IsZero() || c.ExpiresAt.IsZero() || c.ExpiresAt.Sub(c.IssuedAt) > t.policy.MaxLifetime) {
+	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()
+	if hasLifetime {
+		lifetime = c.ExpiresAt.Sub(c.IssuedAt) // saturates for far dates
+	}
+	if t.policy.MaxLifetime > 0 && (!hasLifetime || lifetime > t.policy.MaxLifetime) {
 		reasons = append(reasons, LifetimeExceedsPolicy)
 	}
 	if !c.IssuedAt.IsZero() && c.IssuedAt.After(at.Add(t.policy.Skew)) {
@@ -297,6 +342,14 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if c.Subject != "" {
 		s.subjects.Insert([]byte(c.Subject))
 	}
+	if len(reasons) == 0 {
+		switch {
+		case hasLifetime:
+			s.lifetimes.observe(lifetime, c)
+		case c.ExpiresAt.IsZero() && at.After(s.withoutExpiry):
+			s.withoutExpiry = at
+		}
+	}
 	return reasons
 }
 
@@ -311,6 +364,12 @@ type KeyReport struct {
 	LastValid time.Time
 	MaxExpiry time.Time
 	Subjects  uint64
+	// Longest is the longest exp − iat of a valid token the key signed that
+	// raised no suspicion; 0 if none.
+	Longest time.Duration
+	// WithoutExpiry is when a valid, unsuspicious token without exp that
+	// the key signed was last seen; zero if never.
+	WithoutExpiry time.Time
 }
 
 // FamilyReport is what the metrics show for one token family with a current key.
@@ -322,6 +381,14 @@ type FamilyReport struct {
 	Blocking []string
 	// Watching is when this replica read its first log line; zero if never.
 	Watching time.Time
+	// Lifetime is the family's longest token lifetime, bounded against
+	// outliers (see lifetimes.bound); 0 while no token with iat and exp
+	// was seen.
+	Lifetime time.Duration
+	// AllExpired is when every token the previous key could legitimately
+	// have signed has expired (Policy.Expired); Never once a previous key
+	// signed a valid token without exp; zero while no lifetime is known.
+	AllExpired time.Time
 }
 
 // Report is the state of the loaded keys, for metrics.
@@ -340,6 +407,7 @@ func (t *Tracker) Report() Report {
 		kr := KeyReport{Key: k}
 		if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
 			kr.LastValid, kr.MaxExpiry, kr.Subjects = s.lastValid, s.maxExpiry, s.subjects.Estimate()
+			kr.Longest, kr.WithoutExpiry = s.lifetimes.longest, s.withoutExpiry
 		}
 		rep.Keys = append(rep.Keys, kr)
 	}
@@ -348,10 +416,14 @@ func (t *Tracker) Report() Report {
 		if !ok || !t.hasLoaded(f, keys.Current) {
 			continue
 		}
-		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching}
+		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching, Lifetime: t.lifetime(f)}
+		fr.AllExpired = t.policy.Expired(fr)
 		for _, kr := range rep.Keys {
 			if kr.Key.Family == f && kr.Key.Role == keys.Previous {
-				fr.Blocking = blocking(t.policy, now, r.Started, t.watching, kr)
+				fr.Blocking = t.policy.blocking(now, fr, kr)
+				if !kr.WithoutExpiry.IsZero() {
+					fr.AllExpired = Never
+				}
 			}
 		}
 		fr.Removable = len(fr.Blocking) == 0
@@ -363,10 +435,13 @@ func (t *Tracker) Report() Report {
 // blocking applies the brief's rule: the minimum window has passed since
 // rotation, no valid token signed by the key was seen for the quiet period, and
 // every valid token it was seen signing has expired; and, so that "not seen"
-// means something, this replica has read its log for the quiet period.
-func blocking(p Policy, now, started, watching time.Time, prev KeyReport) []string {
+// means something, this replica has read its log for the quiet period. Then
+// the tokens nobody saw: every token the key could have signed before the
+// rotation has expired (unless the policy skips that wait), and it signed
+// none without exp.
+func (p Policy) blocking(now time.Time, f FamilyReport, prev KeyReport) []string {
 	var why []string
-	if now.Sub(started) < p.MinWindow {
+	if now.Sub(f.Started) < p.MinWindow {
 		why = append(why, BlockMinWindow)
 	}
 	if !prev.LastValid.IsZero() && now.Sub(prev.LastValid) < p.QuietPeriod {
@@ -375,10 +450,47 @@ func blocking(p Policy, now, started, watching time.Time, prev KeyReport) []stri
 	if now.Before(prev.MaxExpiry) {
 		why = append(why, BlockUnexpiredTokens)
 	}
-	if watching.IsZero() || now.Sub(watching) < p.QuietPeriod {
+	if f.Watching.IsZero() || now.Sub(f.Watching) < p.QuietPeriod {
 		why = append(why, BlockInsufficientEvidence)
 	}
+	if e := p.Expired(f); !p.SkipUnseen && (e.IsZero() || now.Before(e)) {
+		why = append(why, BlockUnseenTokens)
+	}
+	if !prev.WithoutExpiry.IsZero() {
+		why = append(why, BlockTokensWithoutExpiry)
+	}
 	return why
+}
+
+// Expired returns when every token signed before the family's rotation
+// started has expired, going by the lifetime this policy trusts: the
+// rotation start, plus the skew (the auth service may sign with the old key
+// that much later), plus --policy.max-lifetime when set (the operator
+// vouches that no token lives longer), else the family's longest lifetime
+// seen. It is the zero time while no lifetime is known. Tokens without exp
+// are not its business (tokens_without_expiry).
+func (p Policy) Expired(f FamilyReport) time.Time {
+	l := f.Lifetime
+	if p.MaxLifetime > 0 {
+		l = p.MaxLifetime
+	}
+	if l <= 0 || f.Started.IsZero() {
+		return time.Time{}
+	}
+	return f.Started.Add(p.Skew).Add(l)
+}
+
+// lifetime is the family's longest token lifetime over every key it has
+// state for, loaded or kept for a while, bounded against outliers. The
+// caller holds mu.
+func (t *Tracker) lifetime(f keys.Family) time.Duration {
+	var all lifetimes
+	for id, s := range t.keys {
+		if id.family == f {
+			all.merge(s.lifetimes)
+		}
+	}
+	return all.bound()
 }
 
 func (t *Tracker) hasLoaded(f keys.Family, r keys.Role) bool {
@@ -407,6 +519,8 @@ func (t *Tracker) Snapshot() (Snapshot, error) {
 		snap.Keys = append(snap.Keys, KeyState{
 			Family: id.family, Fingerprint: id.fingerprint, LastValid: s.lastValid, MaxExpiry: s.maxExpiry, Subjects: b,
 			CurrentSince: s.currentSince, Unloaded: s.unloaded,
+			LongestLifetime: s.lifetimes.longest, LongestToken: s.lifetimes.longestToken, SecondLifetime: s.lifetimes.second,
+			WithoutExpiry: s.withoutExpiry,
 		})
 	}
 	slices.SortFunc(snap.Keys, func(a, b KeyState) int {

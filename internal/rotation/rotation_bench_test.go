@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
 
 // BenchmarkObserve is the tracker's share of a line on the hot path: valid
-// tokens of both keys from a few hundred subjects, as mid-rotation traffic.
+// tokens of both keys from a few hundred subjects, as mid-rotation traffic,
+// with --policy.max-lifetime set and not.
 func BenchmarkObserve(b *testing.B) {
 	cur, prev := testKeys()
-	c := &clock{t0}
-	tr := rotated(b, c, cur, prev)
 	var vs []verify.Verdict
 	for i := range 512 {
 		k := cur
@@ -24,9 +24,20 @@ func BenchmarkObserve(b *testing.B) {
 		vs = append(vs, valid(k, fmt.Sprintf("user-%d", i%300), iat, iat.Add(time.Hour)))
 	}
 	at := t0.Add(time.Minute)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		tr.Observe(vs[i%len(vs)], at)
+	for _, maxLifetime := range []time.Duration{0, 24 * time.Hour} {
+		b.Run(fmt.Sprintf("max-lifetime=%s", maxLifetime), func(b *testing.B) {
+			c := &clock{t0}
+			p := policy()
+			p.MaxLifetime = maxLifetime
+			tr, err := New(p, c.now, Snapshot{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			tr.SetKeys([]keys.Key{cur, prev})
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				tr.Observe(vs[i%len(vs)], at)
+			}
+		})
 	}
 }

@@ -62,12 +62,13 @@ func TestRemovable(t *testing.T) {
 		at       time.Duration // when the decision is read
 		want     []string      // blocking reasons
 	}{
-		{name: "just rotated", at: time.Hour, want: []string{BlockMinWindow}},
+		// --policy.max-lifetime (24h) bounds the tokens nobody saw.
+		{name: "just rotated", at: time.Hour, want: []string{BlockMinWindow, BlockUnseenTokens}},
 		{name: "window passed, never used", at: 8 * day, want: nil},
 		{name: "window passed, used recently", in: []seen{{7*day + 12*time.Hour, 7*day + 13*time.Hour}}, at: 8 * day, want: []string{BlockRecentUse}},
 		{name: "window passed, quiet, expired", in: []seen{{5 * day, 5*day + time.Hour}}, at: 8 * day, want: nil},
 		{name: "quiet but a long-lived token is unexpired", in: []seen{{6 * day, 9 * day}}, at: 8 * day, want: []string{BlockUnexpiredTokens}},
-		{name: "everything blocks", in: []seen{{time.Hour, 2 * time.Hour}}, at: time.Hour + time.Minute, want: []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens}},
+		{name: "everything blocks", in: []seen{{time.Hour, 2 * time.Hour}}, at: time.Hour + time.Minute, want: []string{BlockMinWindow, BlockRecentUse, BlockUnexpiredTokens, BlockUnseenTokens}},
 		{name: "no line read", never: true, at: 8 * day, want: []string{BlockInsufficientEvidence}},
 		{name: "log read for less than the quiet period", watching: 7*day + time.Hour, at: 8 * day, want: []string{BlockInsufficientEvidence}},
 		{name: "log read for the quiet period", watching: 7 * day, at: 8 * day, want: nil},
@@ -104,7 +105,7 @@ func TestRemovable(t *testing.T) {
 func TestWatchingKeepsTheFirstLine(t *testing.T) {
 	cur, prev := testKeys()
 	c := &clock{t0.Add(30 * time.Hour)}
-	tr, _ := New(Policy{QuietPeriod: 24 * time.Hour}, c.now, Snapshot{})
+	tr, _ := New(Policy{QuietPeriod: 24 * time.Hour, SkipUnseen: true}, c.now, Snapshot{})
 	tr.SetKeys([]keys.Key{cur, prev})
 	tr.Watching(t0)
 	tr.Watching(t0.Add(10 * time.Hour))
@@ -181,18 +182,21 @@ func TestSuspicious(t *testing.T) {
 func TestSnapshotRoundTrip(t *testing.T) {
 	cur, prev := testKeys()
 	c := &clock{t0}
-	tr, _ := New(policy(), c.now, Snapshot{})
+	p := policy()
+	p.MaxLifetime = 0 // a token without exp is not suspicious
+	tr, _ := New(p, c.now, Snapshot{})
 	tr.SetKeys([]keys.Key{cur, prev})
 	for i := range 1000 {
 		tr.Observe(valid(prev, fmt.Sprintf("user-%d", i%300), t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0.Add(time.Duration(i)*time.Second))
 	}
+	tr.Observe(valid(prev, "kiosk", t0.Add(-time.Hour), time.Time{}), t0.Add(time.Hour)) // no exp
 	snap, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A later start: the rotation start and per-key state survive.
 	c.t = t0.Add(48 * time.Hour)
-	back, err := New(policy(), c.now, snap)
+	back, err := New(p, c.now, snap)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,9 +207,12 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	}
 	for i := range before.Keys {
 		b, a := before.Keys[i], after.Keys[i]
-		if !a.LastValid.Equal(b.LastValid) || !a.MaxExpiry.Equal(b.MaxExpiry) || a.Subjects != b.Subjects {
+		if !a.LastValid.Equal(b.LastValid) || !a.MaxExpiry.Equal(b.MaxExpiry) || a.Subjects != b.Subjects || a.Longest != b.Longest || !a.WithoutExpiry.Equal(b.WithoutExpiry) {
 			t.Errorf("key %s: restored %+v, want %+v", b.Key, a, b)
 		}
+	}
+	if k := after.Keys[1]; k.Longest != 4*time.Hour || !k.WithoutExpiry.Equal(t0.Add(time.Hour)) {
+		t.Errorf("restored longest lifetime %s, token without exp seen %s; want 4h, %s", k.Longest, k.WithoutExpiry, t0.Add(time.Hour))
 	}
 	if s := after.Keys[1].Subjects; s < 290 || s > 310 {
 		t.Errorf("distinct subjects estimate = %d, want about 300", s)
