@@ -101,7 +101,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	runCmd.Flag("state.checkpoint-interval", "How often the state file is written.").Default("5s").SetValue(durationValue{"state.checkpoint-interval", &o.CheckpointInterval})
 	runCmd.Flag("rotation.min-window", "Least time the previous key stays after a rotation.").Default("168h").SetValue(durationValue{"rotation.min-window", &o.Policy.MinWindow})
 	runCmd.Flag("rotation.quiet-period", "How long no valid previous-key token may have been seen, with the log read, before the key is removable.").Default("24h").SetValue(durationValue{"rotation.quiet-period", &o.Policy.QuietPeriod})
-	runCmd.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &o.Policy.MaxLifetime})
+	var waitForUnseen bool
+	runCmd.Flag("rotation.wait-for-unseen", "Keep the previous key until every token it could have signed before the rotation has expired, seen or not: the rotation start + the longest token lifetime (or --policy.max-lifetime). --no-rotation.wait-for-unseen decides on the tokens seen only.").Default("true").BoolVar(&waitForUnseen)
+	runCmd.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables. When set, also the longest lifetime --rotation.wait-for-unseen waits for.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &o.Policy.MaxLifetime})
 	runCmd.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &o.Policy.Skew})
 	runCmd.Flag("stragglers.size", "How many clients still on the previous key /api/v1/stragglers keeps (a bounded heavy-hitters sketch).").Default("100").IntVar(&o.StragglersSize)
 
@@ -172,6 +174,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		o.VerdictCacheSize = -1 // Options: negative disables
 	}
 	o.FromStart = startAt[0] == "beginning"
+	o.Policy.SkipUnseen = !waitForUnseen
 	o.ListenAddresses, o.WebConfigFile, o.SystemdSocket = *web.WebListenAddresses, *web.WebConfigFile, *web.WebSystemdSocket
 	o.Logger = logger
 	hup := make(chan os.Signal, 1)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -378,6 +379,17 @@ func TestEndToEnd(t *testing.T) {
 	if started == 0 {
 		t.Fatal("no rotation start reported")
 	}
+	// By default the previous key waits for the tokens nobody saw: the
+	// longest lifetime seen is over two hours (old-key tokens issued an
+	// hour before the rotation, expiring an hour after their line).
+	lifetime := got[`jwtwatch_token_max_lifetime_seconds{token="access"}`]
+	if got[`jwtwatch_rotation_wait_for_unseen`] != 1 || got[`jwtwatch_previous_key_removal_blocked{reason="unseen_tokens_may_be_valid",token="access"}`] != 1 || lifetime < 2*3600 {
+		t.Errorf("wait for unseen %v, blocked by unseen tokens %v, longest lifetime %v; want 1, 1, over 2h", got[`jwtwatch_rotation_wait_for_unseen`],
+			got[`jwtwatch_previous_key_removal_blocked{reason="unseen_tokens_may_be_valid",token="access"}`], lifetime)
+	}
+	if all := got[`jwtwatch_previous_key_all_expired_timestamp_seconds{token="access"}`]; math.Abs(all-(started+60+lifetime)) > 1e-3 {
+		t.Errorf("all expired at %v, want the start + 1m of skew + the lifetime = %v", all, started+60+lifetime)
+	}
 	for _, path := range []string{"/", "/-/healthy", "/-/ready"} {
 		resp, err := http.Get("http://" + p.addr + path)
 		if err != nil {
@@ -394,7 +406,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Written while jwtwatch is down: read after the restart, exactly once.
 	appendLines(t, logPath, tr.rounds(7))
-	p2 := start(t, s.env(), args...)
+	p2 := start(t, s.env(), append(args, "--no-rotation.wait-for-unseen")...)
 	after := 7
 	waitFor(t, 20*time.Second, "the lines written while down", func() bool {
 		return p2.scrape(t, nil)[fmt.Sprintf(`jwtwatch_lines_read_total{source=%q}`, logPath)] >= float64(linesPerRound*after)
@@ -411,6 +423,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if v := got[`jwtwatch_key_last_valid_timestamp_seconds{role="previous",token="access"}`]; v == 0 {
 		t.Error("previous key's last valid time not reported after restart")
+	}
+	if got[`jwtwatch_rotation_wait_for_unseen`] != 0 || got[`jwtwatch_previous_key_removal_blocked{reason="unseen_tokens_may_be_valid",token="access"}`] != 0 ||
+		got[`jwtwatch_token_max_lifetime_seconds{token="access"}`] < lifetime {
+		t.Errorf("with --no-rotation.wait-for-unseen: wait %v, blocked by unseen tokens %v, longest lifetime %v (was %v)", got[`jwtwatch_rotation_wait_for_unseen`],
+			got[`jwtwatch_previous_key_removal_blocked{reason="unseen_tokens_may_be_valid",token="access"}`], got[`jwtwatch_token_max_lifetime_seconds{token="access"}`], lifetime)
 	}
 	// carol, dave, mallory and the NestJS user 1.
 	if v := got[`jwtwatch_key_distinct_subjects{role="previous",token="access"}`]; v != 4 {

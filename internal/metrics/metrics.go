@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,6 +310,8 @@ type State struct {
 	FirstLine time.Time
 	// QuietPeriod is the configured --rotation.quiet-period.
 	QuietPeriod time.Duration
+	// WaitForUnseen is the configured --rotation.wait-for-unseen.
+	WaitForUnseen bool
 }
 
 // StateCollector reports rotation and source state, read at scrape time so the
@@ -317,6 +320,7 @@ type StateCollector struct {
 	state func() State
 
 	keyInfo, rotationStarted, lastValid, maxExpiry, subjects, removable, blocked, behind, lastLine, firstLine, quietPeriod *prometheus.Desc
+	maxLifetime, allExpired, waitForUnseen                                                                                 *prometheus.Desc
 }
 
 // NewStateCollector returns a collector reporting what state returns.
@@ -332,17 +336,25 @@ func NewStateCollector(state func() State) *StateCollector {
 		maxExpiry:       d("key_max_token_expiry_timestamp_seconds", "Latest exp among valid tokens seen signed by the key; 0 if none.", "token", "role"),
 		subjects:        d("key_distinct_subjects", "Estimated distinct sub values with valid tokens signed by the key since the rotation started.", "token", "role"),
 		removable:       d("previous_key_removable", "1 when this replica sees no reason to keep the previous key of the token family.", "token"),
-		blocked:         d("previous_key_removal_blocked", "1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens, insufficient_evidence).", "token", "reason"),
+		blocked:         d("previous_key_removal_blocked", "1 for each reason that keeps the previous key ("+strings.Join(rotation.BlockingReasons, ", ")+").", "token", "reason"),
 		behind:          d("source_behind_bytes", "Bytes of the source file not yet processed.", "source"),
 		lastLine:        d("source_last_line_timestamp_seconds", "When a line was last read from the source; 0 if never.", "source"),
 		firstLine:       d("first_line_timestamp_seconds", "When this process read its first log line, from any source; 0 until it has. A replica votes removable only after reading its log for the quiet period."),
 		quietPeriod:     d("rotation_quiet_period_seconds", "The configured --rotation.quiet-period: how long without a valid previous-key token, and with the log read, before the previous key is removable."),
+		maxLifetime: d("token_max_lifetime_seconds", "The longest exp - iat among valid tokens of the family's keys that raised no suspicion, bounded against outliers "+
+			"(a lifetime counts once two different tokens reach it, or while only one was seen); 0 until one was seen.", "token"),
+		allExpired: d("previous_key_all_expired_timestamp_seconds", "When every token the previous key could legitimately have signed has expired, seen or not: "+
+			"the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). "+
+			"+Inf once the previous key signed a valid token without exp; absent while no lifetime is known.", "token"),
+		waitForUnseen: d("rotation_wait_for_unseen", "1 when --rotation.wait-for-unseen is on (the default): the previous key stays until every token "+
+			"it could have signed before the rotation has expired, seen or not."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine, c.firstLine, c.quietPeriod} {
+	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine, c.firstLine, c.quietPeriod,
+		c.maxLifetime, c.allExpired, c.waitForUnseen} {
 		ch <- d
 	}
 }
@@ -364,6 +376,13 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		t := string(f.Family)
 		g(c.rotationStarted, seconds(f.Started), t)
 		g(c.removable, boolf(f.Removable), t)
+		g(c.maxLifetime, f.Lifetime.Seconds(), t)
+		switch {
+		case f.AllExpired.Equal(rotation.Never):
+			g(c.allExpired, math.Inf(1), t)
+		case !f.AllExpired.IsZero(): // unknown: no series, since 0 would read as long past
+			g(c.allExpired, seconds(f.AllExpired), t)
+		}
 		for _, reason := range rotation.BlockingReasons {
 			v := 0.0
 			for _, b := range f.Blocking {
@@ -381,6 +400,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	g(c.firstLine, seconds(s.FirstLine))
 	g(c.quietPeriod, s.QuietPeriod.Seconds())
+	g(c.waitForUnseen, boolf(s.WaitForUnseen))
 }
 
 func seconds(t time.Time) float64 {

@@ -81,11 +81,18 @@ func TestStateCollector(t *testing.T) {
 				{Key: cur, LastValid: time.Unix(1764250000, 0), MaxExpiry: time.Unix(1764253600, 0), Subjects: 42},
 				{Key: prev},
 			},
-			Families: []rotation.FamilyReport{{Family: keys.Access, Started: started, Blocking: []string{rotation.BlockMinWindow}}},
+			Families: []rotation.FamilyReport{
+				{Family: keys.Access, Started: started, Blocking: []string{rotation.BlockMinWindow, rotation.BlockUnseenTokens},
+					Lifetime: 15 * time.Minute, AllExpired: started.Add(16 * time.Minute)},
+				// A previous key signed a token without exp: the moment is never.
+				{Family: keys.Refresh, Started: started, Blocking: []string{rotation.BlockTokensWithoutExpiry},
+					Lifetime: 30 * 24 * time.Hour, AllExpired: rotation.Never},
+			},
 		},
-		Sources:     []SourceState{{Path: "/var/log/gw.log", BehindBytes: 512, LastLine: time.Unix(1764250001, 0)}},
-		FirstLine:   time.Unix(1764000005, 0),
-		QuietPeriod: 24 * time.Hour,
+		Sources:       []SourceState{{Path: "/var/log/gw.log", BehindBytes: 512, LastLine: time.Unix(1764250001, 0)}},
+		FirstLine:     time.Unix(1764000005, 0),
+		QuietPeriod:   24 * time.Hour,
+		WaitForUnseen: true,
 	}
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewStateCollector(func() State { return st }))
@@ -105,15 +112,36 @@ jwtwatch_key_last_valid_timestamp_seconds{role="previous",token="access"} 0
 # HELP jwtwatch_previous_key_removable 1 when this replica sees no reason to keep the previous key of the token family.
 # TYPE jwtwatch_previous_key_removable gauge
 jwtwatch_previous_key_removable{token="access"} 0
-# HELP jwtwatch_previous_key_removal_blocked 1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens, insufficient_evidence).
+jwtwatch_previous_key_removable{token="refresh"} 0
+# HELP jwtwatch_previous_key_removal_blocked 1 for each reason that keeps the previous key (min_window, recent_use, unexpired_tokens, insufficient_evidence, unseen_tokens_may_be_valid, tokens_without_expiry).
 # TYPE jwtwatch_previous_key_removal_blocked gauge
 jwtwatch_previous_key_removal_blocked{reason="insufficient_evidence",token="access"} 0
 jwtwatch_previous_key_removal_blocked{reason="min_window",token="access"} 1
 jwtwatch_previous_key_removal_blocked{reason="recent_use",token="access"} 0
+jwtwatch_previous_key_removal_blocked{reason="tokens_without_expiry",token="access"} 0
 jwtwatch_previous_key_removal_blocked{reason="unexpired_tokens",token="access"} 0
+jwtwatch_previous_key_removal_blocked{reason="unseen_tokens_may_be_valid",token="access"} 1
+jwtwatch_previous_key_removal_blocked{reason="insufficient_evidence",token="refresh"} 0
+jwtwatch_previous_key_removal_blocked{reason="min_window",token="refresh"} 0
+jwtwatch_previous_key_removal_blocked{reason="recent_use",token="refresh"} 0
+jwtwatch_previous_key_removal_blocked{reason="tokens_without_expiry",token="refresh"} 1
+jwtwatch_previous_key_removal_blocked{reason="unexpired_tokens",token="refresh"} 0
+jwtwatch_previous_key_removal_blocked{reason="unseen_tokens_may_be_valid",token="refresh"} 0
 # HELP jwtwatch_rotation_started_timestamp_seconds When the current key of the token family became current.
 # TYPE jwtwatch_rotation_started_timestamp_seconds gauge
 jwtwatch_rotation_started_timestamp_seconds{token="access"} 1.764e+09
+jwtwatch_rotation_started_timestamp_seconds{token="refresh"} 1.764e+09
+# HELP jwtwatch_token_max_lifetime_seconds The longest exp - iat among valid tokens of the family's keys that raised no suspicion, bounded against outliers (a lifetime counts once two different tokens reach it, or while only one was seen); 0 until one was seen.
+# TYPE jwtwatch_token_max_lifetime_seconds gauge
+jwtwatch_token_max_lifetime_seconds{token="access"} 900
+jwtwatch_token_max_lifetime_seconds{token="refresh"} 2.592e+06
+# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
+# TYPE jwtwatch_previous_key_all_expired_timestamp_seconds gauge
+jwtwatch_previous_key_all_expired_timestamp_seconds{token="access"} 1.76400096e+09
+jwtwatch_previous_key_all_expired_timestamp_seconds{token="refresh"} +Inf
+# HELP jwtwatch_rotation_wait_for_unseen 1 when --rotation.wait-for-unseen is on (the default): the previous key stays until every token it could have signed before the rotation has expired, seen or not.
+# TYPE jwtwatch_rotation_wait_for_unseen gauge
+jwtwatch_rotation_wait_for_unseen 1
 # HELP jwtwatch_source_behind_bytes Bytes of the source file not yet processed.
 # TYPE jwtwatch_source_behind_bytes gauge
 jwtwatch_source_behind_bytes{source="/var/log/gw.log"} 512
@@ -128,7 +156,25 @@ jwtwatch_rotation_quiet_period_seconds 86400
 		"jwtwatch_key_info", "jwtwatch_key_distinct_subjects", "jwtwatch_key_last_valid_timestamp_seconds",
 		"jwtwatch_previous_key_removable", "jwtwatch_previous_key_removal_blocked",
 		"jwtwatch_rotation_started_timestamp_seconds", "jwtwatch_source_behind_bytes",
-		"jwtwatch_first_line_timestamp_seconds", "jwtwatch_rotation_quiet_period_seconds"); err != nil {
+		"jwtwatch_first_line_timestamp_seconds", "jwtwatch_rotation_quiet_period_seconds",
+		"jwtwatch_token_max_lifetime_seconds", "jwtwatch_previous_key_all_expired_timestamp_seconds", "jwtwatch_rotation_wait_for_unseen"); err != nil {
+		t.Error(err)
+	}
+
+	// While no lifetime is known the moment is no series at all: 0 would
+	// read as "long past".
+	st.Rotation.Families[0].AllExpired = time.Time{}
+	st.WaitForUnseen = false
+	want = `
+# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
+# TYPE jwtwatch_previous_key_all_expired_timestamp_seconds gauge
+jwtwatch_previous_key_all_expired_timestamp_seconds{token="refresh"} +Inf
+# HELP jwtwatch_rotation_wait_for_unseen 1 when --rotation.wait-for-unseen is on (the default): the previous key stays until every token it could have signed before the rotation has expired, seen or not.
+# TYPE jwtwatch_rotation_wait_for_unseen gauge
+jwtwatch_rotation_wait_for_unseen 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jwtwatch_previous_key_all_expired_timestamp_seconds", "jwtwatch_rotation_wait_for_unseen"); err != nil {
 		t.Error(err)
 	}
 }

@@ -477,7 +477,7 @@ func (s *sidecar) checkpoint() error {
 // the sources (globs expand to files) and their sizes; the pipeline knows how
 // far it has processed each.
 func (s *sidecar) state() metrics.State {
-	st := metrics.State{Rotation: s.tracker.Report(), QuietPeriod: s.opts.Policy.QuietPeriod}
+	st := metrics.State{Rotation: s.tracker.Report(), QuietPeriod: s.opts.Policy.QuietPeriod, WaitForUnseen: !s.opts.Policy.SkipUnseen}
 	s.mu.Lock()
 	st.FirstLine = s.first
 	s.mu.Unlock()

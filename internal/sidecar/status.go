@@ -85,12 +85,20 @@ func (s *sidecar) statusPage() status.Page {
 // each blocking reason clears.
 func (s *sidecar) removal(f rotation.FamilyReport, prev rotation.KeyReport) *status.Previous {
 	pol := s.opts.Policy
-	pv := &status.Previous{Removable: f.Removable, LastValid: prev.LastValid, MaxExpiry: prev.MaxExpiry, Subjects: prev.Subjects}
+	pv := &status.Previous{Removable: f.Removable, LastValid: prev.LastValid, MaxExpiry: prev.MaxExpiry, Subjects: prev.Subjects,
+		Lifetime: f.Lifetime, PolicyLifetime: pol.MaxLifetime, AllExpired: f.AllExpired}
+	if f.AllExpired.Equal(rotation.Never) {
+		pv.AllExpired, pv.NeverExpire = time.Time{}, true
+	}
 	if f.Removable {
 		pv.Since = pol.RemovableSince(f, prev)
 	}
 	for _, r := range f.Blocking {
-		pv.Blockers = append(pv.Blockers, status.Blocker{Reason: r, Clears: pol.Clears(r, f, prev)})
+		b := status.Blocker{Reason: r, Clears: pol.Clears(r, f, prev)}
+		if b.Clears.Equal(rotation.Never) {
+			b.Clears, b.Never = time.Time{}, true
+		}
+		pv.Blockers = append(pv.Blockers, b)
 	}
 	return pv
 }

@@ -143,7 +143,12 @@ func (f statusFixture) check(t *testing.T, doc *html.Node) {
 	at := text(access)
 	for _, want := range []string{
 		// Rotation started at the fixed now; the window is a week.
-		"Keep the previous key: removal is blocked by min_window, recent_use, unexpired_tokens, insufficient_evidence.",
+		"Keep the previous key: removal is blocked by min_window, recent_use, unexpired_tokens, insufficient_evidence, unseen_tokens_may_be_valid.",
+		// Every token lives 2h 30m (issued 2h ago, expiring in 30m); the skew is a minute.
+		"unseen_tokens_may_be_valid: a token the previous key signed before the rotation may still be valid although none is seen " +
+			"(a user who comes back after the quiet period); clears 2026-11-27 14:31:00 UTC (2h 31m from now)",
+		"longest token lifetime2h 30mseen",
+		"no old-key token valid after2026-11-27 14:31:00 UTC2h 31m from now",
 		// The first line was read at the fixed now; the quiet period is a day.
 		"insufficient_evidence: this replica has not read its log for the quiet period since it started, so not seeing the key is no evidence yet; clears 2026-11-28 12:00:00 UTC (1d from now)",
 		"min_window: the minimum window after the rotation has not passed; clears 2026-12-04 12:00:00 UTC (7d from now)",

@@ -73,26 +73,37 @@ type Previous struct {
 	LastValid time.Time
 	MaxExpiry time.Time
 	Subjects  uint64
+	// Lifetime is the family's longest token lifetime seen; PolicyLifetime
+	// is --policy.max-lifetime, which bounds the wait instead when set.
+	Lifetime, PolicyLifetime time.Duration
+	// AllExpired is when no token the previous key could have signed before
+	// the rotation is valid any more; zero while unknown. NeverExpire: it
+	// signed a token without exp, so no such time comes.
+	AllExpired  time.Time
+	NeverExpire bool
 }
 
 // Blocker is one reason the previous key must stay, and when it clears if
-// nothing else happens.
+// nothing else happens: zero when that cannot be told yet, Never when it
+// does not clear by itself.
 type Blocker struct {
 	Reason string
 	Clears time.Time
+	Never  bool
 }
 
 //go:embed page.html
 var pageHTML string
 
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"when":    when,
-	"ago":     ago,
-	"short":   short,
-	"explain": explain,
-	"spark":   newSparkline,
-	"sum":     sum,
-	"nonzero": func(t time.Time) bool { return !t.IsZero() },
+	"when":     when,
+	"ago":      ago,
+	"short":    short,
+	"explain":  explain,
+	"duration": humanDuration,
+	"spark":    newSparkline,
+	"sum":      sum,
+	"nonzero":  func(t time.Time) bool { return !t.IsZero() },
 }).Parse(pageHTML))
 
 // Handler serves the page that get gathers, for GET and HEAD.
@@ -187,6 +198,10 @@ func explain(reason string) string {
 		return "a valid token it signed has not expired yet"
 	case "insufficient_evidence":
 		return "this replica has not read its log for the quiet period since it started, so not seeing the key is no evidence yet"
+	case "unseen_tokens_may_be_valid":
+		return "a token the previous key signed before the rotation may still be valid although none is seen (a user who comes back after the quiet period)"
+	case "tokens_without_expiry":
+		return "the previous key signed a valid token without exp, which stays valid for ever: removing the key logs its holders out whenever that is done"
 	}
 	return reason
 }

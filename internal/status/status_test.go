@@ -81,3 +81,58 @@ func TestHandler(t *testing.T) {
 		t.Errorf("empty page:\n%s", rec.Body.String())
 	}
 }
+
+// TestBlockers renders what the page says of the reasons whose end is not a
+// time: one that never clears by itself, one whose end is not known yet.
+func TestBlockers(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	page := func(p Previous) string {
+		var b strings.Builder
+		if err := Render(&b, Page{Now: now, Families: []Family{{Name: "access", Started: now.Add(-8 * 24 * time.Hour), Previous: &p}}}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	tests := []struct {
+		name string
+		in   Previous
+		want []string
+	}{
+		{name: "a token without exp", in: Previous{
+			Blockers:    []Blocker{{Reason: "tokens_without_expiry", Never: true}},
+			Lifetime:    time.Hour,
+			NeverExpire: true,
+		}, want: []string{
+			"<code>tokens_without_expiry</code>: the previous key signed a valid token without exp, which stays valid for ever: " +
+				"removing the key logs its holders out whenever that is done; it never clears by itself.",
+			"<span>no old-key token valid after</span><b>never</b><span>a token without exp</span>",
+		}},
+		{name: "no lifetime known", in: Previous{
+			Blockers: []Blocker{{Reason: "unseen_tokens_may_be_valid"}},
+		}, want: []string{
+			"<code>unseen_tokens_may_be_valid</code>: a token the previous key signed before the rotation may still be valid although none is seen " +
+				"(a user who comes back after the quiet period); how long tokens live is not known yet (no token with iat and exp seen, no --policy.max-lifetime).",
+			"<span>longest token lifetime</span><b>none seen</b>",
+			"<span>no old-key token valid after</span><b>unknown</b>",
+		}},
+		{name: "the policy bounds it", in: Previous{
+			Blockers:       []Blocker{{Reason: "unseen_tokens_may_be_valid", Clears: now.Add(48 * time.Hour)}},
+			Lifetime:       time.Hour,
+			PolicyLifetime: 10 * 24 * time.Hour,
+			AllExpired:     now.Add(48 * time.Hour),
+		}, want: []string{
+			"<span>longest token lifetime</span><b>1h</b><span>seen; --policy.max-lifetime 10d bounds the wait</span>",
+			"<span>no old-key token valid after</span><b>2026-11-29 12:00:00 UTC</b><span>2d from now</span>",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := page(tt.in)
+			for _, w := range tt.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("the page lacks %q:\n%s", w, got)
+				}
+			}
+		})
+	}
+}
