@@ -30,6 +30,7 @@ var (
 	contractRecords = []string{
 		"token:jwtwatch_previous_key_removable:min",
 		"token:jwtwatch_previous_key_removal_blocked:max",
+		"token:jwtwatch_previous_key_all_expired_timestamp_seconds:max1d",
 		"token:jwtwatch_previous_key_valid:ratio_rate5m",
 		"token_key_result:jwtwatch_tokens:rate5m",
 		":jwtwatch_forged_tokens:rate5m",
