@@ -40,7 +40,8 @@ func keyRotation() (dashboard.Dashboard, error) {
 		"The fleet-wide answer for the procedure's step \"Remove old key\", per token family (recording rule "+
 			"token:jwtwatch_previous_key_removable:min). YES only when every jwtwatch replica sees no reason to keep "+
 			"the previous key having read its log for the quiet period, no replica seen in the last day (scaled-down "+
-			"ones included) saw a valid previous-key token within the quiet period or one still unexpired, and every "+
+			"ones included) saw a valid previous-key token within the quiet period or one still unexpired, no token "+
+			"the previous key could have signed before the rotation can still be valid, seen or not, and every "+
 			"replica seen in the last day is up. NOT YET: the panel to the right says why; "+
 			"keep both keys. \"no previous key\": no replica has a previous key loaded for that family, there is "+
 			"nothing to remove. Before removing, check \"Distinct subjects still on the previous key\" (who would be "+
@@ -76,7 +77,12 @@ token:jwtwatch_previous_key_removable:min{token=~"$token"}`,
 			"expired yet; see \"Latest expiry among previous-key tokens\". recent_use and unexpired_tokens count a "+
 			"replica scaled down within the last day too. insufficient_evidence: some replica has not read its log for "+
 			"the quiet period since it started (log path missing, nothing logged, just restarted), so its \"not seen\" "+
-			"is no evidence; see the jwtwatch / Sidecar health dashboard. replica_down: a jwtwatch replica is down, "+
+			"is no evidence; see the jwtwatch / Sidecar health dashboard. unseen_tokens_may_be_valid: a token the "+
+			"previous key signed before the rotation may still be valid although nobody saw it (a user back after "+
+			"weeks with a long-lived refresh token); it clears at \"When can no old-key token still be valid?\" "+
+			"(--no-rotation.wait-for-unseen turns it off). tokens_without_expiry: the previous key signed a token without "+
+			"exp, valid for ever; it never clears by itself: find its holders and decide (runbook). "+
+			"replica_down: a jwtwatch replica is down, "+
 			"so the fleet's view is incomplete; see the jwtwatch / Sidecar health dashboard. All clear means the "+
 			"panel to the left says YES.",
 		"none").
@@ -202,6 +208,48 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 			"{{token}}")).
 		GraphMode(common.BigValueGraphModeArea).
 		Thresholds(thresholds("green", step{1, "orange"})))
+
+	b.WithPanel(statPanel("When can no old-key token still be valid?",
+		"The moment by which every token the previous key could legitimately have signed has expired, seen or "+
+			"not: the rotation start + --policy.clock-skew + the longest token lifetime (below, or --policy.max-lifetime "+
+			"when set, the bound the operator vouches for), the latest any replica reported over the last day "+
+			"(recording rule token:jwtwatch_previous_key_all_expired_timestamp_seconds:max1d). Until then "+
+			"unseen_tokens_may_be_valid blocks removal: a user who logged in just before the rotation and comes back "+
+			"later still holds a valid old-key token. \"never\": the previous key signed a valid token without exp "+
+			"(tokens_without_expiry). Seen tokens with a later exp (a far-exp outlier, a token minted after the "+
+			"rotation) are in \"Latest expiry among previous-key tokens\". No data: no replica knows how long tokens "+
+			"live yet (no token with iat and exp seen, no --policy.max-lifetime), or the rules are not loaded.",
+		"dateTimeAsIso").
+		Height(6).Span(12).
+		WithTarget(instant("A",
+			`token:jwtwatch_previous_key_all_expired_timestamp_seconds:max1d{token=~"$token"} * 1000`,
+			"{{token}}")).
+		// +Inf (never) and anything beyond the year 2100.
+		Mappings([]dashboard.ValueMapping{{RangeMap: &dashboard.RangeMap{
+			Type: dashboard.MappingTypeRangeToText,
+			Options: dashboard.DashboardRangeMapOptions{
+				From:   ptr(4102444800000.0),
+				Result: dashboard.ValueMappingResult{Text: ptr("never: a token without exp"), Color: ptr("red"), Index: ptr(int32(0))},
+			},
+		}}}).
+		ColorMode(common.BigValueColorModeValue).
+		Thresholds(thresholds("blue")).
+		NoValue("unknown: no token lifetime seen yet"))
+
+	b.WithPanel(statPanel("Longest token lifetime",
+		"The longest exp - iat among valid tokens of the family (any key) that raised no suspicion, on any "+
+			"replica: how long the auth service makes its tokens live, and so how long a token nobody saw may stay "+
+			"valid after the rotation. One token with a far exp does not count until a second, different token lives "+
+			"as long (a forgotten test token is not a kind of token); tokens beyond --policy.max-lifetime are "+
+			"suspicious and do not count either. \"none seen\": no token with iat and exp yet.",
+		"s").
+		Height(6).Span(12).
+		WithTarget(instant("A",
+			`max by (token) (jwtwatch_token_max_lifetime_seconds{`+selToken+`})`,
+			"{{token}}")).
+		Mappings([]dashboard.ValueMapping{valueTexts(text{"0", "none seen", "orange"})}).
+		ColorMode(common.BigValueColorModeValue).
+		Thresholds(thresholds("blue")))
 
 	b.WithRow(dashboard.NewRowBuilder("Leaks, forgeries and missed deploys"))
 	b.WithPanel(timeseriesPanel("Forged tokens per second",
