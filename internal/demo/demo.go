@@ -46,6 +46,10 @@ type Options struct {
 
 const issuer = "auth-service"
 
+// accessLifetime is how long the simulated auth service's access tokens
+// live: 15 minutes squeezed, as the window is, into seconds.
+const accessLifetime = 30 * time.Second
+
 // Run writes the simulated log, runs the sidecar on it and prints a summary
 // every Interval until ctx is done or Duration has passed.
 func Run(ctx context.Context, o Options) error {
@@ -78,7 +82,9 @@ func Run(ctx context.Context, o Options) error {
 		ListenAddresses: []string{o.ListenAddress},
 		StateFile:       filepath.Join(dir, "state.json"),
 		// A rotation window squeezed from a week into seconds, and the clock
-		// skew allowance with it (the minted token's iat is seconds after the start).
+		// skew allowance with it (the minted token's iat is seconds after the
+		// start). Access tokens live accessLifetime, so the wait for the
+		// tokens nobody saw outlasts the window and clears last.
 		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second},
 		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Logger: o.Logger,
@@ -153,17 +159,18 @@ type oldUser struct {
 	sub     string
 	token   string
 	exp     time.Time
-	renewed string // a current-key token once the old one expired
+	renewed bool // on current-key tokens since the old one expired
 }
 
 func newGateway(start time.Time) *gateway {
 	g := &gateway{start: start, current: secret(), previous: secret(), refresh: secret(), attacker: secret()}
 	for i := range 12 {
 		sub := fmt.Sprintf("user-%03d", 100+i)
-		// JWT times are whole seconds; the simulated gateway must agree with the claim.
+		// Issued before the rotation, so they expire one by one. JWT times
+		// are whole seconds; the simulated gateway must agree with the claim.
 		exp := start.Truncate(time.Second).Add(time.Duration(5+i) * time.Second)
 		g.oldUsers = append(g.oldUsers, &oldUser{sub: sub, exp: exp,
-			token: sign(g.previous, sub, start.Add(-50*time.Minute), exp)})
+			token: sign(g.previous, sub, exp.Add(-accessLifetime), exp)})
 	}
 	return g
 }
@@ -184,6 +191,13 @@ func sign(key []byte, sub string, iat, exp time.Time) string {
 	return t
 }
 
+// access returns a current-key access token as the auth service issues it
+// at now: a user's token is renewed before it expires.
+func (g *gateway) access(sub string, now time.Time) string {
+	iat := now.Truncate(time.Second)
+	return sign(g.current, sub, iat, iat.Add(accessLifetime))
+}
+
 // tick returns the log lines of one 20 ms slice of traffic.
 func (g *gateway) tick(now time.Time) []string {
 	g.n++
@@ -191,7 +205,7 @@ func (g *gateway) tick(now time.Time) []string {
 	var out []string
 	// Current-key users: most of the traffic.
 	sub := fmt.Sprintf("user-%03d", g.n%40)
-	out = append(out, pino(now, "GET", "/api/v1/orders", sign(g.current, sub, g.start, g.start.Add(15*time.Minute)), 200))
+	out = append(out, pino(now, "GET", "/api/v1/orders", g.access(sub, now), 200))
 	if g.n%10 == 0 {
 		out = append(out, pino(now, "POST", "/api/v1/auth/refresh", sign(g.refresh, sub, g.start, g.start.Add(24*time.Hour)), 201))
 	}
@@ -202,13 +216,13 @@ func (g *gateway) tick(now time.Time) []string {
 	if g.n%3 == 0 {
 		u := g.oldUsers[(g.n/3)%len(g.oldUsers)]
 		switch {
-		case u.renewed != "":
-			out = append(out, pino(now, "GET", "/api/v1/profile", u.renewed, 200))
+		case u.renewed:
+			out = append(out, pino(now, "GET", "/api/v1/profile", g.access(u.sub, now), 200))
 		case now.Before(u.exp):
 			out = append(out, pino(now, "GET", "/api/v1/profile", u.token, 200))
 		default:
 			out = append(out, pino(now, "GET", "/api/v1/profile", u.token, 401))
-			u.renewed = sign(g.current, u.sub, now, now.Add(15*time.Minute))
+			u.renewed = true
 		}
 	}
 	// A burst of forged tokens between 8 s and 11 s.
@@ -296,11 +310,28 @@ func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
 	slices.SortFunc(blocked, func(a, b string) int {
 		return slices.Index(rotation.BlockingReasons, a) - slices.Index(rotation.BlockingReasons, b)
 	})
-	verdict := "YES — no valid previous-key token for the quiet period, all have expired"
+	verdict := "YES — no valid previous-key token for the quiet period, every token it could have signed has expired, seen or not"
 	if len(blocked) > 0 {
 		verdict = "not yet (" + strings.Join(blocked, ", ") + ")"
 	}
 	fmt.Fprintf(w, "  previous access key removable: %s\n", verdict)
+	for _, m := range metrics(fams, "jwtwatch_previous_key_all_expired_timestamp_seconds") {
+		if labels(m)["token"] != "access" {
+			continue
+		}
+		lifetime := 0.0
+		for _, l := range metrics(fams, "jwtwatch_token_max_lifetime_seconds") {
+			if labels(l)["token"] == "access" {
+				lifetime = l.GetGauge().GetValue()
+			}
+		}
+		why := fmt.Sprintf("the rotation + the longest token lifetime, %s", time.Duration(lifetime)*time.Second)
+		if left := time.Until(time.UnixMilli(int64(m.GetGauge().GetValue() * 1000))).Round(time.Second); left > 0 {
+			fmt.Fprintf(w, "  an old access token nobody saw may still be valid for %s (%s)\n", left, why)
+		} else {
+			fmt.Fprintf(w, "  no old access token can still be valid, seen or not, since %s ago (%s)\n", -left, why)
+		}
+	}
 	for _, m := range metrics(fams, "jwtwatch_suspicious_tokens_total") {
 		if l := labels(m); l["reason"] == "issued_after_rotation" && l["key"] == "previous" && m.GetCounter().GetValue() > 0 {
 			fmt.Fprintf(w, "  but the previous %s key signed tokens after the rotation: it has leaked — remove it now (Emergency Rotation)\n", l["token"])

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/needs"
 )
 
 // syncBuffer is the demo's output, read while the demo writes it.
@@ -72,6 +74,8 @@ func TestDemo(t *testing.T) {
 		"none      unknown  alg_rejected",
 		"issued_after_rotation",
 		"previous access key removable: not yet (min_window",
+		"unseen_tokens_may_be_valid)",
+		"an old access token nobody saw may still be valid for ",
 		"demo stopped.",
 	} {
 		if !strings.Contains(text, want) {
@@ -83,5 +87,22 @@ func TestDemo(t *testing.T) {
 	}
 	if strings.Contains(text, "gateway accepted") {
 		t.Errorf("the simulated gateway disagrees with jwtwatch on its own tokens:\n%s", text)
+	}
+}
+
+// TestDemoUnseenTokensClear runs the demo until the verdict turns: after the
+// window, the quiet period and the last seen token, only the tokens nobody
+// saw keep the old key (access tokens live 30 s), then it may go.
+func TestDemoUnseenTokensClear(t *testing.T) {
+	needs.Slow(t) // 37 seconds
+	out := &syncBuffer{}
+	if err := Run(context.Background(), Options{ListenAddress: "127.0.0.1:0", Interval: 5 * time.Second, Duration: 37 * time.Second, Out: out}); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	waiting := strings.Index(text, "previous access key removable: not yet (unseen_tokens_may_be_valid)\n")
+	removable := strings.Index(text, "previous access key removable: YES")
+	if waiting < 0 || removable < waiting || !strings.Contains(text[removable:], "no old access token can still be valid, seen or not, since ") {
+		t.Errorf("the demo does not show unseen_tokens_may_be_valid as the last reason to clear:\n%s", text)
 	}
 }
