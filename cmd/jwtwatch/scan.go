@@ -25,6 +25,7 @@ type scanCmd struct {
 	output        []string
 	rotationStart []string
 	stateFile     string
+	at            time.Time
 }
 
 func addScan(app *kingpin.Application) *scanCmd {
@@ -36,6 +37,7 @@ func addScan(app *kingpin.Application) *scanCmd {
 	c.clause.Flag("state.file", "The sidecar's state file, for the rotation start.").PlaceHolder("PATH").StringVar(&c.stateFile)
 	c.clause.Flag("from", "Only lines whose own time is at or after this (RFC 3339 or a date, UTC).").PlaceHolder("TIME").SetValue(timeValue{"from", &c.opts.From})
 	c.clause.Flag("until", "Only lines whose own time is before this (RFC 3339 or a date, UTC).").PlaceHolder("TIME").SetValue(timeValue{"until", &c.opts.Until})
+	c.clause.Flag("at", "The time the report answers \"could a token signed before the rotation still be valid?\" for, and checks lines without a time of their own at (RFC 3339 or a date, UTC); default now.").PlaceHolder("TIME").SetValue(timeValue{"at", &c.at})
 	c.clause.Flag("top", "How many client addresses and user agents to list.").Default("10").IntVar(&c.opts.Top)
 	c.clause.Flag("output", "Report format: text, json or csv.").Default("text").SetValue(&enumValue{flag: "output", options: []string{"text", "json", "csv"}, dst: &c.output})
 	c.clause.Flag("log.format", "Where the token, status and time are: auto, json or regex (as for run).").Default("auto").SetValue(&enumValue{flag: "log.format", options: []string{"auto", "json", "regex"}, dst: &c.format})
@@ -62,6 +64,9 @@ func (c *scanCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Time) 
 	}
 	c.opts.Keys = set
 	c.opts.Parse.Format = c.format[0]
+	if !c.at.IsZero() {
+		now = c.at
+	}
 	c.opts.Now = func() time.Time { return now }
 	if !c.opts.From.IsZero() && !c.opts.Until.IsZero() && !c.opts.From.Before(c.opts.Until) {
 		return usage("--from must be before --until")

@@ -45,16 +45,17 @@ var scanInputs = []string{"testdata/gateway.log", "testdata/gateway.log.1.gz", "
 // compares it with internal/scan's golden reports.
 func TestScanGolden(t *testing.T) {
 	scanEnv(t)
-	incident := append([]string{"scan", "--key", "previous", "--rotation-start", "access=2026-11-27T09:00:00Z"}, scanInputs...)
+	// --at: the scan ran at 15:00 that day, as internal/scan's tests have it.
+	incident := append([]string{"scan", "--key", "previous", "--rotation-start", "access=2026-11-27T09:00:00Z", "--at", "2026-11-27T15:00:00Z"}, scanInputs...)
 	tests := []struct {
 		name   string
 		args   []string
 		golden string
 	}{
 		{"text", incident, "report-incident.txt"},
-		{"json", append([]string{"scan", "--output=json", "--key=previous", "--rotation-start=access=2026-11-27T09:00:00Z"}, scanInputs...), "report-incident.json"},
-		{"csv", append([]string{"scan", "--output", "csv", "--key", "previous", "--rotation-start", "access=2026-11-27" + "T09:00:00Z"}, scanInputs...), "report-incident.csv"},
-		{"window", append([]string{"scan", "--key", "previous", "--rotation-start", "access=2026-11-27T09:00:00Z", "--from", "2026-11-27T12:00:00Z", "--until", "2026-11-27T13:00:00Z", "--top", "2"}, scanInputs...), "report-window.txt"},
+		{"json", append([]string{"scan", "--output=json", "--key=previous", "--rotation-start=access=2026-11-27T09:00:00Z", "--at=2026-11-27T15:00:00Z"}, scanInputs...), "report-incident.json"},
+		{"csv", append([]string{"scan", "--output", "csv", "--key", "previous", "--rotation-start", "access=2026-11-27" + "T09:00:00Z", "--at", "2026-11-27T15:00:00Z"}, scanInputs...), "report-incident.csv"},
+		{"window", append([]string{"scan", "--key", "previous", "--rotation-start", "access=2026-11-27T09:00:00Z", "--from", "2026-11-27T12:00:00Z", "--until", "2026-11-27T13:00:00Z", "--top", "2", "--at", "2026-11-27T15:00:00Z"}, scanInputs...), "report-window.txt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,6 +131,10 @@ func TestScanSources(t *testing.T) {
 		{"stdin", []string{"scan", "-"}, edge, []string{"-  plain  61 lines", "198.51.100.7  30"}},
 		{"stdin gzip among files", []string{"scan", "testdata/gateway.log", "-"}, gzipped(t, edge), []string{"-                     gzip   61 lines", "testdata/gateway.log  plain  314 lines"}},
 		{"a date", []string{"scan", "--from", "2026-11-28", "testdata/edge.log"}, nil, []string{"0 checked", "37 outside --from/--until"}},
+		// Hour-long access tokens: half an hour after the rotation a token
+		// signed before it may still be valid; the state file's start counts.
+		{"--at", []string{"scan", "--state.file", good, "--at", "2026-11-27T09:30:00Z", "testdata/gateway.log.1.gz"}, nil,
+			[]string{"At 2026-11-27T09:30:00Z (the time of the scan)", "access   yes      1h                2026-11-27T10:01:00Z"}},
 		{"NestJS tokens with a numeric sub", []string{"scan", "--key", "previous", "--state.file", good, "-"}, nestLog,
 			[]string{"3 requests (valid 3), 2 subjects", "Subjects (2)", "access  1        -          2         2      0", "access  2        -          1         1      0"}},
 	}
@@ -196,6 +201,7 @@ func TestScanExitCodes(t *testing.T) {
 		{"truncated gzip", []string{"scan", "testdata/edge.log", truncated}, false, exitFailed, "truncated.log.gz"},
 		{"bad --from", []string{"scan", "--from", "yesterday", "testdata/edge.log"}, false, exitUsage, "--from: invalid time"},
 		{"bad --until", []string{"scan", "--until", "2026-13-01", "testdata/edge.log"}, false, exitUsage, "--until: invalid time"},
+		{"bad --at", []string{"scan", "--at", "tomorrow", "testdata/edge.log"}, false, exitUsage, "--at: invalid time"},
 		{"--from after --until", []string{"scan", "--from", "2026-11-28", "--until", "2026-11-27", "testdata/edge.log"}, false, exitUsage, "--from must be before --until"},
 		{"bad --rotation-start", []string{"scan", "--rotation-start", "soon", "testdata/edge.log"}, false, exitUsage, "--rotation-start: invalid time"},
 		{"bad family", []string{"scan", "--rotation-start", "id=2026-11-27", "testdata/edge.log"}, false, exitUsage, "unknown token family"},

@@ -404,12 +404,7 @@ func (t *Tracker) Report() Report {
 	now := t.now()
 	var rep Report
 	for _, k := range t.loaded {
-		kr := KeyReport{Key: k}
-		if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
-			kr.LastValid, kr.MaxExpiry, kr.Subjects = s.lastValid, s.maxExpiry, s.subjects.Estimate()
-			kr.Longest, kr.WithoutExpiry = s.lifetimes.longest, s.withoutExpiry
-		}
-		rep.Keys = append(rep.Keys, kr)
+		rep.Keys = append(rep.Keys, t.key(k))
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
 		r, ok := t.rotations[f]
@@ -430,6 +425,32 @@ func (t *Tracker) Report() Report {
 		rep.Families = append(rep.Families, fr)
 	}
 	return rep
+}
+
+// Key returns what the tracker knows of a key, loaded or not: `jwtwatch
+// scan` observes tokens without loading keys.
+func (t *Tracker) Key(k keys.Key) KeyReport {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.key(k)
+}
+
+// key is Key; the caller holds mu.
+func (t *Tracker) key(k keys.Key) KeyReport {
+	kr := KeyReport{Key: k}
+	if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
+		kr.LastValid, kr.MaxExpiry, kr.Subjects = s.lastValid, s.maxExpiry, s.subjects.Estimate()
+		kr.Longest, kr.WithoutExpiry = s.lifetimes.longest, s.withoutExpiry
+	}
+	return kr
+}
+
+// Lifetime returns the family's longest token lifetime over every key it
+// has state for, bounded against outliers (what FamilyReport.Lifetime says).
+func (t *Tracker) Lifetime(f keys.Family) time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lifetime(f)
 }
 
 // blocking applies the brief's rule: the minimum window has passed since

@@ -23,14 +23,19 @@ type Report struct {
 	Until     time.Time `json:"until,omitzero"`
 	FirstSeen time.Time `json:"first_seen,omitzero"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`
+	// ScannedAt is when the scan ran: the "today" of Lifetimes.
+	ScannedAt time.Time `json:"scanned_at"`
 	// Rotations lists, for each family with a current key, when its rotation
 	// started (as far as known) and where that came from.
 	Rotations []RotationStart `json:"rotations"`
 	Notes     []string        `json:"notes,omitempty"`
 	// Keys has one row per loaded key and one for tokens no key verifies.
-	Keys   []KeyStats `json:"keys"`
-	Key    *KeyReport `json:"key,omitempty"`
-	Forged Forged     `json:"forged"`
+	Keys []KeyStats `json:"keys"`
+	// Lifetimes answers, per family with a current key, whether a token
+	// signed before the rotation could still be valid at ScannedAt.
+	Lifetimes []FamilyLifetime `json:"lifetimes"`
+	Key       *KeyReport       `json:"key,omitempty"`
+	Forged    Forged           `json:"forged"`
 }
 
 // Input is one scanned file (or stdin).
@@ -117,6 +122,44 @@ type KeyStats struct {
 	Subjects  uint64    `json:"subjects"`
 	FirstSeen time.Time `json:"first_seen,omitzero"`
 	LastSeen  time.Time `json:"last_seen,omitzero"`
+	// LongestLifetime is the longest exp - iat, in seconds, of a valid
+	// token the key signed that raised no suspicion; 0 if none.
+	LongestLifetime float64 `json:"longest_lifetime_seconds"`
+	// WithoutExpiry is when such a token without exp was last seen.
+	WithoutExpiry time.Time `json:"without_expiry_last_seen,omitzero"`
+}
+
+// Answers of FamilyLifetime.StillValid.
+const (
+	StillValidYes     = "yes"
+	StillValidNo      = "no"
+	StillValidUnknown = "unknown"
+)
+
+// FamilyLifetime answers, for one family, "could a token signed before the
+// rotation still be valid?" — the sidecar's wait for the tokens nobody saw
+// (unseen_tokens_may_be_valid), and after a leak the moment from which a
+// valid token of the old key can only have been minted by whoever holds it.
+type FamilyLifetime struct {
+	Token keys.Family `json:"token"`
+	// StillValid is StillValidYes, StillValidNo or StillValidUnknown (the
+	// rotation start or the lifetime is not known), at Report.ScannedAt.
+	StillValid string `json:"still_valid"`
+	// LongestLifetime is the family's longest token lifetime in seconds,
+	// bounded against outliers as the sidecar bounds it
+	// (jwtwatch_token_max_lifetime_seconds): a lifetime counts once two
+	// different tokens reach it, or while only one token was seen.
+	LongestLifetime float64 `json:"longest_lifetime_seconds"`
+	// PolicyLifetime is --policy.max-lifetime in seconds, when set: the
+	// bound the moment uses instead.
+	PolicyLifetime float64 `json:"policy_max_lifetime_seconds,omitempty"`
+	// AllExpired is when every token the previous key could legitimately
+	// have signed has expired: the rotation start + --policy.clock-skew +
+	// the lifetime. Zero when unknown, or when Never.
+	AllExpired time.Time `json:"all_expired,omitzero"`
+	// Never: the previous key signed a valid, unsuspicious token without
+	// exp, which stays valid for ever.
+	Never bool `json:"never"`
 }
 
 // KeyRef names a loaded key.

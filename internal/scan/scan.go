@@ -319,6 +319,7 @@ func (s *Scanner) Report() Report {
 		Until:     utc(s.o.Until),
 		FirstSeen: s.first,
 		LastSeen:  s.last,
+		ScannedAt: s.now,
 		Notes:     s.o.Notes,
 	}
 	if r.Inputs == nil {
@@ -346,6 +347,10 @@ func (s *Scanner) Report() Report {
 	for _, g := range s.groups {
 		ks := g.stats
 		ks.Subjects = g.subjects.Estimate()
+		if ks.Fingerprint != "" {
+			kr := s.tracker.Key(keys.Key{Family: ks.Token, Role: ks.Key, Fingerprint: ks.Fingerprint})
+			ks.LongestLifetime, ks.WithoutExpiry = kr.Longest.Seconds(), kr.WithoutExpiry
+		}
 		for _, c := range g.clean {
 			if norms[c.family].deviation(c.shape) != 0 {
 				ks.Suspicious += c.n
@@ -353,12 +358,36 @@ func (s *Scanner) Report() Report {
 		}
 		r.Keys = append(r.Keys, ks)
 	}
+	r.Lifetimes = []FamilyLifetime{}
+	for _, rs := range r.Rotations {
+		r.Lifetimes = append(r.Lifetimes, s.lifetime(rs))
+	}
 	if s.sel != nil {
 		kr := s.sel.report(norms)
 		r.Key = &kr
 	}
 	r.Forged = s.forged.report(s.o.Top)
 	return r
+}
+
+// lifetime answers for one family whether a token signed before its
+// rotation could still be valid at the time of the scan, by the rule the
+// sidecar waits for (rotation.Policy.Expired).
+func (s *Scanner) lifetime(rs RotationStart) FamilyLifetime {
+	lt := s.tracker.Lifetime(rs.Token)
+	fl := FamilyLifetime{Token: rs.Token, StillValid: StillValidUnknown, LongestLifetime: lt.Seconds(), PolicyLifetime: s.o.Policy.MaxLifetime.Seconds()}
+	if prev, ok := s.o.Keys.Find(rs.Token, keys.Previous); ok && !s.tracker.Key(prev).WithoutExpiry.IsZero() {
+		fl.Never, fl.StillValid = true, StillValidYes
+		return fl
+	}
+	if fl.AllExpired = s.o.Policy.Expired(rotation.FamilyReport{Started: rs.Started, Lifetime: lt}); fl.AllExpired.IsZero() {
+		return fl
+	}
+	fl.StillValid = StillValidNo
+	if s.now.Before(fl.AllExpired) {
+		fl.StillValid = StillValidYes
+	}
+	return fl
 }
 
 // TokenFingerprint is a short one-way identifier of a token — the first 6

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/prometheus/common/model"
+
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
@@ -21,8 +23,9 @@ func WriteText(w io.Writer, r Report) error {
 	p := &printer{w: w}
 	p.summary(r)
 	p.keys(r)
+	p.lifetimes(r)
 	if r.Key != nil {
-		p.key(r.Key, r.Rotations)
+		p.key(r.Key, r.Rotations, r.Lifetimes)
 	} else {
 		p.line("")
 		p.line("(--key previous reports who used the previous key, per hour, and whether it signed tokens its issuer could not have minted)")
@@ -114,18 +117,70 @@ func (p *printer) keys(r Report) {
 	for _, res := range results {
 		head = append(head, string(res))
 	}
-	rows := [][]string{append(head, "SUSPICIOUS", "SUBJECTS", "FIRST SEEN", "LAST SEEN")}
+	rows := [][]string{append(head, "SUSPICIOUS", "SUBJECTS", "LONGEST LIFETIME", "FIRST SEEN", "LAST SEEN")}
 	for _, k := range r.Keys {
 		row := []string{string(k.Token), string(k.Key), dash(k.Fingerprint), num(k.Requests)}
 		for _, res := range results {
 			row = append(row, num(k.Results.Get(res)))
 		}
-		rows = append(rows, append(row, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), stamp(k.FirstSeen), stamp(k.LastSeen)))
+		lifetime := lifespan(k.LongestLifetime)
+		if !k.WithoutExpiry.IsZero() {
+			lifetime += ", no exp"
+		}
+		rows = append(rows, append(row, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), lifetime, stamp(k.FirstSeen), stamp(k.LastSeen)))
 	}
 	p.table("  ", rows)
 }
 
-func (p *printer) key(k *KeyReport, rotations []RotationStart) {
+// lifetimes answers, per family, whether a token signed before the rotation
+// could still be valid when the scan ran.
+func (p *printer) lifetimes(r Report) {
+	if len(r.Lifetimes) == 0 {
+		return
+	}
+	p.line("")
+	p.line("Could a token signed before the rotation still be valid? At %s (the time of the scan):", stamp(r.ScannedAt))
+	rows := [][]string{{"TOKEN", "ANSWER", "LONGEST LIFETIME", "ALL EXPIRED BY", "WHY"}}
+	for _, l := range r.Lifetimes {
+		var start time.Time
+		for _, rs := range r.Rotations {
+			if rs.Token == l.Token {
+				start = rs.Started
+			}
+		}
+		bound := "the longest lifetime seen"
+		if l.PolicyLifetime > 0 {
+			bound = "--policy.max-lifetime " + lifespan(l.PolicyLifetime)
+		}
+		var why string
+		switch {
+		case l.Never:
+			why = "the previous key signed a valid token without exp: it stays valid for ever"
+		case start.IsZero():
+			why = "the rotation start is unknown (give --rotation-start or --state.file)"
+		case l.AllExpired.IsZero():
+			why = "no token with iat and exp was seen (give --policy.max-lifetime)"
+		default:
+			why = fmt.Sprintf("the rotation (%s) + --policy.clock-skew + %s", stamp(start), bound)
+		}
+		expired := stamp(l.AllExpired)
+		if l.Never {
+			expired = "never"
+		}
+		rows = append(rows, []string{string(l.Token), l.StillValid, lifespan(l.LongestLifetime), expired, why})
+	}
+	p.table("  ", rows)
+}
+
+// lifespan formats a lifetime in seconds in Prometheus units (15m, 2w); "-" for none.
+func lifespan(seconds float64) string {
+	if seconds <= 0 {
+		return "-"
+	}
+	return model.Duration(time.Duration(seconds * float64(time.Second))).String()
+}
+
+func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []FamilyLifetime) {
 	p.line("")
 	var names []string
 	for _, ref := range k.Keys {
@@ -150,6 +205,13 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart) {
 			{"Compromise began", stamp(c.Began), basis},
 			{"First such token", stamp(c.First.Seen), "token " + c.First.TokenFingerprint + " at " + safe(c.First.Input) + ":" + num(c.First.Line)},
 		})
+		for _, l := range lifetimes {
+			// The question after a leak: could a token the rightful issuer
+			// signed still be valid, or is every valid one the holder's?
+			if l.Token == c.Evidence.Token && !l.AllExpired.IsZero() {
+				p.line("    Every token it signed before the rotation had expired by %s: a valid one later is the holder's.", stamp(l.AllExpired))
+			}
+		}
 		p.sighting(c.Evidence, rotations)
 		if c.First.TokenFingerprint != c.Evidence.TokenFingerprint {
 			p.sighting(c.First, rotations)

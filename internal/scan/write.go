@@ -23,7 +23,7 @@ func WriteJSON(w io.Writer, r Report) error {
 
 // WriteCSV writes the report as a sequence of tables separated by an empty
 // line. Each table starts with its header row, and every row's first column
-// names the table: summary, inputs, keys, then with --key key_compromise,
+// names the table: summary, inputs, keys, lifetimes, then with --key key_compromise,
 // key_suspicions, key_suspicious_tokens, key_suspicious_sources,
 // key_timeline and key_subjects, then forged, forged_timeline and
 // forged_sources. Times are RFC 3339 in UTC, empty when unknown; lists are
@@ -45,6 +45,7 @@ func WriteCSV(w io.Writer, r Report) error {
 		row("until", iso(r.Until))
 		row("first_seen", iso(r.FirstSeen))
 		row("last_seen", iso(r.LastSeen))
+		row("scanned_at", iso(r.ScannedAt))
 		for _, rs := range r.Rotations {
 			row("rotation_started_"+string(rs.Token), iso(rs.Started))
 			row("rotation_source_"+string(rs.Token), rs.Source)
@@ -58,10 +59,17 @@ func WriteCSV(w io.Writer, r Report) error {
 			row(in.Name, strconv.FormatBool(in.Gzip), num(in.Lines))
 		}
 	})
-	c.table("keys", append(append([]string{"token", "key", "fingerprint", "requests"}, resultNames()...), "suspicious", "subjects", "first_seen", "last_seen"), func(row func(...string)) {
+	c.table("keys", append(append([]string{"token", "key", "fingerprint", "requests"}, resultNames()...),
+		"suspicious", "subjects", "first_seen", "last_seen", "longest_lifetime_seconds", "without_expiry_last_seen"), func(row func(...string)) {
 		for _, k := range r.Keys {
 			cells := append([]string{string(k.Token), string(k.Key), k.Fingerprint, num(k.Requests)}, counts(k.Results)...)
-			row(append(cells, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), iso(k.FirstSeen), iso(k.LastSeen))...)
+			row(append(cells, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), iso(k.FirstSeen), iso(k.LastSeen),
+				seconds(k.LongestLifetime), iso(k.WithoutExpiry))...)
+		}
+	})
+	c.table("lifetimes", []string{"token", "still_valid", "longest_lifetime_seconds", "policy_max_lifetime_seconds", "all_expired", "never"}, func(row func(...string)) {
+		for _, l := range r.Lifetimes {
+			row(string(l.Token), l.StillValid, seconds(l.LongestLifetime), seconds(l.PolicyLifetime), iso(l.AllExpired), strconv.FormatBool(l.Never))
 		}
 	})
 	if k := r.Key; k != nil {
@@ -199,6 +207,14 @@ func topRows(row func(...string), kind string, ts []Top) {
 	for _, t := range ts {
 		row(kind, t.Value, num(t.Requests), num(t.MaxOvercount), iso(t.LastSeen))
 	}
+}
+
+// seconds formats a number of seconds, empty for none.
+func seconds(v float64) string {
+	if v == 0 {
+		return ""
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // iso formats a time as RFC 3339 in UTC with its fraction of a second (as
