@@ -104,15 +104,18 @@ scrape_configs:
 	waitHTTP(t, "http://"+promAddr+"/-/ready")
 	api := promAPI{base: "http://" + promAddr}
 
-	// Phase one. Old-key tokens were issued before the rotation and expire at
-	// the end of the phase; gw-b's gateway lacks the previous key and rejects them.
+	// Phase one. Old-key tokens were issued just before the rotation and
+	// expire at the end of the phase; gw-b's gateway lacks the previous key
+	// and rejects them. Tokens live seconds, as the window does, so that the
+	// wait for the tokens nobody saw (the rotation + the longest lifetime,
+	// about a minute) ends within the test.
 	phaseEnd := time.Now().Add(40 * time.Second).Truncate(time.Second)
 	stopOne := traffic(t, 100*time.Millisecond, func(now time.Time) {
-		old := sign(t, prev, "carol", started.Add(-time.Hour), phaseEnd)
-		replicas["gw-a"].write(t, line(now, sign(t, cur, "alice", now, now.Add(time.Hour)), 200), line(now, old, 200))
-		replicas["gw-b"].write(t, line(now, sign(t, cur, "bob", now, now.Add(time.Hour)), 200), line(now, old, 401))
+		old := sign(t, prev, "carol", started.Add(-10*time.Second), phaseEnd)
+		replicas["gw-a"].write(t, line(now, sign(t, cur, "alice", now, now.Add(30*time.Second)), 200), line(now, old, 200))
+		replicas["gw-b"].write(t, line(now, sign(t, cur, "bob", now, now.Add(30*time.Second)), 200), line(now, old, 401))
 		// Minted with the previous key after the rotation: iat beyond the start
-		// and the clock skew (1m), on a line written after it.
+		// and the clock skew (5s), on a line written after it.
 		replicas["gw-a"].write(t, line(now.Add(2*time.Minute), sign(t, prev, "mallory", now.Add(90*time.Second), phaseEnd), 200))
 		for range 3 {
 			replicas["gw-a"].write(t, line(now, sign(t, attacker, "admin", now, now.Add(time.Hour)), 401))
@@ -155,7 +158,7 @@ scrape_configs:
 	// Phase two: current-key traffic and expired old tokens only.
 	stopTwo := traffic(t, 100*time.Millisecond, func(now time.Time) {
 		for _, r := range replicas {
-			r.write(t, line(now, sign(t, cur, "alice", now, now.Add(time.Hour)), 200),
+			r.write(t, line(now, sign(t, cur, "alice", now, now.Add(30*time.Second)), 200),
 				line(now, sign(t, prev, "carol", started.Add(-time.Hour), started.Add(time.Second)), 401))
 		}
 	})
@@ -191,7 +194,7 @@ func startReplica(t *testing.T, ctx context.Context, dir, name string, env map[s
 			LogPaths:        []string{path},
 			FromStart:       true,
 			ListenAddresses: []string{"127.0.0.1:0"},
-			Policy:          rotation.Policy{MinWindow: 20 * time.Second, QuietPeriod: 5 * time.Second, Skew: time.Minute},
+			Policy:          rotation.Policy{MinWindow: 20 * time.Second, QuietPeriod: 5 * time.Second, Skew: 5 * time.Second},
 			Lookup:          func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 			Logger:          slog.New(slog.DiscardHandler),
 			Listening:       func(a []net.Addr) { addrs <- a },
