@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"math"
 	"time"
 
 	"github.com/jwtwatch/jwtwatch/internal/verify"
@@ -75,4 +76,33 @@ func tokenID(c verify.Claims) uint64 {
 		}
 	}
 	return h
+}
+
+// lifetimeOf is exp − iat as time.Time.Sub gives it, saturating for far
+// dates, without Sub's overflow check by adding the result back: that check
+// cost more than the rest of a line's lifetime bookkeeping.
+func lifetimeOf(iat, exp time.Time) time.Duration {
+	const maxSeconds = int64(math.MaxInt64 / time.Second) // 9223372036: times 1e9 still fits
+	s, ns := exp.Unix()-iat.Unix(), time.Duration(exp.Nanosecond()-iat.Nanosecond())
+	// Borrow a second so that both parts have the same sign.
+	switch {
+	case s > 0 && ns < 0:
+		s, ns = s-1, ns+time.Second
+	case s < 0 && ns > 0:
+		s, ns = s+1, ns-time.Second
+	}
+	switch {
+	case s > maxSeconds:
+		return math.MaxInt64
+	case s < -maxSeconds:
+		return math.MinInt64
+	}
+	d := time.Duration(s) * time.Second
+	switch {
+	case ns > 0 && d > math.MaxInt64-ns:
+		return math.MaxInt64
+	case ns < 0 && d < math.MinInt64-ns:
+		return math.MinInt64
+	}
+	return d + ns
 }

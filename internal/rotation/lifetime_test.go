@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -328,4 +329,32 @@ func TestUnseenLifetimeUnknown(t *testing.T) {
 	play(t, withPolicy, []keys.Key{cur, prev}, nil, []decision{
 		{at: 8 * day, blocking: nil},
 	}, 0)
+}
+
+// TestLifetimeOf agrees with time.Time.Sub, saturation included, over the
+// dates a token can carry (years 1 to 10000) and fractions of a second.
+func TestLifetimeOf(t *testing.T) {
+	dates := []time.Time{
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC),
+		t0, t0.Add(time.Nanosecond), t0.Add(999 * time.Millisecond), t0.Add(-time.Nanosecond),
+		t0.Add(30 * day), t0.Add(-30*day + 500*time.Millisecond),
+		time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC), time.Date(2262, 4, 11, 23, 47, 16, 854775808, time.UTC),
+		time.Date(1677, 9, 21, 0, 12, 43, 145224192, time.UTC), time.Date(1677, 9, 21, 0, 12, 43, 145224191, time.UTC),
+		time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	// Around the limits of a Duration (about 292 years), from 1970 on.
+	const maxSeconds = int64(math.MaxInt64 / time.Second)
+	for _, sec := range []int64{maxSeconds - 1, maxSeconds, maxSeconds + 1, maxSeconds + 2} {
+		for _, nsec := range []int64{-999999999, -1, 0, 1, 854775807, 854775808, 999999999} {
+			dates = append(dates, time.Unix(sec, nsec).UTC(), time.Unix(-sec, nsec).UTC())
+		}
+	}
+	for _, iat := range dates {
+		for _, exp := range dates {
+			if got, want := lifetimeOf(iat, exp), exp.Sub(iat); got != want {
+				t.Errorf("lifetimeOf(%s, %s) = %d, want %d", iat, exp, got, want)
+			}
+		}
+	}
 }

@@ -321,7 +321,7 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	}
 	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()
 	if hasLifetime {
-		lifetime = c.ExpiresAt.Sub(c.IssuedAt) // saturates for far dates
+		lifetime = lifetimeOf(c.IssuedAt, c.ExpiresAt)
 	}
 	if t.policy.MaxLifetime > 0 && (!hasLifetime || lifetime > t.policy.MaxLifetime) {
 		reasons = append(reasons, LifetimeExceedsPolicy)
