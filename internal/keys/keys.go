@@ -1,10 +1,13 @@
-// Package keys loads the HMAC signing secrets that the gateway uses from the
-// same environment variables (or mounted secret files) and describes them by
-// role and one-way fingerprint, never by value.
+// Package keys loads the signing keys jwtwatch checks tokens against — the
+// HMAC secrets of the gateway's environment variables (or mounted secret
+// files), and the keys of a --keys.file: HMAC secrets by reference, public
+// keys from PEM, JWK and JWK Set files or URLs — and describes them by role
+// and one-way fingerprint, never by value.
 package keys
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -34,6 +37,9 @@ type Role string
 
 // Key roles, as used in the `key` and `role` metric labels.
 const (
+	// Next is a key published ahead of its promotion (Auth0's "next" signing
+	// key): a valid token it signs before it is current is suspicious.
+	Next     Role = "next"
 	Current  Role = "current"
 	Previous Role = "previous"
 	Retired  Role = "retired"
@@ -42,7 +48,16 @@ const (
 )
 
 // Roles lists every value of the `key` label.
-var Roles = []Role{Current, Previous, Retired, None}
+var Roles = []Role{Next, Current, Previous, Retired, None}
+
+// ParseRole returns the role named s, one a key can have (not None).
+func ParseRole(s string) (Role, bool) {
+	switch r := Role(s); r {
+	case Next, Current, Previous, Retired:
+		return r, true
+	}
+	return "", false
+}
 
 // MinSecretBytes is the size below which a secret is accepted but flagged weak:
 // HS256 wants at least 256 bits of key.
@@ -57,23 +72,43 @@ var (
 	ErrPreviousAlone = errors.New("previous key configured without a current key")
 )
 
-// Key is one configured secret. Its String and LogValue never show the secret.
+// Key is one configured key: an HMAC secret or a public key, bound to one
+// algorithm. Its String and LogValue never show the secret.
 type Key struct {
 	Family      Family
 	Role        Role
 	Fingerprint string
-	Alg         string
-	Weak        bool
-	// Source names where the secret came from (the variable or file path), for messages.
+	// Alg is the JWS algorithm the key verifies (HS256, RS256, ES256, EdDSA, ...).
+	Alg string
+	// Pinned keys verify only Alg. An unpinned key is an HMAC secret of the
+	// environment variables: like the gateway's secret, it verifies every
+	// HMAC algorithm the verifier allows (--jwt.algorithm, HS256 by default).
+	Pinned bool
+	Weak   bool
+	// KID is the key ID a token's header names to select the key; empty when
+	// the key has none (then it is tried for every token of its algorithm).
+	KID string
+	// Source names where the key came from (the variable, or the key file
+	// and entry), for messages.
 	Source string
 	secret []byte
+	public crypto.PublicKey
+	env    bool // from an environment variable
 }
 
-// Secret returns the raw secret for signature checks. Never log or print it.
+// Secret returns the raw HMAC secret for signature checks, nil for a public
+// key. Never log or print it.
 func (k Key) Secret() []byte { return k.secret }
+
+// Public returns the public key (*rsa.PublicKey, *ecdsa.PublicKey or
+// ed25519.PublicKey), nil for an HMAC secret.
+func (k Key) Public() crypto.PublicKey { return k.public }
 
 // String describes the key without its secret.
 func (k Key) String() string {
+	if k.KID != "" {
+		return fmt.Sprintf("%s/%s key %s (kid %q)", k.Family, k.Role, k.Fingerprint, k.KID)
+	}
 	return fmt.Sprintf("%s/%s key %s", k.Family, k.Role, k.Fingerprint)
 }
 
@@ -86,11 +121,14 @@ func (k Key) LogValue() slog.Value {
 		slog.String("token", string(k.Family)),
 		slog.String("role", string(k.Role)),
 		slog.String("fingerprint", k.Fingerprint),
+		slog.String("alg", k.Alg),
+		slog.String("kid", k.KID),
 		slog.Bool("weak", k.Weak),
 	)
 }
 
-// New builds a key from a raw secret; used by Load and by tests and the demo.
+// New builds an unpinned HS256 key from a raw secret, as an environment
+// variable configures it; used by Load and by tests and the demo.
 func New(f Family, r Role, secret []byte) Key {
 	s := bytes.Clone(secret)
 	return Key{Family: f, Role: r, Fingerprint: Fingerprint(s), Alg: "HS256", Weak: len(s) < MinSecretBytes, secret: s}
@@ -106,13 +144,19 @@ func Fingerprint(secret []byte) string {
 	return hex.EncodeToString(h.Sum(nil)[:6])
 }
 
-// Set is everything loaded from the environment: the keys in checking order
-// (current before previous before retired), the expected issuers, and the
-// secret files to watch for reloads.
+// Set is every key loaded, from the environment and the key file: the keys
+// in checking order (current, next, previous, retired), the expected
+// issuers, and the files to watch for reloads.
 type Set struct {
 	Keys    []Key
 	Issuers map[Family]string
 	Files   []string
+	// Notes are worth logging at each load: keys of a JWK Set left out,
+	// kids named in the key file but not in their set.
+	Notes []string
+	// URLs are the JWKS URL entries of the key file, whose sets the keys
+	// include.
+	URLs []Entry
 }
 
 // Find returns the key of that family and role, if configured.
@@ -150,7 +194,9 @@ func (s SharedSecret) String() string {
 	return fmt.Sprintf("%s hold the same secret (fingerprint %s)", strings.Join(s.Variables(), " and "), s.Fingerprint)
 }
 
-// Shared returns the secrets configured for more than one key, in set order.
+// Shared returns the key material configured for more than one key, in set
+// order: one secret in several variables, or one public key for both
+// families.
 func (s Set) Shared() []SharedSecret {
 	var out []SharedSecret
 	seen := make([]bool, len(s.Keys))
@@ -160,7 +206,7 @@ func (s Set) Shared() []SharedSecret {
 		}
 		group := SharedSecret{Fingerprint: k.Fingerprint, Keys: []Key{k}}
 		for j := i + 1; j < len(s.Keys); j++ {
-			if !seen[j] && bytes.Equal(s.Keys[j].secret, k.secret) {
+			if !seen[j] && SameMaterial(s.Keys[j], k) {
 				seen[j] = true
 				group.Keys = append(group.Keys, s.Keys[j])
 			}
@@ -170,6 +216,18 @@ func (s Set) Shared() []SharedSecret {
 		}
 	}
 	return out
+}
+
+// SameMaterial reports whether two keys hold the same secret, or the same
+// public key (its fingerprint hashes the whole key).
+func SameMaterial(a, b Key) bool {
+	switch {
+	case a.secret != nil && b.secret != nil:
+		return bytes.Equal(a.secret, b.secret)
+	case a.public != nil && b.public != nil:
+		return a.Fingerprint == b.Fingerprint
+	}
+	return false
 }
 
 // variable names, in checking order: current keys first, access before refresh.
@@ -195,57 +253,66 @@ func Variables() []string {
 	return append(out, "JWT_ACCESS_ISSUER", "JWT_REFRESH_ISSUER")
 }
 
-// Load reads the secrets and issuers. lookup is os.LookupEnv in production and
+// Load reads the secrets and issuers of the environment variables alone and
+// checks them as a whole (Assemble). lookup is os.LookupEnv in production and
 // readFile is os.ReadFile; both are injected so tests need no process state.
 func Load(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (Set, error) {
-	set := Set{Issuers: map[Family]string{}}
+	env, err := LoadEnv(lookup, readFile)
+	if err != nil {
+		return Set{}, err
+	}
+	return Assemble(env, nil, nil)
+}
+
+// Env is what the environment variables configure, each variable checked
+// on its own; Assemble checks the whole.
+type Env struct {
+	Keys []Key
+	// Issuers holds the issuers set by JWT_ACCESS_ISSUER and
+	// JWT_REFRESH_ISSUER (or their _FILE forms), by family, as given.
+	Issuers map[Family]string
+	// IssuerVars names the variable each issuer came from.
+	IssuerVars map[Family]string
+	// Files are the secret files to watch for a reload.
+	Files []string
+}
+
+// LoadEnv reads the key and issuer variables.
+func LoadEnv(lookup func(string) (string, bool), readFile func(string) ([]byte, error)) (Env, error) {
+	env := Env{Issuers: map[Family]string{}, IssuerVars: map[Family]string{}}
 	for _, l := range layout {
 		secret, src, ok, err := value(l.name, lookup, readFile)
 		if err != nil {
-			return Set{}, err
+			return Env{}, err
 		}
 		if !ok {
 			continue
 		}
 		if strings.TrimSpace(string(secret)) == "" {
-			return Set{}, fmt.Errorf("%s: %w", src, ErrEmpty)
+			return Env{}, fmt.Errorf("%s: %w", src, ErrEmpty)
 		}
 		k := New(l.f, l.r, secret)
-		k.Source = src
+		k.Source, k.env = src, true
 		if strings.HasSuffix(src, "_FILE") {
 			file, _ := lookup(l.name + "_FILE")
-			set.Files = append(set.Files, file)
+			env.Files = append(env.Files, file)
 		}
-		set.Keys = append(set.Keys, k)
-	}
-	if len(set.Keys) == 0 {
-		return Set{}, fmt.Errorf("%w: set JWT_ACCESS_SECRET or JWT_ACCESS_SECRET_FILE", ErrNoKey)
-	}
-	for _, f := range []Family{Access, Refresh} {
-		_, cur := set.Find(f, Current)
-		_, prev := set.Find(f, Previous)
-		if prev && !cur {
-			return Set{}, fmt.Errorf("JWT_%s_SECRET_PREVIOUS: %w", strings.ToUpper(string(f)), ErrPreviousAlone)
-		}
+		env.Keys = append(env.Keys, k)
 	}
 	for _, v := range []struct {
 		name string
 		f    Family
 	}{{"JWT_ACCESS_ISSUER", Access}, {"JWT_REFRESH_ISSUER", Refresh}} {
-		iss, _, ok, err := value(v.name, lookup, readFile)
+		iss, src, ok, err := value(v.name, lookup, readFile)
 		if err != nil {
-			return Set{}, err
+			return Env{}, err
 		}
 		if ok {
-			set.Issuers[v.f] = strings.TrimSpace(string(iss))
+			env.Issuers[v.f] = strings.TrimSpace(string(iss))
+			env.IssuerVars[v.f] = src
 		}
 	}
-	if _, ok := set.Issuers[Refresh]; !ok {
-		if iss, ok := set.Issuers[Access]; ok {
-			set.Issuers[Refresh] = iss
-		}
-	}
-	return set, nil
+	return env, nil
 }
 
 // value reads NAME or NAME_FILE. src names what was read, for error messages.

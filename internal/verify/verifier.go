@@ -2,7 +2,9 @@ package verify
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/hmac"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
@@ -15,6 +17,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
@@ -35,12 +39,24 @@ const (
 	maxNumericDate = 253402300799
 )
 
-// The HMAC algorithms a Verifier can check, as indexes into per-key pools.
+// The algorithms a Verifier can check, as indexes: the HMAC ones first, so
+// that per-secret pools are indexed by the same number.
 const (
 	hs256 = iota
 	hs384
 	hs512
+	rs256
+	rs384
+	rs512
+	ps256
+	ps384
+	ps512
+	es256
+	es384
+	es512
+	eddsa
 	numAlgs
+	numHMAC = hs512 + 1
 )
 
 // algIndex maps a header alg to its index, or -1. Matching is exact, like the
@@ -53,11 +69,31 @@ func algIndex(alg []byte) int {
 		return hs384
 	case "HS512":
 		return hs512
+	case "RS256":
+		return rs256
+	case "RS384":
+		return rs384
+	case "RS512":
+		return rs512
+	case "PS256":
+		return ps256
+	case "PS384":
+		return ps384
+	case "PS512":
+		return ps512
+	case "ES256":
+		return es256
+	case "ES384":
+		return es384
+	case "ES512":
+		return es512
+	case "EdDSA":
+		return eddsa
 	}
 	return -1
 }
 
-// hashFor returns the hash constructor of an algorithm index.
+// hashFor returns the hash constructor of an HMAC algorithm index.
 func hashFor(alg int) func() hash.Hash {
 	switch alg {
 	case hs384:
@@ -68,12 +104,31 @@ func hashFor(alg int) func() hash.Hash {
 	return sha256.New
 }
 
+// pss is RSASSA-PSS as RFC 7518 §3.5 fixes it: the salt as long as the hash.
+// golang-jwt's PS methods verify any salt length; the gateway's jsonwebtoken
+// (node's RSA_PSS_SALTLEN_DIGEST) does not, so neither does jwtwatch.
+func pss(m *jwt.SigningMethodRSAPSS) jwt.SigningMethod {
+	return &jwt.SigningMethodRSAPSS{SigningMethodRSA: m.SigningMethodRSA, Options: &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}}
+}
+
+// methods verifies the public-key algorithms with golang-jwt. Its ES methods
+// take only the fixed-length R||S form of RFC 7518 §3.4: a DER-encoded or
+// wrong-length signature fails like any other signature no key verifies.
+var methods = [numAlgs]jwt.SigningMethod{
+	rs256: jwt.SigningMethodRS256, rs384: jwt.SigningMethodRS384, rs512: jwt.SigningMethodRS512,
+	ps256: pss(jwt.SigningMethodPS256), ps384: pss(jwt.SigningMethodPS384), ps512: pss(jwt.SigningMethodPS512),
+	es256: jwt.SigningMethodES256, es384: jwt.SigningMethodES384, es512: jwt.SigningMethodES512,
+	eddsa: jwt.SigningMethodEdDSA,
+}
+
 // Verifier checks tokens against a fixed key set; safe for concurrent use.
 type Verifier struct {
 	keys    []keyState    // in set order
-	secrets []secretState // the distinct secrets, in order of first use
-	issuers []string      // the distinct configured issuers, whose strings claims reuse
-	allowed [numAlgs]bool
+	secrets []secretState // the distinct HMAC secrets, in order of first use
+	publics []publicState // the distinct public keys, cheapest to verify first
+	kids    map[string]uint16 // every key ID, with the algorithms its keys accept
+	issuers []string          // the distinct configured issuers, whose strings claims reuse
+	allowed [numAlgs]bool     // some key accepts the algorithm
 	leeway  time.Duration
 	enc     *base64.Encoding
 	scratch sync.Pool // of *scratch
@@ -84,6 +139,8 @@ type keyState struct {
 	family      keys.Family
 	role        keys.Role
 	fingerprint string
+	kid         string
+	algs        uint16 // bit i: accepts algorithm index i
 	issuer      string
 	// rotated is when the family's current key became current (Options.Rotations);
 	// zero when unknown.
@@ -93,8 +150,18 @@ type keyState struct {
 // secretState is one distinct secret with its reusable HMAC states. Several
 // keys share it when one secret is configured in several variables.
 type secretState struct {
-	macs [numAlgs]sync.Pool // of hash.Hash, keyed once with the secret
+	macs [numHMAC]sync.Pool // of hash.Hash, keyed once with the secret
 	keys []int              // indexes into Verifier.keys, in set order
+	algs uint16             // the algorithms any of its keys accepts
+}
+
+// publicState is one distinct public key, bound to one algorithm. Several
+// keys share it when one key pair signs both families' tokens.
+type publicState struct {
+	pub  crypto.PublicKey
+	alg  int
+	cost int   // relative cost of one verification
+	keys []int // indexes into Verifier.keys, in set order
 }
 
 // scratch holds the per-call buffers so the hot path does not allocate them.
@@ -107,15 +174,17 @@ type scratch struct {
 }
 
 // New returns a Verifier for the keys of set, tried in set order (current,
-// then previous, then retired; access before refresh), the issuers in
-// set.Issuers and, for keys that share a secret, the rotation starts in
-// opts.Rotations. Options.Algorithms entries other than HS256, HS384 and HS512
-// are ignored: only HMAC keys exist, and "none" is never allowed.
+// next, previous, retired; access before refresh) within an algorithm, the
+// issuers in set.Issuers and, for keys that share key material, the
+// rotation starts in opts.Rotations. Each key verifies only its own
+// algorithm, except an unpinned HMAC secret (an environment variable), which
+// verifies the HMAC algorithms of opts.Algorithms; "none" is never allowed.
 func New(set keys.Set, opts Options) *Verifier {
 	v := &Verifier{
 		keys: make([]keyState, len(set.Keys)),
 		// Never reallocated, so no sync.Pool is copied once set up.
 		secrets: make([]secretState, 0, len(set.Keys)),
+		kids:    map[string]uint16{},
 		leeway:  opts.Leeway,
 		enc:     base64.RawURLEncoding.Strict(),
 	}
@@ -123,19 +192,47 @@ func New(set keys.Set, opts Options) *Verifier {
 	if len(algs) == 0 {
 		algs = []string{"HS256"}
 	}
+	var hmacAlgs uint16
 	for _, a := range algs {
-		if i := algIndex([]byte(a)); i >= 0 {
-			v.allowed[i] = true
+		if i := algIndex([]byte(a)); i >= 0 && i < numHMAC {
+			hmacAlgs |= 1 << i
 		}
 	}
 	var distinct [][]byte
 	for i, k := range set.Keys {
 		ks := &v.keys[i]
-		ks.family, ks.role, ks.fingerprint = k.Family, k.Role, k.Fingerprint
+		ks.family, ks.role, ks.fingerprint, ks.kid = k.Family, k.Role, k.Fingerprint, k.KID
 		ks.issuer = set.Issuers[k.Family]
 		ks.rotated = opts.Rotations[k.Family]
 		if ks.issuer != "" && !slices.Contains(v.issuers, ks.issuer) {
 			v.issuers = append(v.issuers, ks.issuer)
+		}
+		alg := algIndex([]byte(k.Alg))
+		switch {
+		case alg < 0:
+			continue // not a key of an algorithm this Verifier knows: it verifies nothing
+		case k.Secret() != nil && !k.Pinned:
+			ks.algs = hmacAlgs
+		case (k.Secret() != nil) == (alg < numHMAC):
+			ks.algs = 1 << alg
+		}
+		if ks.algs == 0 {
+			continue
+		}
+		if k.KID != "" {
+			v.kids[k.KID] |= ks.algs
+		}
+		for a := range numAlgs {
+			v.allowed[a] = v.allowed[a] || ks.algs&(1<<a) != 0
+		}
+		if pub := k.Public(); pub != nil {
+			j := slices.IndexFunc(v.publics, func(p publicState) bool { return p.alg == alg && samePublic(p.pub, pub) })
+			if j < 0 {
+				v.publics = append(v.publics, publicState{pub: pub, alg: alg, cost: verifyCost(alg, pub)})
+				j = len(v.publics) - 1
+			}
+			v.publics[j].keys = append(v.publics[j].keys, i)
+			continue
 		}
 		j := slices.IndexFunc(distinct, func(s []byte) bool { return bytes.Equal(s, k.Secret()) })
 		if j < 0 {
@@ -150,9 +247,44 @@ func New(set keys.Set, opts Options) *Verifier {
 			}
 		}
 		v.secrets[j].keys = append(v.secrets[j].keys, i)
+		v.secrets[j].algs |= ks.algs
 	}
+	if !slices.ContainsFunc(set.Keys, func(k keys.Key) bool { return k.Pinned }) {
+		// The environment alone (or no key at all): the gateway's algorithms
+		// option decides, as it always has.
+		for a := range numHMAC {
+			v.allowed[a] = hmacAlgs&(1<<a) != 0
+		}
+	}
+	// Cheapest first: with no kid every key of the algorithm is tried.
+	slices.SortStableFunc(v.publics, func(a, b publicState) int { return a.cost - b.cost })
 	v.scratch.New = func() any { return new(scratch) }
 	return v
+}
+
+// samePublic reports whether two public keys are the same key.
+func samePublic(a, b crypto.PublicKey) bool {
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	e, ok := a.(equaler)
+	return ok && e.Equal(b)
+}
+
+// verifyCost ranks how expensive one verification with pub is: RSA's grows
+// with the square of the modulus, ECDSA's with the curve.
+func verifyCost(alg int, pub crypto.PublicKey) int {
+	switch alg {
+	case eddsa, es256:
+		return 2
+	case es384:
+		return 6
+	case es512:
+		return 12
+	}
+	if k, ok := pub.(*rsa.PublicKey); ok {
+		n := k.N.BitLen() / 1024
+		return n * n
+	}
+	return 100
 }
 
 // Check classifies token as seen at time at, in the order of RFC 7515 §5.2
@@ -215,19 +347,40 @@ func (v *Verifier) Check(token string, at time.Time) Verdict {
 	if sc.sig, ok = v.decode(sc.sig, sig); !ok {
 		return unknown(Malformed)
 	}
-	alg, ok := parseHeader(sc.hdr)
+	alg, kid, ok := parseHeader(sc.hdr)
 	if !ok {
 		return unknown(Malformed)
 	}
-	if alg < 0 || !v.allowed[alg] {
-		return unknown(AlgRejected)
+	// kid is an opaque lookup: it selects the keys that carry it, and an
+	// unknown one selects nothing (every key of the algorithm is tried).
+	var want uint16 // algorithms of the keys the kid names; 0 when it names none
+	if kid != nil {
+		want = v.kids[string(kid)]
 	}
-	s := v.match(alg, signed, sc.sig, sc)
-	if s == nil {
-		return unknown(BadSignature)
+	if alg < 0 || !v.allowed[alg] || (want != 0 && want&(1<<alg) == 0) {
+		vd := unknown(AlgRejected)
+		vd.UnknownKID = alg >= 0 && kid != nil && want == 0
+		return vd
+	}
+	named := kid != nil
+	if want == 0 {
+		kid = nil
+	}
+	var signers []int // the keys sharing the verifying key material
+	if alg < numHMAC {
+		if s := v.match(alg, kid, signed, sc.sig, sc); s != nil {
+			signers = s.keys
+		}
+	} else if p := v.matchPublic(alg, kid, signed, sc.sig); p != nil {
+		signers = p.keys
+	}
+	if signers == nil {
+		vd := unknown(BadSignature)
+		vd.UnknownKID = named && want == 0
+		return vd
 	}
 	claims, ok := parseClaims(sc.body, v.issuers)
-	k := v.attribute(s, claims)
+	k := v.attribute(signers, alg, kid, claims)
 	verdict := Verdict{Token: k.family, Key: k.role, Fingerprint: k.fingerprint, Result: Malformed}
 	if !ok {
 		return verdict
@@ -263,10 +416,15 @@ func unknown(r Result) Verdict {
 	return Verdict{Token: keys.Unknown, Key: keys.None, Result: r}
 }
 
-// match returns the secret whose HMAC of signed equals sig, or nil.
-func (v *Verifier) match(alg int, signed, sig []byte, sc *scratch) *secretState {
+// match returns the secret whose HMAC of signed equals sig, or nil. Only
+// secrets a key of which accepts alg (and carries kid, when one is given)
+// are tried.
+func (v *Verifier) match(alg int, kid, signed, sig []byte, sc *scratch) *secretState {
 	for i := range v.secrets {
 		s := &v.secrets[i]
+		if s.algs&(1<<alg) == 0 || (kid != nil && !v.anyKID(s.keys, kid)) {
+			continue
+		}
 		pool := &s.macs[alg]
 		mac := pool.Get().(hash.Hash)
 		mac.Reset()
@@ -280,27 +438,61 @@ func (v *Verifier) match(alg int, signed, sig []byte, sc *scratch) *secretState 
 	return nil
 }
 
-// attribute picks, among the keys that share the verifying secret, the one
-// the token belongs to. With one key there is no choice. Otherwise, in this
-// order of precedence:
+// matchPublic returns the public key bound to alg that verifies sig over
+// signed, or nil; cheapest first, only those carrying kid when one is given.
+func (v *Verifier) matchPublic(alg int, kid, signed, sig []byte) *publicState {
+	var str string // converted once, for golang-jwt
+	for i := range v.publics {
+		p := &v.publics[i]
+		if p.alg != alg || (kid != nil && !v.anyKID(p.keys, kid)) {
+			continue
+		}
+		if str == "" {
+			str = string(signed)
+		}
+		if methods[alg].Verify(str, sig, p.pub) == nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// anyKID reports whether one of the keys carries kid.
+func (v *Verifier) anyKID(idx []int, kid []byte) bool {
+	for _, i := range idx {
+		if v.keys[i].kid == string(kid) {
+			return true
+		}
+	}
+	return false
+}
+
+// attribute picks, among the keys that share the verifying key material and
+// accept alg (and carry kid, when one is given), the one the token belongs
+// to. With one key there is no choice. Otherwise, in this order of
+// precedence:
 //  1. a key whose family's issuer the token names as iss, then a key of a
 //     family with no issuer configured, over the others;
 //  2. a key the token is plausible for: a previous or retired key cannot have
 //     signed, for its rightful issuer, a token whose iat is after its family's
-//     rotation started (the secret is then serving as another family's
+//     rotation started (the key is then serving as another family's
 //     current key);
-//  3. the older role (retired, then previous, then current): when nothing
-//     else tells, the token counts for the key whose removal would break it;
+//  3. the older role (retired, then previous, then current, then next): when
+//     nothing else tells, the token counts for the key whose removal would
+//     break it;
 //  4. set order.
 //
 // Only time-independent facts decide, so a cached verdict keeps its key.
-func (v *Verifier) attribute(s *secretState, c Claims) *keyState {
-	best, bestScore := s.keys[0], -1
-	if len(s.keys) == 1 {
-		return &v.keys[best]
+func (v *Verifier) attribute(idx []int, alg int, kid []byte, c Claims) *keyState {
+	if len(idx) == 1 {
+		return &v.keys[idx[0]]
 	}
-	for _, i := range s.keys {
+	best, bestScore := -1, -1
+	for _, i := range idx {
 		k := &v.keys[i]
+		if k.algs&(1<<alg) == 0 || (kid != nil && k.kid != string(kid)) {
+			continue
+		}
 		score := 0
 		switch {
 		case k.issuer != "" && c.flaws&issNotString == 0 && c.Issuer == k.issuer:
@@ -308,13 +500,15 @@ func (v *Verifier) attribute(s *secretState, c Claims) *keyState {
 		case k.issuer == "":
 			score += 1 << 3
 		}
-		if k.role == keys.Current || k.rotated.IsZero() || c.IssuedAt.IsZero() || !c.IssuedAt.After(k.rotated) {
+		if k.role == keys.Current || k.role == keys.Next || k.rotated.IsZero() || c.IssuedAt.IsZero() || !c.IssuedAt.After(k.rotated) {
 			score += 1 << 2
 		}
 		switch k.role {
 		case keys.Retired:
-			score += 2
+			score += 3
 		case keys.Previous:
+			score += 2
+		case keys.Current:
 			score++
 		}
 		if score > bestScore {
@@ -372,17 +566,17 @@ func hasLineBreak(b []byte) bool {
 // parseHeader returns the algorithm index of a JOSE header (-1 when it is not
 // an HMAC one we know, including any spelling of "none"). ok is false when the
 // header is not a JSON object with a string alg, or carries a non-empty crit.
-func parseHeader(hdr []byte) (alg int, ok bool) {
+func parseHeader(hdr []byte) (alg int, kid []byte, ok bool) {
 	// json.Valid is iterative and caps nesting depth, so hostile input cannot
 	// exhaust the stack; the walk below relies on it for well-formedness.
 	if !json.Valid(hdr) {
-		return -1, false
+		return -1, nil, false
 	}
 	obj, ok := openObject(hdr)
 	if !ok {
-		return -1, false
+		return -1, nil, false
 	}
-	var algRaw []byte
+	var algRaw, kidRaw []byte
 	critBad := false
 	for {
 		name, val, more := obj.next()
@@ -392,21 +586,36 @@ func parseHeader(hdr []byte) (alg int, ok bool) {
 		switch string(memberName(name)) {
 		case "alg":
 			if len(val) == 0 || val[0] != '"' {
-				return -1, false
+				return -1, nil, false
 			}
 			algRaw = val
+		case "kid":
+			// RFC 7515 §4.1.4: a string. Any other value is a header parameter
+			// whose syntax is not understood (§5.2 step 5).
+			if len(val) == 0 || val[0] != '"' {
+				return -1, nil, false
+			}
+			kidRaw = val
 		case "crit":
 			critBad = !isEmptyArray(val)
 		}
 	}
 	if algRaw == nil || critBad {
-		return -1, false
+		return -1, nil, false
 	}
 	s, ok := stringBytes(algRaw)
 	if !ok {
-		return -1, false
+		return -1, nil, false
 	}
-	return algIndex(s), true
+	if kidRaw != nil {
+		if kid, ok = stringBytes(kidRaw); !ok {
+			return -1, nil, false
+		}
+		if kid == nil {
+			kid = []byte{} // "kid": "" names a kid, the empty one
+		}
+	}
+	return algIndex(s), kid, true
 }
 
 // parseClaims decodes the claims jwtwatch needs from a JSON object; ok is

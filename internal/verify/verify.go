@@ -60,11 +60,16 @@ type Verdict struct {
 	Fingerprint string      // fingerprint of the verifying key, empty when none
 	Result      Result
 	Claims      Claims // set only when a key verified the signature
+	// UnknownKID: no key verified the token and its header names a kid no
+	// key has, so a JWK Set may have gained a key since it was fetched.
+	UnknownKID bool
 }
 
 // Options tunes the checks.
 type Options struct {
-	// Algorithms allowed in the header; empty means HS256 only, like the gateway.
+	// Algorithms are the HMAC algorithms an unpinned secret (an environment
+	// variable) verifies, like the gateway's algorithms option; empty means
+	// HS256 only. Every other key verifies its own algorithm alone.
 	Algorithms []string
 	// Leeway applied to exp and nbf.
 	Leeway time.Duration

@@ -613,7 +613,7 @@ func TestParseDeepNesting(t *testing.T) {
 				t.Errorf("ExpiresAt = %v, want the exp after the nesting", c.ExpiresAt)
 			}
 			hdr := strings.Replace(tt.in, `"exp":5`, `"alg":"HS256"`, 1)
-			if _, ok := parseHeader([]byte(hdr)); ok != tt.want {
+			if _, _, ok := parseHeader([]byte(hdr)); ok != tt.want {
 				t.Errorf("parseHeader ok = %v, want %v", ok, tt.want)
 			}
 		})
