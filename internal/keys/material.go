@@ -37,11 +37,11 @@ const (
 
 // Sentinel errors of the key material; wrapped with where the key came from.
 var (
-	ErrAlg         = errors.New("unknown algorithm")
-	ErrKeyType     = errors.New("key does not fit its algorithm")
-	ErrPrivate     = errors.New("holds private key material: give the public key only")
-	ErrNoPEM       = errors.New("no PEM public key or certificate")
-	ErrBadJWK      = errors.New("not a usable JWK")
+	ErrAlg       = errors.New("unknown algorithm")
+	ErrKeyType   = errors.New("key does not fit its algorithm")
+	ErrPrivate   = errors.New("holds private key material: give the public key only")
+	ErrNoPEM     = errors.New("no PEM public key or certificate")
+	ErrBadJWK    = errors.New("not a usable JWK")
 	ErrSymmetric = errors.New("a symmetric (kty oct) key in a JWK: HMAC secrets come only from secret_env or secret_file")
 )
 

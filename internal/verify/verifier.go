@@ -123,9 +123,9 @@ var methods = [numAlgs]jwt.SigningMethod{
 
 // Verifier checks tokens against a fixed key set; safe for concurrent use.
 type Verifier struct {
-	keys    []keyState    // in set order
-	secrets []secretState // the distinct HMAC secrets, in order of first use
-	publics []publicState // the distinct public keys, cheapest to verify first
+	keys    []keyState        // in set order
+	secrets []secretState     // the distinct HMAC secrets, in order of first use
+	publics []publicState     // the distinct public keys, cheapest to verify first
 	kids    map[string]uint16 // every key ID, with the algorithms its keys accept
 	issuers []string          // the distinct configured issuers, whose strings claims reuse
 	allowed [numAlgs]bool     // some key accepts the algorithm
