@@ -330,11 +330,11 @@ func NewStateCollector(state func() State) *StateCollector {
 	}
 	return &StateCollector{
 		state:           state,
-		keyInfo:         d("key_info", "One series per loaded key, value 1; the fingerprint is one-way and safe to show.", "token", "role", "fingerprint", "alg", "weak"),
+		keyInfo:         d("key_info", "One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).", "token", "role", "fingerprint", "alg", "weak", "kid"),
 		rotationStarted: d("rotation_started_timestamp_seconds", "When the current key of the token family became current.", "token"),
-		lastValid:       d("key_last_valid_timestamp_seconds", "Last time (line time) a valid token signed by the key was seen; 0 if never.", "token", "role"),
-		maxExpiry:       d("key_max_token_expiry_timestamp_seconds", "Latest exp among valid tokens seen signed by the key; 0 if none.", "token", "role"),
-		subjects:        d("key_distinct_subjects", "Estimated distinct sub values with valid tokens signed by the key since the rotation started.", "token", "role"),
+		lastValid:       d("key_last_valid_timestamp_seconds", "Last time (line time) a valid token signed by the key (any key of the role) was seen; 0 if never.", "token", "role"),
+		maxExpiry:       d("key_max_token_expiry_timestamp_seconds", "Latest exp among valid tokens seen signed by the key (any key of the role); 0 if none.", "token", "role"),
+		subjects:        d("key_distinct_subjects", "Estimated distinct sub values with valid tokens signed by the key (any key of the role) since the rotation started.", "token", "role"),
 		removable:       d("previous_key_removable", "1 when this replica sees no reason to keep the previous key of the token family.", "token"),
 		blocked:         d("previous_key_removal_blocked", "1 for each reason that keeps the previous key ("+strings.Join(rotation.BlockingReasons, ", ")+").", "token", "reason"),
 		behind:          d("source_behind_bytes", "Bytes of the source file not yet processed.", "source"),
@@ -366,8 +366,11 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, k := range s.Rotation.Keys {
+		g(c.keyInfo, 1, string(k.Key.Family), string(k.Key.Role), k.Key.Fingerprint, k.Key.Alg, strconv.FormatBool(k.Key.Weak), LabelValue(k.Key.KID))
+	}
+	// One series per family and role: a JWK Set may hold several keys of a role.
+	for _, k := range s.Rotation.Roles {
 		t, r := string(k.Key.Family), string(k.Key.Role)
-		g(c.keyInfo, 1, t, r, k.Key.Fingerprint, k.Key.Alg, strconv.FormatBool(k.Key.Weak))
 		g(c.lastValid, seconds(k.LastValid), t, r)
 		g(c.maxExpiry, seconds(k.MaxExpiry), t, r)
 		g(c.subjects, float64(k.Subjects), t, r)

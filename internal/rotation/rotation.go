@@ -35,10 +35,14 @@ const (
 	// (jsonwebtoken's sign) always sets iat, so whoever minted it is not the
 	// auth service, and when it was minted cannot be told.
 	NoIssuedAt Reason = "no_issued_at"
+	// SignedWithNextKey: the next key, published ahead of its promotion,
+	// signed a valid token: the issuer signs with a key before it is current
+	// (or the key file was not updated when it was promoted).
+	SignedWithNextKey Reason = "signed_with_next_key"
 )
 
 // Reasons lists every value of the `reason` label.
-var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture, NoIssuedAt}
+var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture, NoIssuedAt, SignedWithNextKey}
 
 // Why the previous key must stay, as used in the `reason` label of
 // jwtwatch_previous_key_removal_blocked.
@@ -299,7 +303,9 @@ func (t *Tracker) Starts() map[keys.Family]time.Time {
 //     iat, on a line at or after the rotation start;
 //   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
 //     or exp is missing, when MaxLifetime is set;
-//   - issued_in_future: iat is after the line time by more than the skew.
+//   - issued_in_future: iat is after the line time by more than the skew;
+//   - signed_with_next_key: a valid token the next key signed, before its
+//     promotion (once promoted it is the current key).
 //
 // A valid token with no such reason is evidence of how long the key's
 // tokens live: its exp − iat, or that it has no exp.
@@ -311,7 +317,8 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	defer t.mu.Unlock()
 	var reasons []Reason
 	c := v.Claims
-	if r, ok := t.rotations[v.Token]; ok && v.Key != keys.Current && !at.Before(r.Started) {
+	old := v.Key == keys.Previous || v.Key == keys.Retired
+	if r, ok := t.rotations[v.Token]; ok && old && !at.Before(r.Started) {
 		switch {
 		case c.IssuedAt.IsZero():
 			reasons = append(reasons, NoIssuedAt)
@@ -331,6 +338,9 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	}
 	if v.Result != verify.Valid {
 		return reasons
+	}
+	if v.Key == keys.Next {
+		reasons = append(reasons, SignedWithNextKey)
 	}
 	s := t.state(keyID{v.Token, v.Fingerprint})
 	if at.After(s.lastValid) {
@@ -374,8 +384,11 @@ type KeyReport struct {
 
 // FamilyReport is what the metrics show for one token family with a current key.
 type FamilyReport struct {
-	Family    keys.Family
-	Started   time.Time
+	Family  keys.Family
+	Started time.Time
+	// Previous is the family's previous keys taken together (a JWK Set may
+	// hold several), nil when it has none: they can go when none is needed.
+	Previous  *KeyReport
 	Removable bool
 	// Blocking lists why the previous key must stay, empty when removable.
 	Blocking []string
@@ -393,7 +406,12 @@ type FamilyReport struct {
 
 // Report is the state of the loaded keys, for metrics.
 type Report struct {
-	Keys     []KeyReport
+	// Keys has one report per loaded key.
+	Keys []KeyReport
+	// Roles has one report per family and role with loaded keys, the keys
+	// of that role taken together: the latest use and expiry, and the
+	// distinct subjects of their merged sketches. Key is the role's first key.
+	Roles    []KeyReport
 	Families []FamilyReport
 }
 
@@ -403,8 +421,24 @@ func (t *Tracker) Report() Report {
 	defer t.mu.Unlock()
 	now := t.now()
 	var rep Report
+	merged := map[[2]string]*hyperloglog.Sketch{}
 	for _, k := range t.loaded {
-		rep.Keys = append(rep.Keys, t.key(k))
+		kr := t.key(k)
+		rep.Keys = append(rep.Keys, kr)
+		id := [2]string{string(k.Family), string(k.Role)}
+		i := slices.IndexFunc(rep.Roles, func(r KeyReport) bool { return r.Key.Family == k.Family && r.Key.Role == k.Role })
+		if i < 0 {
+			rep.Roles = append(rep.Roles, KeyReport{Key: k})
+			i = len(rep.Roles) - 1
+			merged[id] = newSketch()
+		}
+		r := &rep.Roles[i]
+		r.LastValid, r.MaxExpiry = later(r.LastValid, kr.LastValid), later(r.MaxExpiry, kr.MaxExpiry)
+		r.Longest, r.WithoutExpiry = max(r.Longest, kr.Longest), later(r.WithoutExpiry, kr.WithoutExpiry)
+		if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
+			_ = merged[id].Merge(s.subjects) // both dense, same precision: cannot fail
+		}
+		r.Subjects = merged[id].Estimate()
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
 		r, ok := t.rotations[f]
@@ -413,8 +447,9 @@ func (t *Tracker) Report() Report {
 		}
 		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching, Lifetime: t.lifetime(f)}
 		fr.AllExpired = t.policy.Expired(fr)
-		for _, kr := range rep.Keys {
-			if kr.Key.Family == f && kr.Key.Role == keys.Previous {
+		for i := range rep.Roles {
+			if kr := rep.Roles[i]; kr.Key.Family == f && kr.Key.Role == keys.Previous {
+				fr.Previous = &kr
 				fr.Blocking = t.policy.blocking(now, fr, kr)
 				if !kr.WithoutExpiry.IsZero() {
 					fr.AllExpired = Never
@@ -451,6 +486,13 @@ func (t *Tracker) Lifetime(f keys.Family) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.lifetime(f)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // blocking applies the brief's rule: the minimum window has passed since

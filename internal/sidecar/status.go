@@ -62,9 +62,9 @@ func (s *sidecar) statusPage() status.Page {
 				continue
 			}
 			fam.Keys = append(fam.Keys, status.Key{Role: string(k.Key.Role), Fingerprint: k.Key.Fingerprint, Alg: k.Key.Alg, Weak: k.Key.Weak, LastValid: k.LastValid})
-			if k.Key.Role == keys.Previous {
-				fam.Previous = s.removal(f, k)
-			}
+		}
+		if f.Previous != nil {
+			fam.Previous = s.removal(f, *f.Previous)
 		}
 		if a := s.activity[f.Family]; a != nil {
 			fam.Suspicious = a.suspicious.Sum(now, time.Hour)
