@@ -11,7 +11,7 @@ import (
 // BenchmarkCheck compares a cache hit with the uncached Verifier per result
 // kind and key role, and shows the cost of a miss that evicts.
 func BenchmarkCheck(b *testing.B) {
-	s := secrets{ac: secret(b), ap: secret(b), ar: secret(b), rc: secret(b), rp: secret(b), rr: secret(b), ac2: secret(b), attacker: secret(b)}
+	s := secrets{ac: secret(b), ap: secret(b), ar: secret(b), rc: secret(b), rp: secret(b), rr: secret(b), ac2: secret(b), an: secret(b), attacker: secret(b)}
 	v := verify.New(s.before(), verify.Options{})
 	exp := t0.Add(time.Hour).Unix()
 	benches := []struct {

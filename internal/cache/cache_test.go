@@ -53,7 +53,7 @@ const hs256 = `{"alg":"HS256","typ":"JWT"}`
 // reload access/refresh × current/previous/retired, after it a new current
 // access key with the old ones moved down.
 type secrets struct {
-	ac, ap, ar, rc, rp, rr, ac2, attacker []byte
+	ac, ap, ar, rc, rp, rr, ac2, an, attacker []byte
 }
 
 func (s secrets) before() keys.Set {
@@ -62,6 +62,7 @@ func (s secrets) before() keys.Set {
 			keys.New(keys.Access, keys.Current, s.ac), keys.New(keys.Refresh, keys.Current, s.rc),
 			keys.New(keys.Access, keys.Previous, s.ap), keys.New(keys.Refresh, keys.Previous, s.rp),
 			keys.New(keys.Access, keys.Retired, s.ar), keys.New(keys.Refresh, keys.Retired, s.rr),
+			keys.New(keys.Access, keys.Next, s.an),
 		},
 		Issuers: map[keys.Family]string{keys.Access: accessIss, keys.Refresh: refreshIss},
 	}
@@ -73,6 +74,7 @@ func (s secrets) after() keys.Set {
 			keys.New(keys.Access, keys.Current, s.ac2), keys.New(keys.Refresh, keys.Current, s.rc),
 			keys.New(keys.Access, keys.Previous, s.ac), keys.New(keys.Refresh, keys.Previous, s.rp),
 			keys.New(keys.Access, keys.Retired, s.ap), keys.New(keys.Refresh, keys.Retired, s.rr),
+			keys.New(keys.Access, keys.Next, s.an),
 		},
 		Issuers: map[keys.Family]string{keys.Access: accessIss, keys.Refresh: refreshIss},
 	}
@@ -91,7 +93,7 @@ func corpus(t testing.TB, s secrets, span time.Duration) []string {
 			key []byte
 			iss string
 		}{
-			{s.ac, accessIss}, {s.ap, accessIss}, {s.ar, accessIss}, {s.ac2, accessIss},
+			{s.ac, accessIss}, {s.ap, accessIss}, {s.ar, accessIss}, {s.ac2, accessIss}, {s.an, accessIss},
 			{s.rc, refreshIss}, {s.rp, refreshIss}, {s.rr, refreshIss},
 		} {
 			sub := fmt.Sprintf("u%d", i)
@@ -123,7 +125,7 @@ func corpus(t testing.TB, s secrets, span time.Duration) []string {
 // random order at increasing times with a key reload half-way, through the
 // cache and straight through the Verifier: every verdict must be the same.
 func TestCachedMatchesUncached(t *testing.T) {
-	s := secrets{ac: secret(t), ap: secret(t), ar: secret(t), rc: secret(t), rp: secret(t), rr: secret(t), ac2: secret(t), attacker: secret(t)}
+	s := secrets{ac: secret(t), ap: secret(t), ar: secret(t), rc: secret(t), rp: secret(t), rr: secret(t), ac2: secret(t), an: secret(t), attacker: secret(t)}
 	const lines = 20000
 	span := time.Duration(lines) * time.Second
 	toks := corpus(t, s, span)

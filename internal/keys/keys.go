@@ -154,9 +154,9 @@ type Set struct {
 	// Notes are worth logging at each load: keys of a JWK Set left out,
 	// kids named in the key file but not in their set.
 	Notes []string
-	// URLs are the JWKS URL entries of the key file, whose sets the keys
-	// include.
-	URLs []Entry
+	// Remotes are the JWKS URL entries of the key file, whose sets the
+	// keys include.
+	Remotes []Remote
 }
 
 // Find returns the key of that family and role, if configured.

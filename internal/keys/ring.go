@@ -177,12 +177,11 @@ func LoadAll(c Config) (Set, error) {
 	if err != nil {
 		return Set{}, err
 	}
-	var urls []Entry
+	var urls []Remote
 	for _, e := range kf.Entries {
 		if e.JWKSURL == "" {
 			continue
 		}
-		urls = append(urls, e)
 		if c.Remote == nil {
 			return Set{}, fmt.Errorf("%w: %s: jwks_url %s: not fetched", ErrKeyFile, e.Name(), e.RedactedURL())
 		}
@@ -194,6 +193,7 @@ func LoadAll(c Config) (Set, error) {
 		if err != nil {
 			return Set{}, err
 		}
+		urls = append(urls, Remote{Entry: e, Keys: len(ks)})
 		fileKeys, notes = append(fileKeys, ks...), append(notes, ns...)
 	}
 	set, err := Assemble(env, kf, fileKeys)
@@ -203,6 +203,13 @@ func LoadAll(c Config) (Set, error) {
 	// The key file itself is in files already (first); Assemble added it too.
 	set.Files = append(env.Files, files...)
 	set.Notes = append(notes, set.Notes...)
-	set.URLs = urls
+	set.Remotes = urls
 	return set, nil
+}
+
+// Remote is a JWKS URL entry of the key file, with how many keys its set
+// gave.
+type Remote struct {
+	Entry Entry
+	Keys  int
 }

@@ -74,8 +74,54 @@ type Metrics struct {
 
 	cacheHits, cacheMisses prometheus.Counter
 
+	jwksFetches                             *prometheus.CounterVec
+	jwksLastSuccess, jwksKeys, jwksInterval *prometheus.GaugeVec
+
 	mu      sync.Mutex
 	sources map[string]*Source
+}
+
+// JWKS holds the series of one JWKS URL, all created together.
+type JWKS struct {
+	fetches                        map[string]prometheus.Counter
+	lastSuccess, keysLoaded, every prometheus.Gauge
+}
+
+// JWKS returns the series of a JWKS URL (as its label shows it: no user
+// information or query), every result at zero, with its refresh interval.
+func (m *Metrics) JWKS(label string, interval time.Duration, results []string) *JWKS {
+	j := &JWKS{
+		fetches:     map[string]prometheus.Counter{},
+		lastSuccess: m.jwksLastSuccess.WithLabelValues(label),
+		keysLoaded:  m.jwksKeys.WithLabelValues(label),
+		every:       m.jwksInterval.WithLabelValues(label),
+	}
+	for _, r := range results {
+		j.fetches[r] = m.jwksFetches.WithLabelValues(label, r)
+	}
+	j.every.Set(interval.Seconds())
+	return j
+}
+
+// Fetch counts one fetch; success and not_modified mark the set as fresh.
+func (j *JWKS) Fetch(result string, at time.Time, fresh bool) {
+	if c, ok := j.fetches[result]; ok {
+		c.Inc()
+	}
+	if fresh {
+		j.lastSuccess.Set(seconds(at))
+	}
+}
+
+// Keys records how many keys of the set are in use.
+func (j *JWKS) Keys(n int) { j.keysLoaded.Set(float64(n)) }
+
+// DeleteJWKS removes the series of a JWKS URL the key file no longer names.
+func (m *Metrics) DeleteJWKS(label string) {
+	m.jwksLastSuccess.DeleteLabelValues(label)
+	m.jwksKeys.DeleteLabelValues(label)
+	m.jwksInterval.DeleteLabelValues(label)
+	m.jwksFetches.DeletePartialMatch(prometheus.Labels{"url": label})
 }
 
 // Source holds the counters of one log source, all created together so each
@@ -173,6 +219,22 @@ func New(reg prometheus.Registerer) *Metrics {
 		Help: "Tokens looked up in the verdict cache, by result (hit, miss); a miss verifies the signature.",
 	}, []string{"result"})
 	m.cacheHits, m.cacheMisses = cache.WithLabelValues("hit"), cache.WithLabelValues("miss")
+	m.jwksFetches = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "jwks_fetches_total",
+		Help: "Fetches of a JWKS URL of the key file, by result (success, not_modified, failed, invalid); the last good set stays on failed and invalid.",
+	}, []string{"url", "result"})
+	m.jwksLastSuccess = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "jwks_last_success_timestamp_seconds",
+		Help: "When a fetch of the JWKS URL last succeeded (a new set, or not modified).",
+	}, []string{"url"})
+	m.jwksKeys = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "jwks_keys",
+		Help: "Keys of the JWKS URL's set in use.",
+	}, []string{"url"})
+	m.jwksInterval = f.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "jwks_refresh_interval_seconds",
+		Help: "The configured --keys.jwks.refresh-interval, per JWKS URL: a set not refreshed for a few intervals is stale.",
+	}, []string{"url"})
 	return m
 }
 

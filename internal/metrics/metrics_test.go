@@ -1,6 +1,9 @@
 package metrics
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -74,12 +77,28 @@ func TestToken(t *testing.T) {
 func TestStateCollector(t *testing.T) {
 	cur := keys.New(keys.Access, keys.Current, []byte("current-secret-current-secret-00"))
 	prev := keys.New(keys.Access, keys.Previous, []byte("weak"))
+	// A second previous key, of a JWK Set: its own key_info series, one
+	// series of the role with it.
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev2, err := keys.NewPublic(keys.Access, keys.Previous, "ES256", ec.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev2.KID = "2026-08"
 	started := time.Unix(1764000000, 0)
 	st := State{
 		Rotation: rotation.Report{
 			Keys: []rotation.KeyReport{
 				{Key: cur, LastValid: time.Unix(1764250000, 0), MaxExpiry: time.Unix(1764253600, 0), Subjects: 42},
 				{Key: prev},
+				{Key: prev2, LastValid: time.Unix(1764100000, 0), MaxExpiry: time.Unix(1764103600, 0), Subjects: 3},
+			},
+			Roles: []rotation.KeyReport{
+				{Key: cur, LastValid: time.Unix(1764250000, 0), MaxExpiry: time.Unix(1764253600, 0), Subjects: 42},
+				{Key: prev, LastValid: time.Unix(1764100000, 0), MaxExpiry: time.Unix(1764103600, 0), Subjects: 3},
 			},
 			Families: []rotation.FamilyReport{
 				{Family: keys.Access, Started: started, Blocking: []string{rotation.BlockMinWindow, rotation.BlockUnseenTokens},
@@ -97,18 +116,19 @@ func TestStateCollector(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	reg.MustRegister(NewStateCollector(func() State { return st }))
 	want := `
-# HELP jwtwatch_key_info One series per loaded key, value 1; the fingerprint is one-way and safe to show.
+# HELP jwtwatch_key_info One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).
 # TYPE jwtwatch_key_info gauge
-jwtwatch_key_info{alg="HS256",fingerprint="` + cur.Fingerprint + `",role="current",token="access",weak="false"} 1
-jwtwatch_key_info{alg="HS256",fingerprint="` + prev.Fingerprint + `",role="previous",token="access",weak="true"} 1
-# HELP jwtwatch_key_distinct_subjects Estimated distinct sub values with valid tokens signed by the key since the rotation started.
+jwtwatch_key_info{alg="HS256",fingerprint="` + cur.Fingerprint + `",kid="",role="current",token="access",weak="false"} 1
+jwtwatch_key_info{alg="HS256",fingerprint="` + prev.Fingerprint + `",kid="",role="previous",token="access",weak="true"} 1
+jwtwatch_key_info{alg="ES256",fingerprint="` + prev2.Fingerprint + `",kid="2026-08",role="previous",token="access",weak="false"} 1
+# HELP jwtwatch_key_distinct_subjects Estimated distinct sub values with valid tokens signed by the key (any key of the role) since the rotation started.
 # TYPE jwtwatch_key_distinct_subjects gauge
 jwtwatch_key_distinct_subjects{role="current",token="access"} 42
-jwtwatch_key_distinct_subjects{role="previous",token="access"} 0
-# HELP jwtwatch_key_last_valid_timestamp_seconds Last time (line time) a valid token signed by the key was seen; 0 if never.
+jwtwatch_key_distinct_subjects{role="previous",token="access"} 3
+# HELP jwtwatch_key_last_valid_timestamp_seconds Last time (line time) a valid token signed by the key (any key of the role) was seen; 0 if never.
 # TYPE jwtwatch_key_last_valid_timestamp_seconds gauge
 jwtwatch_key_last_valid_timestamp_seconds{role="current",token="access"} 1.76425e+09
-jwtwatch_key_last_valid_timestamp_seconds{role="previous",token="access"} 0
+jwtwatch_key_last_valid_timestamp_seconds{role="previous",token="access"} 1.7641e+09
 # HELP jwtwatch_previous_key_removable 1 when this replica sees no reason to keep the previous key of the token family.
 # TYPE jwtwatch_previous_key_removable gauge
 jwtwatch_previous_key_removable{token="access"} 0

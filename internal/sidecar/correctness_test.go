@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,7 +30,7 @@ import (
 func pipelineOnly(t *testing.T, o Options) (*sidecar, *prometheus.Registry) {
 	t.Helper()
 	o.defaults()
-	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize), verdicts: cache.New(o.VerdictCacheSize)}
+	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize), verdicts: cache.New(o.VerdictCacheSize), jwks: map[string]*jwksSource{}, bg: context.Background()}
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
 		t.Fatal(err)
@@ -127,7 +128,7 @@ func TestReloadRace(t *testing.T) {
 	for i := int64(1); i <= reloads; i++ {
 		clock.Store(i)
 		loading.Store(i)
-		if set := s.reload(); len(set.Keys) != 2 {
+		if set := s.reload(false); len(set.Keys) != 2 {
 			t.Fatalf("reload %d loaded %d keys", i, len(set.Keys))
 		}
 		current.Store(i)

@@ -14,8 +14,8 @@ import (
 // editor's write and rename, Kubernetes' ..data symlink swap) into one reload.
 const reloadDelay = 100 * time.Millisecond
 
-// watchKeys reloads the keys on SIGHUP and when a mounted secret file
-// changes. Directories are watched rather than files because Kubernetes
+// watchKeys reloads the keys on SIGHUP (fetching the JWKS URLs again too)
+// and when a mounted secret file or a file of --keys.file changes. Directories are watched rather than files because Kubernetes
 // replaces secret files by swapping a symlink.
 func (s *sidecar) watchKeys(ctx context.Context, files []string) error {
 	w, err := fsnotify.NewWatcher()
@@ -54,7 +54,7 @@ func (s *sidecar) watchKeys(ctx context.Context, files []string) error {
 			return nil
 		case <-s.opts.Reload:
 			s.log.Info("reloading keys on SIGHUP")
-			if set := s.reload(); len(set.Keys) > 0 {
+			if set := s.reload(true); len(set.Keys) > 0 {
 				files = set.Files
 				watch(files)
 			}
@@ -66,8 +66,8 @@ func (s *sidecar) watchKeys(ctx context.Context, files []string) error {
 		case err := <-errs:
 			s.log.Warn("secret file watch", "err", err)
 		case <-timer.C:
-			s.log.Info("reloading keys: a secret file changed")
-			if set := s.reload(); len(set.Keys) > 0 {
+			s.log.Info("reloading keys: a key file changed")
+			if set := s.reload(false); len(set.Keys) > 0 {
 				files = set.Files
 				watch(files)
 			}

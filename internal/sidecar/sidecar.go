@@ -28,6 +28,7 @@ import (
 
 	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
 	"github.com/jwtwatch/jwtwatch/internal/cache"
+	"github.com/jwtwatch/jwtwatch/internal/jwks"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/metrics"
 	"github.com/jwtwatch/jwtwatch/internal/parse"
@@ -79,6 +80,10 @@ type Options struct {
 	// (os.LookupEnv and os.ReadFile in production).
 	Lookup   func(string) (string, bool)
 	ReadFile func(string) ([]byte, error)
+	// KeysFile is the --keys.file; empty for the environment variables alone.
+	KeysFile string
+	// JWKS tunes the key file's JWKS URLs.
+	JWKS JWKSOptions
 	// Reload receives a value for every SIGHUP.
 	Reload <-chan os.Signal
 	// Stdin is what a log path of "-" reads.
@@ -122,6 +127,7 @@ func (o *Options) defaults() {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.JWKS.defaults()
 }
 
 // sidecar is one running instance; it lives for one call of Run.
@@ -135,6 +141,12 @@ type sidecar struct {
 	metrics  *metrics.Metrics
 	tailer   *tail.Tailer
 	keyFiles []string
+
+	bg       context.Context        // lives as long as run; the JWKS refresh loops stop with it
+	loading  sync.Mutex             // one key load at a time
+	jwks     map[string]*jwksSource // guarded by loading
+	fetchers atomic.Pointer[[]*jwks.Fetcher]
+	jwksWait sync.WaitGroup
 
 	stragglers *stragglers.Sketch
 	previous   []string // fingerprints of the loaded previous keys, to reset the stragglers
@@ -161,15 +173,15 @@ type source struct {
 // returned before anything starts.
 func Run(ctx context.Context, o Options) error {
 	o.defaults()
-	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize), verdicts: cache.New(o.VerdictCacheSize), activity: newActivity()}
+	s := &sidecar{opts: o, log: o.Logger, sources: map[string]*source{}, stragglers: stragglers.New(o.StragglersSize), verdicts: cache.New(o.VerdictCacheSize), activity: newActivity(), jwks: map[string]*jwksSource{}}
+	bg, stopJWKS := context.WithCancel(ctx)
+	s.bg = bg
+	defer s.jwksWait.Wait()
+	defer stopJWKS()
 
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
 		return fmt.Errorf("%w: --log.format: %w", ErrConfig, err)
-	}
-	set, err := keys.Load(o.Lookup, o.ReadFile)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
 	if o.WebConfigFile != "" {
 		if err := web.Validate(o.WebConfigFile); err != nil {
@@ -199,6 +211,14 @@ func Run(ctx context.Context, o Options) error {
 		metrics.NewStateCollector(s.state),
 	)
 	s.metrics = metrics.New(reg)
+	// The keys after the metrics, which count the JWKS fetches.
+	set, err := s.loadKeys(ctx, false)
+	if err != nil {
+		if errors.Is(err, errFetch) {
+			return fmt.Errorf("keys: %w", err)
+		}
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 
 	s.tailer, err = tail.New(tail.Config{
 		Paths:        o.LogPaths,
@@ -389,6 +409,9 @@ func (s *sidecar) line(l tail.Line) {
 	}
 	v, hit := s.verdicts.Check(s.verifier.Load(), obs.Token, at)
 	s.metrics.VerdictCache(hit)
+	if v.UnknownKID {
+		s.requestRefresh()
+	}
 	reasons := s.tracker.Observe(v, at)
 	s.metrics.Token(v, obs.Status, reasons)
 	if a := s.activity[v.Token]; a != nil {
@@ -494,9 +517,15 @@ func (s *sidecar) state() metrics.State {
 // useKeys makes a loaded key set the one every later line is checked against.
 func (s *sidecar) useKeys(set keys.Set) {
 	for _, k := range set.Keys {
-		if k.Weak {
+		switch {
+		case k.Weak && k.Secret() != nil:
 			s.log.Warn("secret is shorter than 32 bytes; HS256 wants at least 256 bits", "key", k, "source", k.Source)
+		case k.Weak:
+			s.log.Warn("RSA key is shorter than 2048 bits (RFC 7518 §3.3)", "key", k, "source", k.Source)
 		}
+	}
+	for _, n := range set.Notes {
+		s.log.Info("keys: " + n)
 	}
 	for _, sh := range set.Shared() {
 		s.log.Warn("one secret is configured for several keys; its tokens are told apart by issuer, then by iat against the rotation start, else counted for the older key",
@@ -527,12 +556,13 @@ func (s *sidecar) useKeys(set keys.Set) {
 		}
 	}
 	s.metrics.KeysLoaded(s.opts.Now())
-	s.log.Info("keys loaded", "keys", len(set.Keys))
+	s.log.Info("keys loaded", "keys", len(set.Keys), "ring", set.Summary())
 }
 
-// reload re-reads the keys; a failure keeps the keys in use.
-func (s *sidecar) reload() keys.Set {
-	set, err := keys.Load(s.opts.Lookup, s.opts.ReadFile)
+// reload re-reads the keys; a failure keeps the keys in use. refetch also
+// fetches every JWKS URL first (SIGHUP); a secret file changing does not.
+func (s *sidecar) reload(refetch bool) keys.Set {
+	set, err := s.loadKeys(s.bg, refetch)
 	if err != nil {
 		s.metrics.Reload(err)
 		s.log.Error("key reload failed; keeping the loaded keys", "err", err)

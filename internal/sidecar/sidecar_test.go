@@ -3,6 +3,8 @@ package sidecar
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -12,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,6 +140,29 @@ func TestGoldenScrape(t *testing.T) {
 		`{"level":30,"time":1,"req":{"headers":{}},"res":{"statusCode":200}}`,
 		`not json but no token either`,
 	}
+	// A key file adds the access key's successor, published ahead of its
+	// promotion in a JWK Set served over TLS; it signs a token too early.
+	next, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := keys.PublicJWK(next.Public(), "next-1", "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwksSrv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"keys":[%s]}`, jwk)
+	}))
+	defer jwksSrv.Close()
+	keyFile := filepath.Join(dir, "keys.yaml")
+	writeKeyFile(t, keyFile, "access:\n  keys:\n    - jwks_url: "+jwksSrv.URL+"/jwks.json\n      roles: {next-1: next}\n")
+	early := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": "carol", "iss": "auth", "iat": fixed.Add(-time.Minute).Unix(), "exp": fixed.Add(time.Hour).Unix()})
+	early.Header["kid"] = "next-1"
+	earlyTok, err := early.SignedString(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines = append(lines, line(earlyTok, 200))
 	if err := os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -146,6 +172,8 @@ func TestGoldenScrape(t *testing.T) {
 		Policy:    rotation.Policy{MinWindow: 168 * time.Hour, QuietPeriod: 24 * time.Hour, Skew: 0},
 		Lookup:    func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 		Now:       func() time.Time { return fixed },
+		KeysFile:  keyFile,
+		JWKS:      JWKSOptions{Client: jwksSrv.Client()},
 	})
 	waitFor(t, "all lines", func() bool {
 		_, body := get(t, sc.base+"/metrics")
@@ -166,8 +194,12 @@ func TestGoldenScrape(t *testing.T) {
 	}
 
 	// Keep the jwtwatch_ series; make the parts that vary per run stable.
-	replacer := strings.NewReplacer(logPath, "$LOG",
-		keys.Fingerprint([]byte(cur)), "$FP_CURRENT", keys.Fingerprint([]byte(prev)), "$FP_PREVIOUS", keys.Fingerprint([]byte(ref)), "$FP_REFRESH")
+	nextKey, err := keys.NewPublic(keys.Access, keys.Next, "ES256", next.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replacer := strings.NewReplacer(logPath, "$LOG", jwksSrv.URL, "$JWKS",
+		keys.Fingerprint([]byte(cur)), "$FP_CURRENT", keys.Fingerprint([]byte(prev)), "$FP_PREVIOUS", keys.Fingerprint([]byte(ref)), "$FP_REFRESH", nextKey.Fingerprint, "$FP_NEXT")
 	var got []string
 	for _, l := range strings.Split(body, "\n") {
 		if strings.Contains(l, "jwtwatch_") && !strings.Contains(l, "jwtwatch_build_info{") {
@@ -207,6 +239,9 @@ func TestGoldenScrape(t *testing.T) {
 	}
 	if err := sc.stop(); err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(body, earlyTok) {
+		t.Error("a token appears in the scrape")
 	}
 }
 
@@ -544,4 +579,11 @@ func TestSourceLabels(t *testing.T) {
 		_, saved := st.Positions[dated]
 		return err == nil && !saved && !strings.Contains(body, dated) && strings.Contains(body, "lit")
 	})
+}
+
+func writeKeyFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
