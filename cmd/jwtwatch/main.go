@@ -92,7 +92,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	runCmd.Flag("log.rotate-wait", "How long a renamed or deleted log file is still read, for writers that have not reopened yet.").Default("5s").SetValue(durationValue{"log.rotate-wait", &o.RotateWait})
 	var pollInterval time.Duration
 	runCmd.Flag("log.poll-interval", "How often each log file is looked at for new lines, rotation and truncation (the longest a new line waits).").Default("25ms").SetValue(durationValue{"log.poll-interval", &pollInterval})
-	runCmd.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &o.Verify.Algorithms, cumulative: true})
+	var kf keyFlags
+	addKeyFlags(runCmd, &kf, true)
 	runCmd.Flag("jwt.cache-size", "Tokens whose verdict is cached (repeated tokens skip base64, JSON and HMAC; exp and nbf are judged per line); 0 disables.").Default("4096").IntVar(&cacheSize)
 	runCmd.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &o.Verify.Leeway})
 	runCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.TelemetryPath)
@@ -112,6 +113,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	demoCmd.Flag("web.listen-address", "Address for the demo's metrics endpoint.").Default("127.0.0.1:0").StringVar(&d.ListenAddress)
 	demoCmd.Flag("interval", "How often to print the summary.").Default("5s").SetValue(durationValue{"interval", &d.Interval})
 	demoCmd.Flag("duration", "Stop after this long; 0 runs until interrupted.").Default("0s").SetValue(durationValue{"duration", &d.Duration})
+	var demoAlg []string
+	demoCmd.Flag("alg", "What the simulated auth service signs with: HS256 (environment variables) or RS256, ES256, EdDSA (a key file naming a JWK Set by kid, with a next key).").Default("HS256").SetValue(&enumValue{flag: "alg", options: []string{"HS256", "RS256", "ES256", "EdDSA"}, dst: &demoAlg})
 
 	inspectC := addInspect(app)
 	scanC := addScan(app)
@@ -140,9 +143,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 	switch cmd {
 	case inspectC.clause.FullCommand():
-		return inspectC.run(stdin, stdout, stderr, time.Now())
+		return inspectC.run(ctx, stdin, stdout, stderr, time.Now())
 	case scanC.clause.FullCommand():
-		return scanC.run(stdin, stdout, stderr, time.Now())
+		return scanC.run(ctx, stdin, stdout, stderr, time.Now())
 	case keygenC.clause.FullCommand():
 		return keygenC.run(stdout, stderr)
 	case benchC.clause.FullCommand():
@@ -151,7 +154,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// The demo's own summary is the output; the sidecar speaks only of problems.
 		quiet := promslog.NewLevel()
 		_ = quiet.Set("warn")
-		d.Build = build
+		d.Build, d.Alg = build, demoAlg[0]
 		d.Out, d.Logger = stdout, promslog.New(&promslog.Config{Level: quiet, Format: logCfg.Format, Writer: stderr})
 		if err := demo.Run(ctx, d); err != nil {
 			logger.Error("demo failed", "err", err)
@@ -182,6 +185,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	defer signal.Stop(hup)
 	o.Reload = hup
 
+	o.Verify.Algorithms, o.KeysFile, o.JWKS = kf.algos, kf.file, kf.jwks
 	o.Build = build
 	if err := sidecar.Run(ctx, o); err != nil {
 		if errors.Is(err, sidecar.ErrConfig) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ type scanCmd struct {
 	rotationStart []string
 	stateFile     string
 	at            time.Time
+	keys          keyFlags
 }
 
 func addScan(app *kingpin.Application) *scanCmd {
@@ -46,23 +48,24 @@ func addScan(app *kingpin.Application) *scanCmd {
 	c.clause.Flag("log.json.time-field", "With --log.format=json: dotted path of the timestamp.").Default("time").StringVar(&c.opts.Parse.TimeField)
 	c.clause.Flag("log.regex", "With --log.format=regex: Go regular expression with named groups token (required), status, time, and for the report client and user_agent.").StringVar(&c.opts.Parse.Pattern)
 	c.clause.Flag("log.max-line-bytes", "Lines longer than this are counted as too long, not parsed.").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &c.opts.MaxLineBytes})
-	c.clause.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &c.opts.Verify.Algorithms, cumulative: true})
+	addKeyFlags(c.clause, &c.keys, false)
 	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.opts.Verify.Leeway})
 	c.clause.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.opts.Policy.MaxLifetime})
 	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.opts.Policy.Skew})
 	return c
 }
 
-func (c *scanCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Time) int {
+func (c *scanCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, now time.Time) int {
 	usage := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "jwtwatch scan: "+format+"\n", args...)
 		return exitUsage
 	}
-	set, err := keys.Load(os.LookupEnv, os.ReadFile)
+	set, err := c.keys.load(ctx, time.Now)
 	if err != nil {
 		return usage("%v", err)
 	}
 	c.opts.Keys = set
+	c.opts.Verify.Algorithms = c.keys.algos
 	c.opts.Parse.Format = c.format[0]
 	if !c.at.IsZero() {
 		now = c.at

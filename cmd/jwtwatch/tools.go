@@ -1,7 +1,15 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +28,7 @@ type inspectCmd struct {
 	clause    *kingpin.CmdClause
 	token     string
 	stateFile string
+	keys      keyFlags
 	verify    verify.Options
 	policy    rotation.Policy
 }
@@ -29,15 +38,15 @@ func addInspect(app *kingpin.Application) *inspectCmd {
 	c.clause = app.Command("inspect", "Explain one token locally: which configured key verifies it, the verdict, its claims. Exit 0 valid, 1 not valid, 2 usage error.")
 	c.clause.Arg("token", "The token, or - (the default) to read it from stdin so it stays out of shell history.").Default("-").StringVar(&c.token)
 	c.clause.Flag("state.file", "jwtwatch's state file, for the rotation start (issued_after_rotation).").PlaceHolder("PATH").StringVar(&c.stateFile)
-	c.clause.Flag("jwt.algorithm", "Allowed JWT algorithm; repeatable.").Default("HS256").SetValue(&enumValue{flag: "jwt.algorithm", options: []string{"HS256", "HS384", "HS512"}, dst: &c.verify.Algorithms, cumulative: true})
+	addKeyFlags(c.clause, &c.keys, false)
 	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.verify.Leeway})
 	c.clause.Flag("policy.max-lifetime", "Flag tokens whose exp - iat exceeds this, or that lack iat or exp; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.policy.MaxLifetime})
 	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.policy.Skew})
 	return c
 }
 
-func (c *inspectCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Time) int {
-	set, err := keys.Load(os.LookupEnv, os.ReadFile)
+func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, now time.Time) int {
+	set, err := c.keys.load(ctx, time.Now)
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtwatch inspect: %v\n", err)
 		return exitUsage
@@ -83,6 +92,7 @@ func (c *inspectCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Tim
 		return exitUsage
 	}
 	opts := c.verify
+	opts.Algorithms = c.keys.algos
 	opts.Rotations = tracker.Starts()
 	r := inspect.Token(tok, verify.New(set, opts), tracker, now)
 	r.Notes = append(notes, r.Notes...)
@@ -97,20 +107,29 @@ func (c *inspectCmd) run(stdin io.Reader, stdout, stderr io.Writer, now time.Tim
 
 // keygenCmd is `jwtwatch keygen`.
 type keygenCmd struct {
-	clause *kingpin.CmdClause
-	bytes  int
-	format []string
+	clause  *kingpin.CmdClause
+	bytes   int
+	format  []string
+	typ     []string
+	private string
+	kid     string
 }
 
 func addKeygen(app *kingpin.Application) *keygenCmd {
 	c := &keygenCmd{}
-	c.clause = app.Command("keygen", "Print a new random secret on stdout and its fingerprint, as jwtwatch_key_info will show it, on stderr.")
+	c.clause = app.Command("keygen", "Print a new random secret on stdout and its fingerprint, as jwtwatch_key_info will show it, on stderr; or, with --type, write a key pair: the private key as PEM to --private-key-file, the public JWK on stdout.")
+	c.clause.Flag("type", "What to make: secret (HMAC), ed25519 (EdDSA) or ec-p256 (ES256).").Default("secret").SetValue(&enumValue{flag: "type", options: []string{"secret", "ed25519", "ec-p256"}, dst: &c.typ})
 	c.clause.Flag("bytes", "Random bytes in the secret (at least 32).").Default("32").IntVar(&c.bytes)
 	c.clause.Flag("format", "Encoding of the secret: base64url or hex.").Default(keys.FormatBase64URL).SetValue(&enumValue{flag: "format", options: []string{keys.FormatBase64URL, keys.FormatHex}, dst: &c.format})
+	c.clause.Flag("private-key-file", "With --type ed25519 or ec-p256: where to write the private key (PKCS #8 PEM, mode 0600; an existing file is not overwritten).").PlaceHolder("PATH").StringVar(&c.private)
+	c.clause.Flag("kid", "With --type ed25519 or ec-p256: the key ID of the JWK (default: the key's fingerprint).").StringVar(&c.kid)
 	return c
 }
 
 func (c *keygenCmd) run(stdout, stderr io.Writer) int {
+	if c.typ[0] != "secret" {
+		return c.pair(stdout, stderr)
+	}
 	secret, err := keys.Generate(rand.Reader, c.bytes, c.format[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtwatch keygen: --bytes: %v\n", err)
@@ -118,5 +137,61 @@ func (c *keygenCmd) run(stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, secret)
 	fmt.Fprintf(stderr, "fingerprint %s: after the deploy every replica must show jwtwatch_key_info{fingerprint=%q}\n", keys.Fingerprint([]byte(secret)), keys.Fingerprint([]byte(secret)))
+	return exitOK
+}
+
+// pair writes a new Ed25519 or P-256 key pair: the private key to a new
+// file only its owner can read, the public key as a JWK on stdout.
+func (c *keygenCmd) pair(stdout, stderr io.Writer) int {
+	if c.private == "" {
+		fmt.Fprintf(stderr, "jwtwatch keygen: --type %s needs --private-key-file (the private key is never printed)\n", c.typ[0])
+		return exitUsage
+	}
+	var priv crypto.Signer
+	var err error
+	alg := "EdDSA"
+	if c.typ[0] == "ec-p256" {
+		alg = "ES256"
+		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	} else {
+		_, priv, err = ed25519.GenerateKey(rand.Reader)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch keygen: %v\n", err)
+		return exitFailed
+	}
+	k, err := keys.NewPublic(keys.Access, keys.Current, alg, priv.Public())
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch keygen: %v\n", err)
+		return exitFailed
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch keygen: %v\n", err)
+		return exitFailed
+	}
+	kid := cmp.Or(c.kid, k.Fingerprint)
+	jwk, err := keys.PublicJWK(priv.Public(), kid, alg)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch keygen: %v\n", err)
+		return exitFailed
+	}
+	// O_EXCL: never replace a key someone may still sign with.
+	f, err := os.OpenFile(c.private, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch keygen: --private-key-file: %v\n", err)
+		return exitUsage
+	}
+	if err := pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
+		f.Close()
+		fmt.Fprintf(stderr, "jwtwatch keygen: --private-key-file: %v\n", err)
+		return exitFailed
+	}
+	if err := f.Close(); err != nil {
+		fmt.Fprintf(stderr, "jwtwatch keygen: --private-key-file: %v\n", err)
+		return exitFailed
+	}
+	fmt.Fprintf(stdout, "%s\n", jwk)
+	fmt.Fprintf(stderr, "%s key pair: private key in %s; the public JWK (kid %q) above belongs in the JWK Set. Fingerprint %s: after the deploy every replica must show jwtwatch_key_info{fingerprint=%q}\n", alg, c.private, kid, k.Fingerprint, k.Fingerprint)
 	return exitOK
 }

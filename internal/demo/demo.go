@@ -5,8 +5,14 @@
 package demo
 
 import (
+	"cmp"
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -42,6 +48,11 @@ type Options struct {
 	Logger   *slog.Logger
 	// Build is shown on the status page.
 	Build buildinfo.Info
+	// Alg is the algorithm the simulated auth service signs with: HS256
+	// (the default) through the environment variables, or RS256, ES256 or
+	// EdDSA through a --keys.file naming a JWK Set by kid, with a next key
+	// published ahead of its promotion.
+	Alg string
 }
 
 const issuer = "auth-service"
@@ -68,12 +79,13 @@ func Run(ctx context.Context, o Options) error {
 	defer os.RemoveAll(dir)
 	logPath := filepath.Join(dir, "gateway.log")
 
-	g := newGateway(time.Now())
-	env := map[string]string{
-		"JWT_ACCESS_SECRET":          string(g.current),
-		"JWT_ACCESS_SECRET_PREVIOUS": string(g.previous),
-		"JWT_REFRESH_SECRET":         string(g.refresh),
-		"JWT_ACCESS_ISSUER":          issuer,
+	g, err := newGateway(time.Now(), cmp.Or(o.Alg, "HS256"))
+	if err != nil {
+		return err
+	}
+	env, keysFile, err := g.keyConfig(dir)
+	if err != nil {
+		return err
 	}
 	addrs := make(chan []net.Addr, 1)
 	opts := sidecar.Options{
@@ -85,10 +97,11 @@ func Run(ctx context.Context, o Options) error {
 		// skew allowance with it (the minted token's iat is seconds after the
 		// start). Access tokens live accessLifetime, so the wait for the
 		// tokens nobody saw outlasts the window and clears last.
-		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second},
-		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-		Logger: o.Logger,
-		Build:  o.Build,
+		Policy:   rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second},
+		Lookup:   func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		KeysFile: keysFile,
+		Logger:   o.Logger,
+		Build:    o.Build,
 		Listening: func(a []net.Addr) {
 			addrs <- a
 		},
@@ -115,7 +128,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer f.Close()
 
-	fmt.Fprintf(o.Out, "jwtwatch demo: a gateway mid-rotation (access key rotated just now; the previous key is still accepted).\n")
+	fmt.Fprintf(o.Out, "jwtwatch demo: a gateway mid-rotation (%s access key rotated just now; the previous key is still accepted).\n", g.alg)
+	if keysFile != "" {
+		fmt.Fprintf(o.Out, "  key file:    %s (a JWK Set by kid, with a next key)\n", keysFile)
+	}
 	fmt.Fprintf(o.Out, "  gateway log: %s\n  status page: %s/\n  metrics:     %s/metrics\n  a summary every %s; Ctrl-C to stop.\n\n", logPath, base, base, o.Interval)
 
 	start := time.Now()
@@ -147,12 +163,14 @@ func Run(ctx context.Context, o Options) error {
 // gateway simulates the traffic of a gateway after the access key rotated at start.
 type gateway struct {
 	start                      time.Time
-	current, previous, refresh []byte
-	attacker                   []byte
+	alg                        string
+	current, previous, refresh signer
+	next, attacker             signer
 	n                          int
 	oldUsers                   []*oldUser
 	minted                     string
 	mintedExp                  time.Time
+	early                      string // a token of the next key, before its promotion
 }
 
 type oldUser struct {
@@ -162,40 +180,111 @@ type oldUser struct {
 	renewed bool // on current-key tokens since the old one expired
 }
 
-func newGateway(start time.Time) *gateway {
-	g := &gateway{start: start, current: secret(), previous: secret(), refresh: secret(), attacker: secret()}
+// signer is one signing key of the simulated auth service (or attacker).
+type signer struct {
+	method jwt.SigningMethod
+	key    any // []byte for HMAC, else a crypto.Signer
+	kid    string
+}
+
+func newGateway(start time.Time, alg string) (*gateway, error) {
+	g := &gateway{start: start, alg: alg}
+	for i, s := range []*signer{&g.current, &g.previous, &g.refresh, &g.next, &g.attacker} {
+		var err error
+		if *s, err = newSigner(alg, fmt.Sprintf("k%d", i)); err != nil {
+			return nil, err
+		}
+	}
 	for i := range 12 {
 		sub := fmt.Sprintf("user-%03d", 100+i)
 		// Issued before the rotation, so they expire one by one. JWT times
 		// are whole seconds; the simulated gateway must agree with the claim.
 		exp := start.Truncate(time.Second).Add(time.Duration(5+i) * time.Second)
 		g.oldUsers = append(g.oldUsers, &oldUser{sub: sub, exp: exp,
-			token: sign(g.previous, sub, exp.Add(-accessLifetime), exp)})
+			token: g.previous.sign(sub, exp.Add(-accessLifetime), exp)})
 	}
-	return g
+	return g, nil
 }
 
-func secret() []byte {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return []byte(base64.RawURLEncoding.EncodeToString(b))
+// newSigner makes a key for alg: an HS256 secret, or a key pair.
+func newSigner(alg, kid string) (signer, error) {
+	m := jwt.GetSigningMethod(alg)
+	var key any
+	var err error
+	switch alg {
+	case "HS256":
+		b := make([]byte, 32)
+		rand.Read(b)
+		return signer{method: m, key: []byte(base64.RawURLEncoding.EncodeToString(b))}, nil
+	case "RS256":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "ES256":
+		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "EdDSA":
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		return signer{}, fmt.Errorf("demo: --alg %q: want HS256, RS256, ES256 or EdDSA", alg)
+	}
+	return signer{method: m, key: key, kid: kid}, err
 }
 
-func sign(key []byte, sub string, iat, exp time.Time) string {
-	t, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
-		"sub": sub, "iss": issuer, "iat": iat.Unix(), "exp": exp.Unix(),
-	}).SignedString(key)
+func (s signer) sign(sub string, iat, exp time.Time) string {
+	tok := jwt.NewWithClaims(s.method, jwt.MapClaims{"sub": sub, "iss": issuer, "iat": iat.Unix(), "exp": exp.Unix()})
+	if s.kid != "" {
+		tok.Header["kid"] = s.kid
+	}
+	t, err := tok.SignedString(s.key)
 	if err != nil {
-		panic(err) // HS256 with a non-empty key cannot fail
+		panic(err) // a generated key of the method's own type cannot fail
 	}
 	return t
+}
+
+// keyConfig returns what the sidecar reads the keys from: for HS256 the
+// gateway's environment variables; otherwise a key file in dir naming JWK
+// Sets (access: current, previous and next by kid; refresh: current) that
+// it writes there too.
+func (g *gateway) keyConfig(dir string) (env map[string]string, keysFile string, err error) {
+	if g.alg == "HS256" {
+		return map[string]string{
+			"JWT_ACCESS_SECRET":          string(g.current.key.([]byte)),
+			"JWT_ACCESS_SECRET_PREVIOUS": string(g.previous.key.([]byte)),
+			"JWT_REFRESH_SECRET":         string(g.refresh.key.([]byte)),
+			"JWT_ACCESS_ISSUER":          issuer,
+		}, "", nil
+	}
+	set := func(name string, ss ...signer) (string, error) {
+		var members []string
+		for _, s := range ss {
+			jwk, err := keys.PublicJWK(s.key.(crypto.Signer).Public(), s.kid, g.alg)
+			if err != nil {
+				return "", err
+			}
+			members = append(members, string(jwk))
+		}
+		path := filepath.Join(dir, name)
+		return path, os.WriteFile(path, []byte(`{"keys":[`+strings.Join(members, ",")+`]}`), 0o644)
+	}
+	access, err := set("access.jwks.json", g.current, g.previous, g.next)
+	if err != nil {
+		return nil, "", err
+	}
+	refresh, err := set("refresh.jwks.json", g.refresh)
+	if err != nil {
+		return nil, "", err
+	}
+	keysFile = filepath.Join(dir, "keys.yaml")
+	yaml := fmt.Sprintf("access:\n  issuer: %s\n  keys:\n    - jwks_file: %s\n      roles: {%s: current, %s: previous, %s: next}\n"+
+		"refresh:\n  keys:\n    - jwks_file: %s\n      roles: {%s: current}\n",
+		issuer, access, g.current.kid, g.previous.kid, g.next.kid, refresh, g.refresh.kid)
+	return nil, keysFile, os.WriteFile(keysFile, []byte(yaml), 0o644)
 }
 
 // access returns a current-key access token as the auth service issues it
 // at now: a user's token is renewed before it expires.
 func (g *gateway) access(sub string, now time.Time) string {
 	iat := now.Truncate(time.Second)
-	return sign(g.current, sub, iat, iat.Add(accessLifetime))
+	return g.current.sign(sub, iat, iat.Add(accessLifetime))
 }
 
 // tick returns the log lines of one 20 ms slice of traffic.
@@ -207,7 +296,7 @@ func (g *gateway) tick(now time.Time) []string {
 	sub := fmt.Sprintf("user-%03d", g.n%40)
 	out = append(out, pino(now, "GET", "/api/v1/orders", g.access(sub, now), 200))
 	if g.n%10 == 0 {
-		out = append(out, pino(now, "POST", "/api/v1/auth/refresh", sign(g.refresh, sub, g.start, g.start.Add(24*time.Hour)), 201))
+		out = append(out, pino(now, "POST", "/api/v1/auth/refresh", g.refresh.sign(sub, g.start, g.start.Add(24*time.Hour)), 201))
 	}
 	if g.n%25 == 0 {
 		out = append(out, pino(now, "GET", "/health", "", 200))
@@ -227,7 +316,7 @@ func (g *gateway) tick(now time.Time) []string {
 	}
 	// A burst of forged tokens between 8 s and 11 s.
 	if t > 8*time.Second && t < 11*time.Second {
-		out = append(out, pino(now, "GET", "/api/v1/admin", sign(g.attacker, "admin", now, now.Add(time.Hour)), 401))
+		out = append(out, pino(now, "GET", "/api/v1/admin", g.attacker.sign("admin", now, now.Add(time.Hour)), 401))
 		if g.n%5 == 0 {
 			out = append(out, pino(now, "GET", "/api/v1/admin", noneToken("admin"), 401))
 		}
@@ -235,10 +324,18 @@ func (g *gateway) tick(now time.Time) []string {
 	// At 6 s someone who holds the old key mints a token with it.
 	if t > 6*time.Second && g.minted == "" {
 		g.mintedExp = now.Truncate(time.Second).Add(8 * time.Second)
-		g.minted = sign(g.previous, "svc-batch", now, g.mintedExp)
+		g.minted = g.previous.sign("svc-batch", now, g.mintedExp)
 	}
 	if g.minted != "" && now.Before(g.mintedExp) && g.n%20 == 0 {
 		out = append(out, pino(now, "POST", "/api/v1/export", g.minted, 200))
+	}
+	// From 3 s, with a JWK Set, a canary signs with the next key before its
+	// promotion: signed_with_next_key.
+	if g.alg != "HS256" && t > 3*time.Second && g.n%50 == 0 {
+		if g.early == "" {
+			g.early = g.next.sign("canary", now, now.Add(time.Hour))
+		}
+		out = append(out, pino(now, "GET", "/api/v1/canary", g.early, 200))
 	}
 	return out
 }

@@ -106,3 +106,40 @@ func TestDemoUnseenTokensClear(t *testing.T) {
 		t.Errorf("the demo does not show unseen_tokens_may_be_valid as the last reason to clear:\n%s", text)
 	}
 }
+
+// TestDemoJWKS runs the demo with ES256 keys from a JWK Set named in a key
+// file: the same split by key as with HS256, and the next key's early token.
+func TestDemoJWKS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for 7 seconds")
+	}
+	out := &syncBuffer{}
+	err := Run(context.Background(), Options{ListenAddress: "127.0.0.1:0", Interval: 6500 * time.Millisecond, Duration: 7 * time.Second, Out: out, Alg: "ES256"})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		"ES256 access key rotated",
+		"key file:",
+		"current   access   valid",
+		"previous  access   valid",
+		"current   refresh  valid",
+		"next      access   valid",
+		"signed by the next key: signed_with_next_key",
+		"issued_after_rotation",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, text)
+		}
+	}
+	if regexp.MustCompile(`eyJ[\w-]+\.`).MatchString(text) {
+		t.Errorf("demo output shows a token:\n%s", text)
+	}
+	if strings.Contains(text, "gateway accepted") {
+		t.Errorf("the simulated gateway disagrees with jwtwatch on its own tokens:\n%s", text)
+	}
+	if err := Run(context.Background(), Options{ListenAddress: "127.0.0.1:0", Duration: time.Second, Out: io.Discard, Alg: "none"}); err == nil {
+		t.Error("--alg none was accepted")
+	}
+}
