@@ -2,8 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +16,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
 // How soon a changed key must be in use. keyReloadWithin is the guarantee,
@@ -406,4 +415,91 @@ func waitReady(t *testing.T, p *proc) {
 		resp.Body.Close()
 		return resp.StatusCode == 200
 	})
+}
+
+// TestKeyFileSecretsNeverShown extends the leak checks to the key file: HMAC
+// secrets it names by variable and by file, a JWKS URL whose query carries a
+// credential, a reload that fails on a broken secret file and one that
+// succeeds, at debug level. Nothing printed or served (metrics, status page,
+// stragglers) shows a secret, a token or the URL's query.
+func TestKeyFileSecretsNeverShown(t *testing.T) {
+	s := newSecrets(t)
+	dir := t.TempDir()
+	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := keys.PublicJWK(ec.Public(), "es-1", "ES256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwksSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"keys":[%s]}`, jwk)
+	}))
+	defer jwksSrv.Close()
+	secretFile := filepath.Join(dir, "previous")
+	writeFile(t, secretFile, s.previous+"\n")
+	kf := filepath.Join(dir, "keys.yaml")
+	writeFile(t, kf, fmt.Sprintf(`access:
+  issuer: auth-service
+  keys:
+    - role: current
+      secret_env: ACCESS_SIGNING_SECRET
+    - role: previous
+      secret_file: %s
+    - jwks_url: %s/jwks.json?access_token=%s
+      roles: {es-1: next}
+`, secretFile, jwksSrv.URL, s.attacker))
+	logPath := filepath.Join(dir, "gw.log")
+	writeFile(t, logPath, "")
+	p := start(t, []string{"ACCESS_SIGNING_SECRET=" + s.current, "JWT_REFRESH_SECRET=" + s.refresh},
+		"--log.path="+logPath, "--keys.file="+kf, "--keys.jwks.allow-http", "--log.level=debug")
+	waitReady(t, p)
+	tr := &traffic{s: s}
+	now := time.Now()
+	next := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": "canary", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
+	next.Header["kid"] = "es-1"
+	nextTok, err := next.SignedString(ec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr.used = append(tr.used, nextTok)
+	lines := append(tr.round(now), pinoLine(now, "Bearer "+nextTok, 200))
+	appendLines(t, logPath, lines)
+	var served []string
+	scrape := func() map[string]float64 { return p.scrape(t, func(b string) { served = append(served, b) }) }
+	waitFor(t, 20*time.Second, "the lines to be read", func() bool {
+		return scrape()[fmt.Sprintf(`jwtwatch_lines_read_total{source=%q}`, logPath)] >= float64(len(lines))
+	})
+	got := scrape()
+	if got[tokens("access", "previous", "valid")] != 4 || got[tokens("access", "next", "valid")] != 1 {
+		t.Errorf("previous valid %v, next valid %v: the key file's keys are not in use", got[tokens("access", "previous", "valid")], got[tokens("access", "next", "valid")])
+	}
+	// A broken secret file: the reload fails and says why; fixed: it succeeds.
+	failures := got[`jwtwatch_key_reloads_total{result="failure"}`]
+	writeFile(t, secretFile, "\n")
+	waitFor(t, 20*time.Second, "the failed reload", func() bool { return scrape()[`jwtwatch_key_reloads_total{result="failure"}`] > failures })
+	writeFile(t, secretFile, s.previous)
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the reload on SIGHUP", func() bool { return strings.Contains(p.output(), "reloading keys on SIGHUP") })
+	for _, path := range []string{"/", "/api/v1/stragglers"} {
+		resp, err := http.Get("http://" + p.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		served = append(served, string(b))
+	}
+	p.stop(t)
+	text := p.output() + strings.Join(served, "\n")
+	assertNoLeak(t, text, s, tr.used)
+	if strings.Contains(text, "access_token") {
+		t.Error("the JWKS URL's query appears in jwtwatch's output or metrics")
+	}
+	if !strings.Contains(p.output(), "key reload failed") || !strings.Contains(p.output(), "empty") {
+		t.Errorf("the failed reload is not logged with its reason:\n%s", p.output())
+	}
 }
