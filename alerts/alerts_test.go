@@ -49,6 +49,8 @@ var (
 		"JWTWatchLogSourceStalled",
 		"JWTWatchLinesDropped",
 		"JWTWatchKeyReloadFailed",
+		"JWTWatchJWKSFetchFailing",
+		"JWTWatchTokenSignedWithNextKey",
 	}
 )
 

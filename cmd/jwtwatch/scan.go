@@ -34,7 +34,7 @@ func addScan(app *kingpin.Application) *scanCmd {
 	c := &scanCmd{}
 	c.clause = app.Command("scan", "Report on finished gateway logs (plain, gzip or - for stdin) with the sidecar's checks: per key, one key's users and compromise, forged tokens. Exit 0 done, 1 read error, 2 usage error.")
 	c.clause.Arg("file", "Log file to read, plain or gzip; - reads stdin.").Required().StringsVar(&c.files)
-	c.clause.Flag("key", "Report everything about the tokens one key signed: current, previous, retired, FAMILY/ROLE (access/previous) or a fingerprint.").PlaceHolder("KEY").StringVar(&c.opts.Select)
+	c.clause.Flag("key", "Report everything about the tokens one key signed: next, current, previous, retired, FAMILY/ROLE (access/previous) or a fingerprint.").PlaceHolder("KEY").StringVar(&c.opts.Select)
 	c.clause.Flag("rotation-start", "When the current key became current (RFC 3339 or a date), for issued_after_rotation; FAMILY=TIME for one family; repeatable. Overrides --state.file.").PlaceHolder("TIME").StringsVar(&c.rotationStart)
 	c.clause.Flag("state.file", "The sidecar's state file, for the rotation start.").PlaceHolder("PATH").StringVar(&c.stateFile)
 	c.clause.Flag("from", "Only lines whose own time is at or after this (RFC 3339 or a date, UTC).").PlaceHolder("TIME").SetValue(timeValue{"from", &c.opts.From})
