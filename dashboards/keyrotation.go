@@ -130,7 +130,8 @@ or vector(0)`,
 			"previous must shrink towards 0 during the window as old tokens expire and clients log in again; when it "+
 			"stays flat, some client keeps an old long-lived token or a service still signs with the old key "+
 			"(see the minted-after-rotation panel). none: no known key verifies the token: forged, malformed, or signed "+
-			"by a key jwtwatch does not have. retired: an already removed key still signs tokens; investigate.",
+			"by a key jwtwatch does not have. retired: an already removed key still signs tokens; investigate. next: "+
+			"the key published ahead of its promotion signs already (signed_with_next_key).",
 		"percentunit").
 		Height(8).Span(12).
 		WithTarget(query("A",
@@ -145,6 +146,7 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 		OverrideByName("current", colorOverride("green")).
 		OverrideByName("previous", colorOverride("orange")).
 		OverrideByName("retired", colorOverride("purple")).
+		OverrideByName("next", colorOverride("blue")).
 		OverrideByName("none", colorOverride("red")))
 
 	b.WithPanel(timeseriesPanel("Valid previous-key tokens per second",

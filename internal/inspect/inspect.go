@@ -54,10 +54,16 @@ func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.T
 	}
 	var h map[string]any
 	if json.Unmarshal([]byte(r.Header), &h) == nil {
-		for _, k := range []string{"kid", "jku", "x5u", "jwk", "crit"} {
+		for _, k := range []string{"jku", "x5u", "jwk"} {
 			if _, ok := h[k]; ok {
-				r.Notes = append(r.Notes, fmt.Sprintf("header carries %q (ignored for key choice: every configured key is tried)", k))
+				r.Notes = append(r.Notes, fmt.Sprintf("header carries %q: never followed (only configured keys are tried)", k))
 			}
+		}
+		if _, ok := h["crit"]; ok {
+			r.Notes = append(r.Notes, `header carries "crit": any extension it names is not understood`)
+		}
+		if kid, ok := h["kid"].(string); ok && r.Verdict.UnknownKID {
+			r.Notes = append(r.Notes, fmt.Sprintf("header kid %q names no configured key: every key of its algorithm was tried", kid))
 		}
 	}
 	c := r.Verdict.Claims
