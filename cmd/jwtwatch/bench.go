@@ -20,6 +20,7 @@ type benchCmd struct {
 	cpuProfile string
 	latency    bool
 	lcfg       bench.LatencyConfig
+	alg        []string
 }
 
 func addBench(app *kingpin.Application) *benchCmd {
@@ -29,6 +30,7 @@ func addBench(app *kingpin.Application) *benchCmd {
 	c.clause.Flag("bench.size", "Size of the generated log instead of --bench.lines (e.g. 512MiB).").PlaceHolder("SIZE").SetValue(bytesValue{"bench.size", &c.size})
 	c.clause.Flag("bench.repeat", "Requests per token; 1 makes every token unique.").Default("50").IntVar(&c.cfg.Repeat)
 	c.clause.Flag("bench.sessions", "Tokens in use at once (interleaved in the log).").Default("1000").IntVar(&c.cfg.Sessions)
+	c.clause.Flag("bench.alg", "What the generated tokens are signed with: HS256 (secrets in the environment) or RS256, ES256, EdDSA (key pairs in a JWK Set named by a key file), for the throughput run.").Default("HS256").SetValue(&enumValue{flag: "bench.alg", options: []string{"HS256", "RS256", "ES256", "EdDSA"}, dst: &c.alg})
 	c.clause.Flag("bench.cache-size", "Verdict cache size of the sidecar; 0 for the default, negative disables it.").Default("0").IntVar(&c.cfg.CacheSize)
 	c.clause.Flag("bench.naive", "Also run the naive pipeline (nxadm/tail, encoding/json, golang-jwt MapClaims, CounterVec) and print the ratio.").Default("true").BoolVar(&c.cfg.Naive)
 	c.clause.Flag("bench.dir", "Directory for the temporary log (default: the system's temporary directory).").PlaceHolder("DIR").StringVar(&c.cfg.Dir)
@@ -62,6 +64,7 @@ func (c *benchCmd) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if c.size > 0 {
 		c.cfg.Lines, c.cfg.Size = 0, int64(c.size)
 	}
+	c.cfg.Alg = c.alg[0]
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
 		if err != nil {

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -49,9 +50,20 @@ func TestGenerate(t *testing.T) {
 // TestRun runs the whole benchmark once on a tiny log: the sidecar and the
 // naive pipeline must both classify every line, and agree on the valid ones.
 func TestRun(t *testing.T) {
+	for _, alg := range []string{"HS256", "RS256", "ES256", "EdDSA"} {
+		t.Run(alg, func(t *testing.T) { testRun(t, alg) })
+	}
+	if _, err := Run(context.Background(), Config{Lines: 10, Alg: "none", Dir: t.TempDir()}); !errors.Is(err, ErrConfig) {
+		t.Errorf("--bench.alg none: %v, want %v", err, ErrConfig)
+	}
+}
+
+// testRun is TestRun with tokens of one algorithm (for the public-key ones,
+// a JWK Set in a key file).
+func testRun(t *testing.T, alg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := Run(ctx, Config{Lines: 3000, Repeat: 5, Sessions: 20, Naive: true, Dir: t.TempDir()})
+	r, err := Run(ctx, Config{Lines: 3000, Repeat: 5, Sessions: 20, Naive: true, Dir: t.TempDir(), Alg: alg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +101,7 @@ func TestRun(t *testing.T) {
 	if strings.Contains(out.String(), "eyJ") {
 		t.Errorf("report shows a token:\n%s", out.String())
 	}
-	for _, want := range []string{"lines/s", "allocs/line", "peak RSS", "ratio:"} {
+	for _, want := range []string{"lines/s", "allocs/line", "peak RSS", "ratio:", alg + " tokens"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

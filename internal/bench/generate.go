@@ -6,7 +6,13 @@ package bench
 
 import (
 	"bufio"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/hmac"
+	crand "crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -16,6 +22,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // Kind is what sort of token a generated request carries.
@@ -44,9 +52,42 @@ const Issuer = "auth-service"
 // ErrConfig marks an unusable generator or benchmark setting.
 var ErrConfig = errors.New("invalid benchmark configuration")
 
-// Secrets are the keys the generated tokens are signed with.
+// Secrets are the keys the generated tokens are signed with: HMAC secrets
+// for HS256 (Alg empty), else key pairs of Alg (RS256, ES256, EdDSA), whose
+// tokens name their key by kid (a forgery names the current key's).
 type Secrets struct {
 	Current, Previous, Attacker []byte
+	Alg                         string
+	CurrentKey, PreviousKey     crypto.Signer
+	AttackerKey                 crypto.Signer
+}
+
+// Kids of the key pairs, as the generated JWK Set names them.
+const (
+	KidCurrent  = "bench-current"
+	KidPrevious = "bench-previous"
+)
+
+// NewKeyPairs returns Secrets with fresh key pairs of alg.
+func NewKeyPairs(alg string) (Secrets, error) {
+	s := Secrets{Alg: alg}
+	for _, k := range []*crypto.Signer{&s.CurrentKey, &s.PreviousKey, &s.AttackerKey} {
+		var err error
+		switch alg {
+		case "RS256":
+			*k, err = rsa.GenerateKey(crand.Reader, 2048)
+		case "ES256":
+			*k, err = ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+		case "EdDSA":
+			_, *k, err = ed25519.GenerateKey(crand.Reader)
+		default:
+			return Secrets{}, fmt.Errorf("%w: algorithm %q (want HS256, RS256, ES256 or EdDSA)", ErrConfig, alg)
+		}
+		if err != nil {
+			return Secrets{}, err
+		}
+	}
+	return s, nil
 }
 
 // GenConfig describes the log to write.
@@ -178,6 +219,22 @@ func (g *generator) token(n int) token {
 	claims := `{"sub":"` + t.sub + `","iss":"` + Issuer + `","iat":` + strconv.FormatInt(iat, 10) +
 		`,"exp":` + strconv.FormatInt(exp, 10) + `,"typ":"access","azp":"web-app"}`
 	enc := base64.RawURLEncoding
+	if alg := g.cfg.Secrets.Alg; alg != "" && alg != "HS256" {
+		key, kid := g.cfg.Secrets.CurrentKey, KidCurrent
+		switch kind {
+		case Previous:
+			key, kid = g.cfg.Secrets.PreviousKey, KidPrevious
+		case Forged:
+			key = g.cfg.Secrets.AttackerKey
+		}
+		signed := enc.EncodeToString([]byte(`{"alg":"`+alg+`","typ":"JWT","kid":"`+kid+`"}`)) + "." + enc.EncodeToString([]byte(claims))
+		sig, err := jwt.GetSigningMethod(alg).Sign(signed, key)
+		if err != nil {
+			panic(err) // a generated key of the algorithm's own type
+		}
+		t.value = signed + "." + enc.EncodeToString(sig)
+		return t
+	}
 	signed := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
 	mac := g.mac[kind]
 	mac.Reset()

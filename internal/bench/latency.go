@@ -127,7 +127,13 @@ func Latency(ctx context.Context, cfg LatencyConfig) (LatencyReport, error) {
 	stopped := make(chan struct{})
 	go func() {
 		defer close(stopped)
-		runErr = sidecar.Run(ctx, sidecarOptions(path, sec, cfg.CacheSize, false, func(a []net.Addr) { addrs <- a[0] }))
+		opts, err := sidecarOptions(path, sec, cfg.CacheSize, false, func(a []net.Addr) { addrs <- a[0] })
+		if err != nil {
+			runErr = err
+			cancel()
+			return
+		}
+		runErr = sidecar.Run(ctx, opts)
 	}()
 	var wg sync.WaitGroup
 	defer func() {

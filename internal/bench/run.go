@@ -3,7 +3,9 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -25,6 +27,7 @@ import (
 	nxtail "github.com/nxadm/tail"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
 )
 
@@ -68,6 +71,9 @@ type Config struct {
 	CPUProfile io.Writer
 	// Now is the clock (time.Now when nil); the log starts an hour before it.
 	Now func() time.Time
+	// Alg is what the tokens are signed with: HS256 (the default; the
+	// environment variables) or RS256, ES256, EdDSA (a JWK Set in a key file).
+	Alg string
 }
 
 // lineBytes is about the length of a generated line, to turn a size into lines.
@@ -75,6 +81,7 @@ const lineBytes = 800
 
 // Report is the outcome of a run.
 type Report struct {
+	Alg        string
 	Gen        Stats
 	GOMAXPROCS int
 	Repeat     int
@@ -117,8 +124,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	defer os.RemoveAll(dir)
 
-	// Secrets as the environment would hold them: printable strings.
-	sec := Secrets{Current: randomSecret(), Previous: randomSecret(), Attacker: randomSecret()}
+	sec, err := newSecrets(cfg.Alg)
+	if err != nil {
+		return Report{}, err
+	}
 	path := filepath.Join(dir, "gateway.log")
 	f, err := os.Create(path)
 	if err != nil {
@@ -135,7 +144,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		return Report{}, err
 	}
 
-	r := Report{Gen: gen, GOMAXPROCS: runtime.GOMAXPROCS(0), Repeat: cfg.Repeat}
+	r := Report{Alg: cmp.Or(cfg.Alg, "HS256"), Gen: gen, GOMAXPROCS: runtime.GOMAXPROCS(0), Repeat: cfg.Repeat}
 	if err := runSidecar(ctx, cfg, path, sec, &r); err != nil {
 		return r, err
 	}
@@ -148,6 +157,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		r.NaiveElapsed = time.Since(start)
 	}
 	return r, nil
+}
+
+// newSecrets returns the keys of a run: HS256 secrets as the environment
+// would hold them (printable strings), or key pairs of alg.
+func newSecrets(alg string) (Secrets, error) {
+	if alg == "" || alg == "HS256" {
+		return Secrets{Current: randomSecret(), Previous: randomSecret(), Attacker: randomSecret()}, nil
+	}
+	return NewKeyPairs(alg)
 }
 
 // randomSecret returns 32 random bytes, hex-encoded.
@@ -175,7 +193,12 @@ func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Re
 	}
 	start := time.Now()
 	go func() {
-		done <- sidecar.Run(ctx, sidecarOptions(path, sec, cfg.CacheSize, true, func(a []net.Addr) { addrs <- a[0] }))
+		opts, err := sidecarOptions(path, sec, cfg.CacheSize, true, func(a []net.Addr) { addrs <- a[0] })
+		if err != nil {
+			done <- err
+			return
+		}
+		done <- sidecar.Run(ctx, opts)
 	}()
 
 	var base string
@@ -301,8 +324,13 @@ func naive(path string, sec Secrets) (map[string]float64, error) {
 	reg.MustRegister(tokens)
 	secrets := []struct {
 		role string
-		key  []byte
+		key  any
 	}{{"current", sec.Current}, {"previous", sec.Previous}}
+	alg := "HS256"
+	if sec.Alg != "" && sec.Alg != "HS256" {
+		alg = sec.Alg
+		secrets[0].key, secrets[1].key = sec.CurrentKey.Public(), sec.PreviousKey.Public()
+	}
 	for line := range t.Lines {
 		if line.Err != nil {
 			return nil, fmt.Errorf("naive: %w", line.Err)
@@ -325,7 +353,7 @@ func naive(path string, sec Secrets) (map[string]float64, error) {
 		role, result := "none", "bad_signature"
 		for _, s := range secrets {
 			_, err := jwt.Parse(tok, func(*jwt.Token) (any, error) { return s.key, nil },
-				jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(Issuer), jwt.WithTimeFunc(func() time.Time { return at }))
+				jwt.WithValidMethods([]string{alg}), jwt.WithIssuer(Issuer), jwt.WithTimeFunc(func() time.Time { return at }))
 			switch {
 			case err == nil:
 				role, result = s.role, "valid"
@@ -362,8 +390,8 @@ func naive(path string, sec Secrets) (map[string]float64, error) {
 // Write prints the report.
 func (r Report) Write(w io.Writer) {
 	lines := float64(r.Gen.Lines)
-	fmt.Fprintf(w, "log:       %d lines, %.1f MB, %d tokens (each used ~%d times), GOMAXPROCS=%d\n",
-		r.Gen.Lines, float64(r.Gen.Bytes)/1e6, r.Gen.Tokens, r.Repeat, r.GOMAXPROCS)
+	fmt.Fprintf(w, "log:       %d lines, %.1f MB, %d %s tokens (each used ~%d times), GOMAXPROCS=%d\n",
+		r.Gen.Lines, float64(r.Gen.Bytes)/1e6, r.Gen.Tokens, cmp.Or(r.Alg, "HS256"), r.Repeat, r.GOMAXPROCS)
 	sec := r.Elapsed.Seconds()
 	hitRatio := 0.0
 	if n := r.CacheHits + r.CacheMisses; n > 0 {
@@ -380,15 +408,16 @@ func (r Report) Write(w io.Writer) {
 	}
 }
 
-// sidecarOptions runs the sidecar on path with sec's keys in its
-// environment, no secret files, metrics on a free loopback port and no logs.
-func sidecarOptions(path string, sec Secrets, cacheSize int, fromStart bool, listening func([]net.Addr)) sidecar.Options {
+// sidecarOptions runs the sidecar on path with sec's keys: HS256 secrets in
+// its environment, or key pairs as a JWK Set named by a key file beside the
+// log; metrics on a free loopback port and no logs.
+func sidecarOptions(path string, sec Secrets, cacheSize int, fromStart bool, listening func([]net.Addr)) (sidecar.Options, error) {
 	env := map[string]string{
 		"JWT_ACCESS_SECRET":          string(sec.Current),
 		"JWT_ACCESS_SECRET_PREVIOUS": string(sec.Previous),
 		"JWT_ACCESS_ISSUER":          Issuer,
 	}
-	return sidecar.Options{
+	o := sidecar.Options{
 		LogPaths:         []string{path},
 		FromStart:        fromStart,
 		ListenAddresses:  []string{"127.0.0.1:0"},
@@ -398,4 +427,30 @@ func sidecarOptions(path string, sec Secrets, cacheSize int, fromStart bool, lis
 		Logger:           slog.New(slog.DiscardHandler),
 		Listening:        listening,
 	}
+	if sec.Alg == "" || sec.Alg == "HS256" {
+		return o, nil
+	}
+	env = map[string]string{"JWT_ACCESS_ISSUER": Issuer}
+	var members []string
+	for _, k := range []struct {
+		kid string
+		key crypto.Signer
+	}{{KidCurrent, sec.CurrentKey}, {KidPrevious, sec.PreviousKey}} {
+		j, err := keys.PublicJWK(k.key.Public(), k.kid, sec.Alg)
+		if err != nil {
+			return o, err
+		}
+		members = append(members, string(j))
+	}
+	dir := filepath.Dir(path)
+	set, file := filepath.Join(dir, "jwks.json"), filepath.Join(dir, "keys.yaml")
+	if err := os.WriteFile(set, []byte(`{"keys":[`+strings.Join(members, ",")+`]}`), 0o600); err != nil {
+		return o, err
+	}
+	yaml := "access:\n  keys:\n    - jwks_file: " + set + "\n      roles: {" + KidCurrent + ": current, " + KidPrevious + ": previous}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		return o, err
+	}
+	o.KeysFile, o.ReadFile = file, os.ReadFile
+	return o, nil
 }

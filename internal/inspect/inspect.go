@@ -62,7 +62,7 @@ func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.T
 		if _, ok := h["crit"]; ok {
 			r.Notes = append(r.Notes, `header carries "crit": any extension it names is not understood`)
 		}
-		if kid, ok := h["kid"].(string); ok && r.Verdict.UnknownKID {
+		if kid, ok := h["kid"].(string); ok && r.Verdict.UnknownKID() {
 			r.Notes = append(r.Notes, fmt.Sprintf("header kid %q names no configured key: every key of its algorithm was tried", kid))
 		}
 	}

@@ -409,7 +409,7 @@ func (s *sidecar) line(l tail.Line) {
 	}
 	v, hit := s.verdicts.Check(s.verifier.Load(), obs.Token, at)
 	s.metrics.VerdictCache(hit)
-	if v.UnknownKID {
+	if v.UnknownKID() {
 		s.requestRefresh()
 	}
 	reasons := s.tracker.Observe(v, at)

@@ -271,8 +271,8 @@ func TestKID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := v.Check(tt.in, at)
-			if got.Result != tt.want || got.Key != tt.key || got.UnknownKID != tt.unknown {
-				t.Errorf("Check = %s/%s unknownKID=%v, want %s/%s unknownKID=%v", got.Key, got.Result, got.UnknownKID, tt.key, tt.want, tt.unknown)
+			if got.Result != tt.want || got.Key != tt.key || got.UnknownKID() != tt.unknown {
+				t.Errorf("Check = %s/%s unknownKID=%v, want %s/%s unknownKID=%v", got.Key, got.Result, got.UnknownKID(), tt.key, tt.want, tt.unknown)
 			}
 		})
 	}

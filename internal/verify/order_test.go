@@ -38,3 +38,24 @@ func TestCheapestFirst(t *testing.T) {
 		t.Errorf("costs %d, %d", v.publics[0].cost, v.publics[1].cost)
 	}
 }
+
+// TestAlgIndex: every algorithm jwtwatch knows, and nothing else, by its
+// exact name.
+func TestAlgIndex(t *testing.T) {
+	seen := map[int]bool{}
+	for _, a := range keys.Algorithms {
+		i := algIndex([]byte(a))
+		if i < 0 || seen[i] {
+			t.Errorf("algIndex(%q) = %d", a, i)
+		}
+		seen[i] = true
+	}
+	for _, a := range []string{"", "none", "hs256", "HS257", "HS2566", "EdDSa", "EDDSA", "ES521", "RS25", "Ed448", "PSEUD"} {
+		if i := algIndex([]byte(a)); i >= 0 {
+			t.Errorf("algIndex(%q) = %d, want -1", a, i)
+		}
+	}
+	if len(seen) != numAlgs {
+		t.Errorf("%d algorithms, want %d", len(seen), numAlgs)
+	}
+}
