@@ -121,11 +121,10 @@ func (s *sidecar) newSource(e keys.Entry) *jwksSource {
 		URL: url, Label: e.RedactedURL(), Client: o.Client, Timeout: o.Timeout, MinInterval: o.MinRefreshInterval,
 		AllowHTTP: o.AllowHTTP, Now: s.opts.Now,
 		Check: func(body []byte) error {
-			if _, _, err := src.entry.FromSet(body); err != nil {
-				return err
-			}
+			// A load (SIGHUP) that fetches holds loading and checks the set
+			// as a whole itself; waiting for it here would deadlock.
 			if !s.loading.TryLock() {
-				return nil // a load is checking it as a whole right now
+				return nil
 			}
 			defer s.loading.Unlock()
 			_, err := s.loadWith(s.bg, false, url, body)

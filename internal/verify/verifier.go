@@ -385,7 +385,10 @@ func (v *Verifier) Check(token string, at time.Time) Verdict {
 		return unknownKID(BadSignature, named && want == 0)
 	}
 	claims, ok := parseClaims(sc.body, v.issuers)
-	k := v.attribute(signers, alg, kid, claims)
+	k := &v.keys[signers[0]]
+	if len(signers) > 1 { // key material shared by several keys: pick one
+		k = v.attribute(signers, alg, kid, &claims)
+	}
 	verdict := Verdict{Token: k.family, Key: k.role, Fingerprint: k.fingerprint, Result: Malformed}
 	if !ok {
 		return verdict
@@ -494,10 +497,7 @@ func (v *Verifier) anyKID(idx []int, kid []byte) bool {
 //  4. set order.
 //
 // Only time-independent facts decide, so a cached verdict keeps its key.
-func (v *Verifier) attribute(idx []int, alg int, kid []byte, c Claims) *keyState {
-	if len(idx) == 1 {
-		return &v.keys[idx[0]]
-	}
+func (v *Verifier) attribute(idx []int, alg int, kid []byte, c *Claims) *keyState {
 	best, bestScore := -1, -1
 	for _, i := range idx {
 		k := &v.keys[i]
