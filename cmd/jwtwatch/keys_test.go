@@ -238,19 +238,7 @@ func TestKeyFileStartupErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, out := exitStatus(t, tt.env, log, "--keys.file="+tt.file, "--keys.jwks.timeout=2s")
-			if code != tt.code {
-				t.Fatalf("exit status %d, want %d; output:\n%s", code, tt.code, out)
-			}
-			lines := strings.Split(strings.TrimSpace(out), "\n")
-			if len(lines) != 1 {
-				t.Errorf("output has %d lines, want 1:\n%s", len(lines), out)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(lines[0], w) {
-					t.Errorf("output %q does not mention %q", lines[0], w)
-				}
-			}
-			assertNoLeak(t, out, s, nil)
+			assertOneLineError(t, code, tt.code, out, tt.want, s)
 		})
 	}
 }

@@ -103,21 +103,28 @@ func TestSecretStartupErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			code, out := exitStatus(t, tt.env, log)
-			if code != exitUsage {
-				t.Fatalf("exit status %d, want %d; output:\n%s", code, exitUsage, out)
-			}
-			lines := strings.Split(strings.TrimSpace(out), "\n")
-			if len(lines) != 1 {
-				t.Errorf("output has %d lines, want 1:\n%s", len(lines), out)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(lines[0], w) {
-					t.Errorf("output %q does not mention %q", lines[0], w)
-				}
-			}
-			assertNoLeak(t, out, s, nil)
+			assertOneLineError(t, code, exitUsage, out, tt.want, s)
 		})
 	}
+}
+
+// assertOneLineError checks that jwtwatch stopped with the exit status want
+// and one line of output that mentions every one of mention and no secret.
+func assertOneLineError(t *testing.T, code, want int, out string, mention []string, s secrets) {
+	t.Helper()
+	if code != want {
+		t.Fatalf("exit status %d, want %d; output:\n%s", code, want, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 1 {
+		t.Errorf("output has %d lines, want 1:\n%s", len(lines), out)
+	}
+	for _, w := range mention {
+		if !strings.Contains(lines[0], w) {
+			t.Errorf("output %q does not mention %q", lines[0], w)
+		}
+	}
+	assertNoLeak(t, out, s, nil)
 }
 
 // TestSecretFileNewline checks, by verifying real tokens, that exactly one
