@@ -3,10 +3,6 @@ package main
 import (
 	"bytes"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -143,13 +139,7 @@ func TestJWKSFileLikeHS256(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			r := &ring{alg: alg}
 			gen := func() any {
-				var k crypto.Signer
-				var err error
-				if alg == "RS256" {
-					k, err = rsa.GenerateKey(rand.Reader, 2048)
-				} else {
-					k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-				}
+				k, err := keys.GeneratePair(alg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -311,7 +301,7 @@ func TestInspectAndScanKeyFile(t *testing.T) {
 	dir := t.TempDir()
 	r := &ring{alg: "ES256"}
 	gen := func() any {
-		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		k, err := keys.GeneratePair("ES256")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,10 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
@@ -147,15 +143,8 @@ func (c *keygenCmd) pair(stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "jwtwatch keygen: --type %s needs --private-key-file (the private key is never printed)\n", c.typ[0])
 		return exitUsage
 	}
-	var priv crypto.Signer
-	var err error
-	alg := "EdDSA"
-	if c.typ[0] == "ec-p256" {
-		alg = "ES256"
-		priv, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	} else {
-		_, priv, err = ed25519.GenerateKey(rand.Reader)
-	}
+	alg := map[string]string{"ed25519": "EdDSA", "ec-p256": "ES256"}[c.typ[0]]
+	priv, err := keys.GeneratePair(alg)
 	if err != nil {
 		fmt.Fprintf(stderr, "jwtwatch keygen: %v\n", err)
 		return exitFailed

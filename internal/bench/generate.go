@@ -7,12 +7,7 @@ package bench
 import (
 	"bufio"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/hmac"
-	crand "crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -24,6 +19,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
 // Kind is what sort of token a generated request carries.
@@ -73,18 +70,8 @@ func NewKeyPairs(alg string) (Secrets, error) {
 	s := Secrets{Alg: alg}
 	for _, k := range []*crypto.Signer{&s.CurrentKey, &s.PreviousKey, &s.AttackerKey} {
 		var err error
-		switch alg {
-		case "RS256":
-			*k, err = rsa.GenerateKey(crand.Reader, 2048)
-		case "ES256":
-			*k, err = ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
-		case "EdDSA":
-			_, *k, err = ed25519.GenerateKey(crand.Reader)
-		default:
-			return Secrets{}, fmt.Errorf("%w: algorithm %q (want HS256, RS256, ES256 or EdDSA)", ErrConfig, alg)
-		}
-		if err != nil {
-			return Secrets{}, err
+		if *k, err = keys.GeneratePair(alg); err != nil {
+			return Secrets{}, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
 	return s, nil

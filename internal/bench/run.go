@@ -228,8 +228,11 @@ func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Re
 			<-done
 			return err
 		}
+		// Done when every line has its verdict counted: a scrape gathers the
+		// counters one after the other, so lines_read can already count a
+		// line whose verdict (an RSA verification away) it does not show yet.
 		read, total := m[`jwtwatch_lines_read_total{source="`+path+`"}`], float64(r.Gen.Lines)
-		if read >= total {
+		if read >= total && checked(m) >= total {
 			break
 		}
 		wait.Reset(nextPoll(read, total, time.Since(start)))
@@ -257,6 +260,17 @@ func runSidecar(ctx context.Context, cfg Config, path string, sec Secrets, r *Re
 		}
 	}
 	return nil
+}
+
+// checked sums the token verdicts of a scrape.
+func checked(m map[string]float64) float64 {
+	n := 0.0
+	for k, v := range m {
+		if strings.HasPrefix(k, "jwtwatch_tokens_total{") {
+			n += v
+		}
+	}
+	return n
 }
 
 // scrape reads the jwtwatch_* samples of a text exposition, keyed by

@@ -8,11 +8,7 @@ import (
 	"cmp"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -209,23 +205,19 @@ func newGateway(start time.Time, alg string) (*gateway, error) {
 // newSigner makes a key for alg: an HS256 secret, or a key pair.
 func newSigner(alg, kid string) (signer, error) {
 	m := jwt.GetSigningMethod(alg)
-	var key any
-	var err error
-	switch alg {
-	case "HS256":
+	if alg == "HS256" {
 		b := make([]byte, 32)
 		rand.Read(b)
 		return signer{method: m, key: []byte(base64.RawURLEncoding.EncodeToString(b))}, nil
-	case "RS256":
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "ES256":
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "EdDSA":
-		_, key, err = ed25519.GenerateKey(rand.Reader)
-	default:
+	}
+	if m == nil || alg == "none" {
 		return signer{}, fmt.Errorf("demo: --alg %q: want HS256, RS256, ES256 or EdDSA", alg)
 	}
-	return signer{method: m, key: key, kid: kid}, err
+	key, err := keys.GeneratePair(alg)
+	if err != nil {
+		return signer{}, fmt.Errorf("demo: --alg %q: %w", alg, err)
+	}
+	return signer{method: m, key: key, kid: kid}, nil
 }
 
 func (s signer) sign(sub string, iat, exp time.Time) string {

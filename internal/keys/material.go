@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -254,4 +255,21 @@ func PublicJWK(pub crypto.PublicKey, kid, alg string) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// GeneratePair returns a new private key for alg, from crypto/rand: a
+// 2048-bit RSA key for RS* and PS*, a key on the algorithm's curve for ES*,
+// an Ed25519 key for EdDSA. keygen, the demo and the benchmark sign with it.
+func GeneratePair(alg string) (crypto.Signer, error) {
+	switch {
+	case !slices.Contains(Algorithms, alg) || isHMAC(alg):
+		return nil, fmt.Errorf("%q: %w (want a public-key algorithm)", alg, ErrAlg)
+	case alg == "EdDSA":
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	case alg[0] == 'E':
+		curve := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[alg]
+		return ecdsa.GenerateKey(curve, rand.Reader)
+	}
+	return rsa.GenerateKey(rand.Reader, WeakRSABits)
 }

@@ -3,7 +3,6 @@ package verify_test
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -42,29 +41,22 @@ func keyPairs(t testing.TB) map[string][]pair {
 	t.Helper()
 	pairsOnce.Do(func() {
 		pairs = map[string][]pair{}
-		var rsaKeys []*rsa.PrivateKey
-		for range 2 {
-			k, err := rsa.GenerateKey(rand.Reader, 2048)
-			if err != nil {
-				panic(err)
-			}
-			rsaKeys = append(rsaKeys, k)
-		}
-		curves := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}
+		var rsaKeys []crypto.Signer // RS* and PS* share two RSA keys: they are slow to make
 		for _, alg := range keys.Algorithms[3:] {
 			for i := range 2 {
 				var priv crypto.Signer
 				var err error
 				switch {
-				case alg[0] == 'R' || alg[0] == 'P':
+				case (alg[0] == 'R' || alg[0] == 'P') && len(rsaKeys) == 2:
 					priv = rsaKeys[i]
-				case alg[0] == 'E' && alg != "EdDSA":
-					priv, err = ecdsa.GenerateKey(curves[alg], rand.Reader)
 				default:
-					_, priv, err = ed25519.GenerateKey(rand.Reader)
+					priv, err = keys.GeneratePair(alg)
 				}
 				if err != nil {
 					panic(err)
+				}
+				if alg[0] == 'R' && len(rsaKeys) < 2 {
+					rsaKeys = append(rsaKeys, priv)
 				}
 				pairs[alg] = append(pairs[alg], pair{alg: alg, method: jwt.GetSigningMethod(alg), priv: priv})
 			}
