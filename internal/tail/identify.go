@@ -58,6 +58,43 @@ func identify(f *os.File, fi os.FileInfo, buf []byte) FileID {
 	return id
 }
 
+// readHead is the file's start as the lines reader read it: the identity is
+// extended from these bytes, never from what the file holds at a later look,
+// so a file truncated and written again past the offset between two looks
+// cannot pass for the one the lines came from.
+type readHead struct {
+	f   io.ReaderAt
+	buf [HeadBytes]byte
+	n   int // buf[:n] is the file's start, contiguous from offset 0
+}
+
+// reset starts the record over for f, whose first bytes are head.
+func (h *readHead) reset(f io.ReaderAt, head []byte) {
+	h.f = f
+	h.n = copy(h.buf[:], head)
+}
+
+// ReadAt reads f, recording what it returns of the file's first HeadBytes.
+func (h *readHead) ReadAt(p []byte, off int64) (int, error) {
+	n, err := h.f.ReadAt(p, off)
+	if off <= int64(h.n) && off < HeadBytes {
+		if end := min(off+int64(n), HeadBytes); end > off {
+			copy(h.buf[off:end], p)
+			h.n = max(h.n, int(end))
+		}
+	}
+	return n, err
+}
+
+// extend returns id covering all of the head read, when more was read than
+// id covers.
+func (h *readHead) extend(id FileID) FileID {
+	if h.n > id.HeadLen {
+		id.HeadLen, id.Head = h.n, crc64.Checksum(h.buf[:h.n], crcTable)
+	}
+	return id
+}
+
 // Identify returns the identity and size of the file at path, following
 // symlinks.
 func Identify(path string) (FileID, int64, error) {

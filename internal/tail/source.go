@@ -19,6 +19,7 @@ type file struct {
 	f    *os.File
 	id   FileID // written by the source's goroutine under source.mu
 	r    *lines.Reader
+	head readHead     // what r read of the file's start
 	off  atomic.Int64 // just past the last line handled
 	size atomic.Int64 // at the last look
 	// until is when a file the path no longer names stops being read.
@@ -99,7 +100,7 @@ func (s *source) start(initial bool) {
 		}
 	}
 	f.off.Store(off)
-	f.r = lines.NewAt(f.f, off, s.t.cfg.MaxLineBytes)
+	f.r = lines.NewAt(&f.head, off, s.t.cfg.MaxLineBytes)
 	s.setCur(f)
 }
 
@@ -136,6 +137,7 @@ func (s *source) openPath() (*file, error) {
 		return nil, err
 	}
 	nf := &file{f: f, id: identify(f, fi, s.head)}
+	nf.head.reset(f, s.head[:nf.id.HeadLen])
 	nf.size.Store(fi.Size())
 	return nf, nil
 }
@@ -302,7 +304,7 @@ func (s *source) stepPath(emit Handler, fi os.FileInfo, now time.Time) bool {
 		}
 		return true
 	}
-	f.r = lines.NewAt(f.f, 0, s.t.cfg.MaxLineBytes)
+	f.r = lines.NewAt(&f.head, 0, s.t.cfg.MaxLineBytes)
 	if s.opened {
 		s.reopened()
 	}
@@ -340,8 +342,15 @@ func (s *source) checkTruncated(emit Handler) bool {
 	}
 	size := fi.Size()
 	read := c.r.Offset() + c.r.Buffered()
+	if id := c.head.extend(c.id); id != c.id {
+		s.mu.Lock()
+		c.id = id
+		s.mu.Unlock()
+	}
 	if size >= read && c.id.matches(c.f, s.head) {
 		if c.id.HeadLen < HeadBytes && size > int64(c.id.HeadLen) {
+			// Bytes not read yet: they are read from what the file
+			// holds now.
 			id := identify(c.f, fi, s.head)
 			s.mu.Lock()
 			c.id = id
@@ -364,7 +373,8 @@ func (s *source) checkTruncated(emit Handler) bool {
 	s.mu.Lock()
 	c.id = identify(c.f, fi, s.head)
 	s.mu.Unlock()
-	c.r.Reset(c.f, 0)
+	c.head.reset(c.f, s.head[:c.id.HeadLen])
+	c.r.Reset(&c.head, 0)
 	c.off.Store(0)
 	c.size.Store(size)
 	s.reopened()

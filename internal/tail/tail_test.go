@@ -772,6 +772,7 @@ func TestRotation(t *testing.T) {
 			if got := h.lines(len(before)); !slices.Equal(texts(got), before) {
 				t.Fatalf("before rotation: %q, want %q", texts(got), before)
 			}
+			h.settle(path) // the look that read them is over
 			// Written but not looked at when the rotation comes.
 			unread, data := numbered("unread-", 3)
 			w.write(data)
@@ -862,6 +863,7 @@ func TestTruncatedAndRegrown(t *testing.T) {
 	appendFile(t, path, "one secret\n")
 	h.kick(path)
 	h.next()
+	h.settle(path) // rewritten between two looks, not within one
 	fresh, data := numbered("regrown-line-", 4)
 	if err := os.WriteFile(path, []byte(data), 0o644); err != nil { // O_TRUNC, then one write
 		t.Fatal(err)
@@ -871,6 +873,36 @@ func TestTruncatedAndRegrown(t *testing.T) {
 		t.Fatalf("got %q, want %q", texts(got), fresh)
 	}
 	h.waitReopen(path)
+}
+
+// TestRewrittenBetweenLooks: a file written while a look reads it, then
+// truncated and written past the offset before the next look, is told by
+// the bytes that were read, not by what the file holds at that next look
+// (a look that took the identity from the file then read on mid-line).
+func TestRewrittenBetweenLooks(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gw.log")
+	appendFile(t, path, "")
+	tl, err := New(Config{Paths: []string{path}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := tl.addSource(path, false)
+	s.start(true)
+	var got []string
+	emit := func(l Line) bool { got = append(got, strings.Clone(l.Text)); return true } // Text is the reader's buffer
+	// The append lands after the look checked the file: only the read
+	// sees it.
+	appendFile(t, path, "one secret\n")
+	s.readAll(emit, tl.now())
+	fresh, data := numbered("regrown-line-", 4)
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.step(emit)
+	t.Cleanup(s.close)
+	if want := append([]string{"one secret"}, fresh...); !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
 }
 
 // TestTruncatedWithoutCopy: what was written and not read is counted lost.
