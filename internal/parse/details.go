@@ -3,6 +3,9 @@ package parse
 import (
 	"bytes"
 	"unicode/utf8"
+	"unsafe"
+
+	"github.com/jwtwatch/jwtwatch/internal/jsonlex"
 )
 
 // MaxDetailBytes bounds each Details field: a hostile client cannot make a
@@ -56,7 +59,7 @@ func (p *Parser) Details(line []byte) Details {
 // lines wrapping lines.
 func autoDetails(line []byte, depth int) Details {
 	if len(line) > 0 && line[0] == '{' {
-		w := detailsWalker{jsonWalker: jsonWalker{b: line}}
+		w := detailsWalker{b: line, plain: jsonlex.Plain(line)}
 		if w.run() {
 			d := Details{Client: string(w.best()), UserAgent: string(w.ua)}
 			if d == (Details{}) && w.log != nil && depth == 0 {
@@ -66,6 +69,12 @@ func autoDetails(line []byte, depth int) Details {
 		}
 	}
 	return textDetails(line)
+}
+
+// DetailsString is Details for a line held in a string, without copying it.
+func (p *Parser) DetailsString(line string) Details {
+	// Details only reads the bytes, and copies what it keeps.
+	return p.Details(unsafe.Slice(unsafe.StringData(line), len(line)))
 }
 
 func (p *Parser) regexDetails(line []byte) Details {
@@ -141,10 +150,12 @@ const (
 	detailECS // ECS's top-level client or source object, whose ip is the peer
 )
 
-// detailsWalker walks a JSON line with jsonWalker's scanner, keeping the
-// first value of each kind of detail.
+// detailsWalker walks a JSON line with the lexer the token finder uses,
+// keeping the first value of each kind of detail.
 type detailsWalker struct {
-	jsonWalker
+	b     []byte
+	plain bool // jsonlex.Plain vouched for b: strings end at their next quote
+
 	ua, forwarded, clientIP, peer, log []byte
 }
 
@@ -161,62 +172,65 @@ func (w *detailsWalker) best() []byte {
 }
 
 func (w *detailsWalker) run() bool {
-	w.skipWS()
-	if w.i >= len(w.b) || w.b[w.i] != '{' {
+	i := jsonlex.SkipSpace(w.b, 0)
+	if i >= len(w.b) || w.b[i] != '{' {
 		return false
 	}
-	if !w.object(1, detailNone) {
-		return false
-	}
-	w.skipWS()
-	return w.i == len(w.b)
+	i = w.object(i, 1, detailNone)
+	return i >= 0 && jsonlex.SkipSpace(w.b, i) == len(w.b)
 }
 
-// object consumes an object; parent is what the object's own key named, so
-// that ECS's {"user_agent":{"original":...}} and {"client":{"ip":...}} count.
-func (w *detailsWalker) object(depth int, parent int) bool {
-	if depth > maxDepth {
-		return false
+// str consumes the string at b[i], as jsonWalker.str does.
+func (w *detailsWalker) str(i int) (int, bool) {
+	if w.plain {
+		return jsonlex.QuoteEnd(w.b, i), false
 	}
-	w.i++ // '{'
-	w.skipWS()
-	if w.i < len(w.b) && w.b[w.i] == '}' {
-		w.i++
-		return true
+	return jsonlex.String(w.b, i)
+}
+
+// object consumes the object at b[i]; parent is what the object's own key
+// named, so that ECS's {"user_agent":{"original":...}} and
+// {"client":{"ip":...}} count.
+func (w *detailsWalker) object(i, depth, parent int) int {
+	if depth > maxDepth {
+		return -1
+	}
+	b := w.b
+	i = jsonlex.SkipSpace(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
 	}
 	for {
-		if w.i >= len(w.b) || w.b[w.i] != '"' {
-			return false
+		if i >= len(b) || b[i] != '"' {
+			return -1
 		}
-		key, esc, ok := w.str()
-		if !ok {
-			return false
+		end, esc := w.str(i)
+		if end < 0 {
+			return -1
 		}
+		key := b[i+1 : end-1]
 		if esc {
 			var buf [64]byte
-			key = unescape(buf[:0], key)
+			key = jsonlex.Unescape(buf[:0], key)
 		}
-		w.skipWS()
-		if w.i >= len(w.b) || w.b[w.i] != ':' {
-			return false
+		i = jsonlex.SkipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
 		}
-		w.i++
-		if !w.value(depth+1, detailKind(key, parent, depth)) {
-			return false
+		if i = w.value(i+1, depth+1, detailKind(key, parent, depth)); i < 0 {
+			return -1
 		}
-		w.skipWS()
-		if w.i >= len(w.b) {
-			return false
+		i = jsonlex.SkipSpace(b, i)
+		if i >= len(b) {
+			return -1
 		}
-		switch w.b[w.i] {
+		switch b[i] {
 		case ',':
-			w.i++
-			w.skipWS()
+			i = jsonlex.SkipSpace(b, i+1)
 		case '}':
-			w.i++
-			return true
+			return i + 1
 		default:
-			return false
+			return -1
 		}
 	}
 }
@@ -277,75 +291,68 @@ func detailKind(key []byte, parent, depth int) int {
 	return detailNone
 }
 
-// value consumes any value, keeping a string (or a list's first string) of
-// the given kind.
-func (w *detailsWalker) value(depth int, kind int) bool {
-	w.skipWS()
-	if w.i >= len(w.b) {
-		return false
+// value consumes any value at b[i], keeping a string (or a list's first
+// string) of the given kind.
+func (w *detailsWalker) value(i, depth, kind int) int {
+	b := w.b
+	i = jsonlex.SkipSpace(b, i)
+	if i >= len(b) {
+		return -1
 	}
-	switch c := w.b[w.i]; {
+	switch c := b[i]; {
 	case c == '{':
-		return w.object(depth, kind)
+		return w.object(i, depth, kind)
 	case c == '[':
-		return w.array(depth, kind)
+		return w.array(i, depth, kind)
 	case c == '"':
-		s, esc, ok := w.str()
-		if !ok {
-			return false
+		end, esc := w.str(i)
+		if end < 0 {
+			return -1
 		}
 		if kind != detailNone {
+			s := b[i+1 : end-1]
 			if esc {
-				s = unescape(nil, s)
+				s = jsonlex.Unescape(nil, s)
 			}
 			w.keep(kind, s)
 		}
-		return true
+		return end
 	case c == '-' || isDigit(c):
-		_, ok := w.number()
-		return ok
-	case c == 't':
-		return w.literal("true")
-	case c == 'f':
-		return w.literal("false")
-	case c == 'n':
-		return w.literal("null")
+		return jsonlex.Number(b, i)
 	}
-	return false
+	return jsonlex.Literal(b, i)
 }
 
-// array consumes an array; only its first element can be a detail, as in
-// headers logged as lists (Go's http.Header, Caddy).
-func (w *detailsWalker) array(depth int, kind int) bool {
+// array consumes the array at b[i]; only its first element can be a
+// detail, as in headers logged as lists (Go's http.Header, Caddy).
+func (w *detailsWalker) array(i, depth, kind int) int {
 	if depth > maxDepth {
-		return false
+		return -1
 	}
-	w.i++ // '['
-	w.skipWS()
-	if w.i < len(w.b) && w.b[w.i] == ']' {
-		w.i++
-		return true
+	b := w.b
+	i = jsonlex.SkipSpace(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1
 	}
 	if kind == detailLog {
 		kind = detailNone
 	}
 	for {
-		if !w.value(depth+1, kind) {
-			return false
+		if i = w.value(i, depth+1, kind); i < 0 {
+			return -1
 		}
 		kind = detailNone
-		w.skipWS()
-		if w.i >= len(w.b) {
-			return false
+		i = jsonlex.SkipSpace(b, i)
+		if i >= len(b) {
+			return -1
 		}
-		switch w.b[w.i] {
+		switch b[i] {
 		case ',':
-			w.i++
+			i++
 		case ']':
-			w.i++
-			return true
+			return i + 1
 		default:
-			return false
+			return -1
 		}
 	}
 }

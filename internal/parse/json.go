@@ -3,17 +3,13 @@ package parse
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 	"time"
-	"unicode"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/jwtwatch/jwtwatch/internal/jsonlex"
 )
 
-// maxDepth bounds object and array nesting. Gateway log lines are a few
-// levels deep; deeper lines are rejected as invalid rather than recursed
-// into.
-const maxDepth = 128
+// maxDepth bounds object and array nesting, as the lexer does.
+const maxDepth = jsonlex.MaxDepth
 
 // Where a value's content goes, as bits: one per field, in field order.
 const (
@@ -28,7 +24,7 @@ const (
 type frame struct {
 	// need holds the roles that members of the container, or values nested
 	// in them, can have: once those fields are settled, the rest of the
-	// container is only validated.
+	// container is only skipped.
 	need int32
 	// json: offset of the unmatched rest of each path, -1 when off the path
 	tok, status, time int32
@@ -38,10 +34,11 @@ type frame struct {
 // continues into.
 func offPaths(need int32) frame { return frame{need: need, tok: -1, status: -1, time: -1} }
 
-// jsonWalker validates one JSON object with a single pass over its bytes
-// and keeps only the values it needs, instead of decoding the line: token
-// candidates are slices of the line, and it allocates only to keep a token
-// that was written with escapes (or to decode a long escaped string).
+// jsonWalker finds the fields of one JSON object with a single pass over
+// its bytes and keeps only the values it needs, instead of decoding the
+// line: token candidates are slices of the line, and it allocates only to
+// keep a token that was written with escapes (or to decode a long escaped
+// string).
 //
 // In auto mode (paths nil) the token is the Bearer value of an
 // "authorization" key (any case) at any depth, else a Bearer value or a raw
@@ -51,14 +48,17 @@ func offPaths(need int32) frame { return frame{need: need, tok: -1, status: -1, 
 // format the configured paths name the fields. The first usable value wins.
 //
 // Once a container can yield nothing more (its fields are settled, or out
-// of its reach), the rest of it is only validated, by the skip functions.
+// of its reach), the rest of it is only validated. run reports whether the
+// line is valid JSON. With plain set (jsonlex.Plain vouched for the line:
+// no backslash, no control byte) the bytes inside strings are not read, as
+// any of them is valid there: a string ends at its next quote.
 //
 // The walking methods take the offset to start at and return the offset
 // after what they consumed, -1 when the line is not valid JSON: positions
 // then stay in registers instead of going through w.
 type jsonWalker struct {
 	b     []byte
-	i     int                // cursor of the methods detailsWalker uses
+	plain bool               // see above: strings end at their next quote
 	paths *[numFields]string // json format; nil in auto mode
 
 	tok, bearer, raw []byte // token candidates, nil when none
@@ -71,7 +71,7 @@ type jsonWalker struct {
 // whitespace), collecting fields on the way.
 func (w *jsonWalker) run() bool {
 	b := w.b
-	i := skipWS(b, 0)
+	i := jsonlex.SkipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return false
 	}
@@ -86,12 +86,40 @@ func (w *jsonWalker) run() bool {
 		}
 	}
 	i = w.object(i, f, 1)
-	return i >= 0 && skipWS(b, i) == len(b)
+	return i >= 0 && jsonlex.SkipSpace(b, i) == len(b)
 }
 
 // wants reports whether the members of a container with frame f can still
 // change the result.
 func (w *jsonWalker) wants(f frame) bool { return f.need&^w.settled != 0 }
+
+// str consumes the string at b[i] and returns the offset after it and
+// whether it has escapes.
+func (w *jsonWalker) str(i int) (int, bool) {
+	if w.plain {
+		return jsonlex.QuoteEnd(w.b, i), false
+	}
+	return jsonlex.String(w.b, i)
+}
+
+// skipRest consumes the rest of the container at nesting level depth whose
+// members or elements start at b[i], through its closing bracket; obj says
+// whether it is an object.
+func (w *jsonWalker) skipRest(i int, obj bool, depth int32) int {
+	if obj {
+		return jsonlex.SkipMembers(w.b, i, int(depth), w.plain)
+	}
+	return jsonlex.SkipElems(w.b, i, int(depth), w.plain)
+}
+
+// skip consumes the container at b[i], at nesting level depth, without
+// looking into it.
+func (w *jsonWalker) skip(i int, depth int32) int {
+	if w.plain {
+		return jsonlex.SkipPlain(w.b, i, int(depth))
+	}
+	return jsonlex.Skip(w.b, i, int(depth))
+}
 
 // object consumes the object at b[i]; f describes it and depth is its
 // nesting level, 1 for the line's object.
@@ -100,7 +128,7 @@ func (w *jsonWalker) object(i int, f frame, depth int32) int {
 		return -1
 	}
 	b := w.b
-	i = skipWS(b, i+1)
+	i = jsonlex.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
 		return i + 1
 	}
@@ -108,16 +136,16 @@ func (w *jsonWalker) object(i int, f frame, depth int32) int {
 		if i >= len(b) || b[i] != '"' {
 			return -1
 		}
-		end, esc := scanString(b, i)
+		end, esc := w.str(i)
 		if end < 0 {
 			return -1
 		}
 		key := b[i+1 : end-1]
 		if esc {
 			var buf [64]byte // escaped keys are rare and short
-			key = unescape(buf[:0], key)
+			key = jsonlex.Unescape(buf[:0], key)
 		}
-		i = skipWS(b, end)
+		i = jsonlex.SkipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
@@ -135,20 +163,20 @@ func (w *jsonWalker) object(i int, f frame, depth int32) int {
 		if i = w.value(i+1, child, role, depth+1); i < 0 {
 			return -1
 		}
-		i = skipWS(b, i)
+		i = jsonlex.SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
 		switch b[i] {
 		case ',':
-			i = skipWS(b, i+1)
+			i = jsonlex.SkipSpace(b, i+1)
 		case '}':
 			return i + 1
 		default:
 			return -1
 		}
 		if !w.wants(f) {
-			return skipMembers(b, i, depth)
+			return w.skipRest(i, true, depth)
 		}
 	}
 }
@@ -161,7 +189,7 @@ func (w *jsonWalker) array(i int, role, depth int32) int {
 		return -1
 	}
 	b := w.b
-	i = skipWS(b, i+1)
+	i = jsonlex.SkipSpace(b, i+1)
 	if i < len(b) && b[i] == ']' {
 		return i + 1
 	}
@@ -172,13 +200,13 @@ func (w *jsonWalker) array(i int, role, depth int32) int {
 	role &= roleToken
 	for {
 		if role&^w.settled == 0 && !w.wants(elem) {
-			return skipElems(b, i, depth)
+			return w.skipRest(i, false, depth)
 		}
 		if i = w.value(i, elem, role, depth+1); i < 0 {
 			return -1
 		}
 		role = 0
-		i = skipWS(b, i)
+		i = jsonlex.SkipSpace(b, i)
 		if i >= len(b) {
 			return -1
 		}
@@ -197,13 +225,13 @@ func (w *jsonWalker) array(i int, role, depth int32) int {
 // are the frame and nesting level a container there has.
 func (w *jsonWalker) value(i int, f frame, role, depth int32) int {
 	b := w.b
-	i = skipWS(b, i)
+	i = jsonlex.SkipSpace(b, i)
 	if i >= len(b) {
 		return -1
 	}
 	switch c := b[i]; {
 	case c == '"':
-		end, esc := scanString(b, i)
+		end, esc := w.str(i)
 		if end < 0 {
 			return -1
 		}
@@ -220,19 +248,19 @@ func (w *jsonWalker) value(i int, f frame, role, depth int32) int {
 		return end
 	case c == '{':
 		if !w.wants(f) {
-			return skipObject(b, i, depth)
+			return w.skip(i, depth)
 		}
 		return w.object(i, f, depth)
 	case c == '[':
 		return w.array(i, role, depth)
 	case c == '-' || isDigit(c):
-		end := numberEnd(b, i)
+		end := jsonlex.Number(b, i)
 		if end >= 0 && role != 0 {
 			w.onNumber(b[i:end], role)
 		}
 		return end
 	}
-	return literalEnd(b, i)
+	return jsonlex.Literal(b, i)
 }
 
 // isAuthorization reports whether key is "authorization" in any case. All
@@ -248,100 +276,6 @@ func isAuthorization(key []byte) bool {
 	return len(key) == len("authorization") &&
 		binary.LittleEndian.Uint64(key[:8])|lower == head &&
 		binary.LittleEndian.Uint64(key[5:13])|lower == tail
-}
-
-// skipValue validates the value at b[i] (after optional whitespace) without
-// looking into it; depth is the nesting level a container there has.
-func skipValue(b []byte, i int, depth int32) int {
-	i = skipWS(b, i)
-	if i >= len(b) {
-		return -1
-	}
-	switch c := b[i]; {
-	case c == '"':
-		end, _ := scanString(b, i)
-		return end
-	case c == '{':
-		return skipObject(b, i, depth)
-	case c == '[':
-		if depth > maxDepth {
-			return -1
-		}
-		i = skipWS(b, i+1)
-		if i < len(b) && b[i] == ']' {
-			return i + 1
-		}
-		return skipElems(b, i, depth)
-	case c == '-' || isDigit(c):
-		return numberEnd(b, i)
-	}
-	return literalEnd(b, i)
-}
-
-// skipObject validates the object at b[i], at nesting level depth.
-func skipObject(b []byte, i int, depth int32) int {
-	if depth > maxDepth {
-		return -1
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return i + 1
-	}
-	return skipMembers(b, i, depth)
-}
-
-// skipMembers validates the members of an object at nesting level depth,
-// from the key at b[i] through the closing brace.
-func skipMembers(b []byte, i int, depth int32) int {
-	for {
-		if i >= len(b) || b[i] != '"' {
-			return -1
-		}
-		if i, _ = scanString(b, i); i < 0 {
-			return -1
-		}
-		i = skipWS(b, i)
-		if i >= len(b) || b[i] != ':' {
-			return -1
-		}
-		if i = skipValue(b, i+1, depth+1); i < 0 {
-			return -1
-		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return i + 1
-		default:
-			return -1
-		}
-	}
-}
-
-// skipElems validates the elements of an array at nesting level depth, from
-// the element at b[i] through the closing bracket.
-func skipElems(b []byte, i int, depth int32) int {
-	for {
-		if i = skipValue(b, i, depth+1); i < 0 {
-			return -1
-		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1
-		default:
-			return -1
-		}
-	}
 }
 
 // autoKeyLens has bit n set when some key that classifyAuto knows is n
@@ -516,7 +450,7 @@ func mayHoldToken(s []byte, escaped bool) bool {
 			i = len(s) - 8
 		}
 		x := binary.LittleEndian.Uint64(s[i:])
-		if zeroBytes(x^lsb*' ')|zeroBytes(x^lsb*'J')|zeroBytes(x^lsb*third) != 0 {
+		if jsonlex.ZeroBytes(x^lsb*' ')|jsonlex.ZeroBytes(x^lsb*'J')|jsonlex.ZeroBytes(x^lsb*third) != 0 {
 			return holdsTokenStart(s, escaped)
 		}
 		if i == len(s)-8 {
@@ -537,10 +471,10 @@ func holdsTokenStart(s []byte, escaped bool) bool {
 			i = len(s) - 8
 		}
 		x := binary.LittleEndian.Uint64(s[i:])
-		m := zeroBytes((x|lsb*0x20)^lsb*'r')&(zeroBytes(x^lsb*' ')>>8) |
-			zeroBytes(x^lsb*'e')&(zeroBytes(x^lsb*'y')>>8)&(zeroBytes(x^lsb*'J')>>16)
+		m := jsonlex.ZeroBytes((x|lsb*0x20)^lsb*'r')&(jsonlex.ZeroBytes(x^lsb*' ')>>8) |
+			jsonlex.ZeroBytes(x^lsb*'e')&(jsonlex.ZeroBytes(x^lsb*'y')>>8)&(jsonlex.ZeroBytes(x^lsb*'J')>>16)
 		if escaped {
-			m |= zeroBytes(x^lsb*'\\') & (zeroBytes(x^lsb*'u') >> 8)
+			m |= jsonlex.ZeroBytes(x^lsb*'\\') & (jsonlex.ZeroBytes(x^lsb*'u') >> 8)
 		}
 		if m != 0 {
 			return true
@@ -551,20 +485,13 @@ func holdsTokenStart(s []byte, escaped bool) bool {
 	}
 }
 
-// zeroBytes flags the zero bytes of x: the lowest flag is exact, flags
-// above it may be false.
-func zeroBytes(x uint64) uint64 {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	return (x - lsb) &^ x & msb
-}
-
 // examineEscaped examines the string with escapes whose raw contents are s;
 // scan says whether mayHoldToken allows the finders to look. It decodes
 // into a scratch buffer and copies only what is kept: lines without a
 // token then cost no allocation even when their strings have escapes.
 func (w *jsonWalker) examineEscaped(s []byte, role int32, scan bool) {
 	var buf [256]byte
-	s = unescape(buf[:0], s)
+	s = jsonlex.Unescape(buf[:0], s)
 	f := w.examine(s, role, scan && mayHoldToken(s, false))
 	w.take(finds{bytes.Clone(f.tok), bytes.Clone(f.bearer), bytes.Clone(f.raw)})
 }
@@ -607,283 +534,4 @@ func (w *jsonWalker) setTime(t time.Time) {
 		w.ts = t
 		w.settled |= roleTime
 	}
-}
-
-// skipWS returns the offset of the first byte at or after i that is not
-// JSON whitespace.
-func skipWS(b []byte, i int) int {
-	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// scanString validates the string whose opening quote is at b[i]. It
-// returns the offset after the closing quote, -1 when the string is not
-// valid, and whether the string has escapes.
-//
-// Most strings have no escapes, and the per-string overhead is most of what
-// validating a log line costs: the loop skips plain bytes eight at a time
-// and returns as soon as the first special byte is the closing quote.
-func scanString(b []byte, i int) (int, bool) {
-	for i++; i+8 <= len(b); i += 8 {
-		// b[i : i+8 : i+8] rather than b[i:] spares the load the masking
-		// of a pointer that could be one past the end.
-		if m := specialMask(binary.LittleEndian.Uint64(b[i : i+8 : i+8])); m != 0 {
-			i += bits.TrailingZeros64(m) / 8
-			if b[i] == '"' {
-				return i + 1, false
-			}
-			break
-		}
-	}
-	return scanStringFrom(b, i)
-}
-
-// scanStringFrom is scanString from offset i inside the string.
-func scanStringFrom(b []byte, i int) (int, bool) {
-	esc := false
-	for {
-		// Most string bytes are plain: skip them eight at a time and jump
-		// straight to the first special one.
-		for i+8 <= len(b) {
-			if m := specialMask(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) / 8
-				break
-			}
-			i += 8
-		}
-		if i >= len(b) {
-			return -1, false
-		}
-		switch c := b[i]; {
-		case c == '"':
-			return i + 1, esc
-		case c == '\\':
-			esc = true
-			if i+1 >= len(b) {
-				return -1, false
-			}
-			switch b[i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-				i += 2
-			case 'u':
-				if i+5 >= len(b) || hex4(b[i+2:i+6]) < 0 {
-					return -1, false
-				}
-				i += 6
-			default:
-				return -1, false
-			}
-		case c < 0x20:
-			return -1, false
-		default:
-			i++ // only in the last eight bytes of b
-		}
-	}
-}
-
-// hasSpecial reports whether any byte of x is a quote, a backslash or a
-// control character.
-func hasSpecial(x uint64) bool { return specialMask(x) != 0 }
-
-// specialMask flags the bytes of x (little-endian) that are a quote, a
-// backslash or a control character, with the usual SWAR zero-byte test: for
-// each probe, (v - 0x01..) &^ v has a byte's top bit set when some byte of
-// v is zero (or, for the control test, below 0x20). Borrows only run upward,
-// so the lowest flag is always exact; flags above it may be false.
-func specialMask(x uint64) uint64 {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	q := x ^ (lsb * '"')
-	s := x ^ (lsb * '\\')
-	return ((x-lsb*0x20)&^x | (q-lsb)&^q | (s-lsb)&^s) & msb
-}
-
-// numberEnd validates the JSON number at b[i] and returns the offset after
-// it, -1 when it is not valid.
-func numberEnd(b []byte, i int) int {
-	if b[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(b) && b[i] == '0':
-		i++
-	case i < len(b) && '1' <= b[i] && b[i] <= '9':
-		i = digitsEnd(b, i)
-	default:
-		return -1
-	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if i >= len(b) || !isDigit(b[i]) {
-			return -1
-		}
-		i = digitsEnd(b, i)
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if i >= len(b) || !isDigit(b[i]) {
-			return -1
-		}
-		i = digitsEnd(b, i)
-	}
-	return i
-}
-
-func digitsEnd(b []byte, i int) int {
-	for i < len(b) && isDigit(b[i]) {
-		i++
-	}
-	return i
-}
-
-// literalEnd validates the true, false or null at b[i] and returns the
-// offset after it, -1 when there is none.
-func literalEnd(b []byte, i int) int {
-	var lit string
-	switch b[i] {
-	case 't':
-		lit = "true"
-	case 'f':
-		lit = "false"
-	case 'n':
-		lit = "null"
-	default:
-		return -1
-	}
-	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
-		return -1
-	}
-	return i + len(lit)
-}
-
-// The cursor methods below serve detailsWalker, which walks with w.i.
-
-func (w *jsonWalker) skipWS() { w.i = skipWS(w.b, w.i) }
-
-// str consumes the string at w.i and returns its raw contents and whether
-// they contain escapes.
-func (w *jsonWalker) str() ([]byte, bool, bool) {
-	end, esc := scanString(w.b, w.i)
-	if end < 0 {
-		return nil, false, false
-	}
-	s := w.b[w.i+1 : end-1]
-	w.i = end
-	return s, esc, true
-}
-
-// number consumes the JSON number at w.i.
-func (w *jsonWalker) number() ([]byte, bool) {
-	end := numberEnd(w.b, w.i)
-	if end < 0 {
-		return nil, false
-	}
-	n := w.b[w.i:end]
-	w.i = end
-	return n, true
-}
-
-// literal consumes lit (true, false or null) at w.i.
-func (w *jsonWalker) literal(lit string) bool {
-	if end := literalEnd(w.b, w.i); end == w.i+len(lit) {
-		w.i = end
-		return true
-	}
-	return false
-}
-
-// hex4 decodes four hex digits, -1 when they are not.
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c = c - 'a' + 10
-		case 'A' <= c && c <= 'F':
-			c = c - 'A' + 10
-		default:
-			return -1
-		}
-		r = r*16 + rune(c)
-	}
-	return r
-}
-
-// plainRun returns the offset of the first backslash or non-ASCII byte in s
-// at or after i, len(s) when there is none, eight bytes at a time.
-func plainRun(s []byte, i int) int {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
-	for ; i+8 <= len(s); i += 8 {
-		x := binary.LittleEndian.Uint64(s[i:])
-		if m := (zeroBytes(x^lsb*'\\') | x) & msb; m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for i < len(s) && s[i] != '\\' && s[i] < utf8.RuneSelf {
-		i++
-	}
-	return i
-}
-
-// unescape appends the decoded contents of a JSON string already validated
-// by str to out. Like encoding/json it turns unpaired surrogates and
-// invalid UTF-8 into U+FFFD.
-func unescape(out, s []byte) []byte {
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '\\':
-			switch s[i+1] {
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r := hex4(s[i+2:])
-				i += 6
-				if utf16.IsSurrogate(r) {
-					r2 := rune(-1)
-					if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
-						r2 = hex4(s[i+2:])
-					}
-					if d := utf16.DecodeRune(r, r2); d != unicode.ReplacementChar {
-						r = d
-						i += 6
-					} else {
-						r = unicode.ReplacementChar
-					}
-				}
-				out = utf8.AppendRune(out, r)
-				continue
-			default: // '"', '\\', '/'
-				out = append(out, s[i+1])
-			}
-			i += 2
-		case c < utf8.RuneSelf:
-			j := plainRun(s, i+1)
-			out = append(out, s[i:j]...)
-			i = j
-		default:
-			r, size := utf8.DecodeRune(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
-			} else {
-				out = append(out, s[i:i+size]...)
-			}
-			i += size
-		}
-	}
-	return out
 }

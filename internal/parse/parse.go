@@ -34,6 +34,8 @@ import (
 	"strings"
 	"time"
 	"unsafe"
+
+	"github.com/jwtwatch/jwtwatch/internal/jsonlex"
 )
 
 // Observation is what one line says about one request.
@@ -239,9 +241,12 @@ func (p *Parser) find(line []byte) (found, error) {
 	return f, err
 }
 
-// parseJSON walks one JSON object, in auto mode when no paths are configured.
+// parseJSON walks one JSON object, in auto mode when no paths are
+// configured.
 func (p *Parser) parseJSON(line []byte) (found, error) {
-	w := jsonWalker{b: line}
+	// A plain line (nearly every logged one) has only valid strings: the
+	// walker then does not read their bytes.
+	w := jsonWalker{b: line, plain: jsonlex.Plain(line)}
 	if p.format == FormatJSON {
 		w.paths = &p.paths
 	}
