@@ -6,6 +6,8 @@
 package cache
 
 import (
+	"hash/maphash"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -24,12 +26,21 @@ const MaxTokenLen = 2 << 10
 const DefaultSize = 4096
 
 // Cache is a bounded CLOCK (second-chance) cache of verdicts for the tokens
-// of one verify.Verifier. It is not safe for concurrent use: the sidecar's
-// single pipeline goroutine owns it.
+// of one verify.Verifier. It is not safe for concurrent use: one pipeline
+// goroutine owns it.
+//
+// A lookup hashes the token once (maphash, seeded per cache so that no
+// client can choose tokens that collide) and uses that hash for the index,
+// for the comparison of entries and, on a miss, for the insertion: the
+// bytes of a token are hashed once and compared once per line. The index
+// is an open-addressing table at most half full, with linear probing and
+// deletion by backward shift, so it needs no tombstones.
 type Cache struct {
 	size    int
 	owner   *verify.Verifier
-	index   map[string]int // token → slot
+	seed    maphash.Seed
+	index   []int32 // slot+1 of the entry whose hash probes here; 0 empty
+	mask    uint64
 	slots   []entry
 	hand    int
 	evicted uint64
@@ -38,6 +49,7 @@ type Cache struct {
 // entry is one cached token. verdict keeps which key verified it, whether
 // the claims parsed and the claims; its Result is judged again on every hit.
 type entry struct {
+	hash    uint64
 	token   string
 	verdict verify.Verdict
 	used    bool
@@ -45,9 +57,11 @@ type entry struct {
 
 // New returns a cache of at most size entries; size <= 0 caches nothing.
 func New(size int) *Cache {
-	c := &Cache{size: max(size, 0)}
+	c := &Cache{size: max(size, 0), seed: maphash.MakeSeed()}
 	if c.size > 0 {
-		c.index = make(map[string]int, c.size)
+		n := 1 << bits.Len(uint(2*c.size-1)) // a power of two, at least 2×size
+		c.index = make([]int32, n)
+		c.mask = uint64(n - 1)
 		c.slots = make([]entry, 0, c.size)
 	}
 	return c
@@ -65,34 +79,63 @@ func (c *Cache) Check(v *verify.Verifier, token string, at time.Time) (verify.Ve
 	if c.size == 0 || len(token) > MaxTokenLen {
 		return v.Check(token, at), false
 	}
-	if i, ok := c.index[token]; ok {
-		e := &c.slots[i]
-		e.used = true
-		return v.Judge(e.verdict, at), true
+	h := maphash.String(c.seed, token)
+	for i := h & c.mask; ; i = (i + 1) & c.mask {
+		k := c.index[i]
+		if k == 0 {
+			break
+		}
+		if e := &c.slots[k-1]; e.hash == h && e.token == token {
+			e.used = true
+			return v.Judge(e.verdict, at), true
+		}
 	}
 	vd := v.Check(token, at)
-	c.add(strings.Clone(token), vd) // the caller's string may share a whole log line's memory
+	c.add(h, strings.Clone(token), vd) // the caller's string may share a whole log line's memory
 	return vd, false
 }
 
-// add stores a new token, evicting the first entry not used since the clock
-// hand last passed it when the cache is full.
-func (c *Cache) add(token string, vd verify.Verdict) {
-	if len(c.slots) < c.size {
-		c.index[token] = len(c.slots)
-		c.slots = append(c.slots, entry{token: token, verdict: vd})
-		return
-	}
-	for c.slots[c.hand].used {
-		c.slots[c.hand].used = false
+// add stores a new token whose hash is h, evicting the first entry not used
+// since the clock hand last passed it when the cache is full.
+func (c *Cache) add(h uint64, token string, vd verify.Verdict) {
+	slot := len(c.slots)
+	if slot < c.size {
+		c.slots = append(c.slots, entry{})
+	} else {
+		for c.slots[c.hand].used {
+			c.slots[c.hand].used = false
+			c.hand = (c.hand + 1) % c.size
+		}
+		slot = c.hand
+		c.unindex(slot)
 		c.hand = (c.hand + 1) % c.size
+		c.evicted++
 	}
-	e := &c.slots[c.hand]
-	delete(c.index, e.token)
-	*e = entry{token: token, verdict: vd}
-	c.index[token] = c.hand
-	c.hand = (c.hand + 1) % c.size
-	c.evicted++
+	c.slots[slot] = entry{hash: h, token: token, verdict: vd}
+	i := h & c.mask
+	for c.index[i] != 0 {
+		i = (i + 1) & c.mask
+	}
+	c.index[i] = int32(slot + 1)
+}
+
+// unindex removes slot from the index, shifting back the entries after it
+// in its probe run so that every entry stays reachable from its home.
+func (c *Cache) unindex(slot int) {
+	i := c.slots[slot].hash & c.mask
+	for c.index[i] != int32(slot+1) {
+		i = (i + 1) & c.mask
+	}
+	for j := (i + 1) & c.mask; c.index[j] != 0; j = (j + 1) & c.mask {
+		home := c.slots[c.index[j]-1].hash & c.mask
+		// The entry at j may fill the hole at i unless its home lies
+		// cyclically in (i, j].
+		if (j-home)&c.mask >= (j-i)&c.mask {
+			c.index[i] = c.index[j]
+			i = j
+		}
+	}
+	c.index[i] = 0
 }
 
 // reset forgets every entry.

@@ -35,30 +35,32 @@ const (
 	DropInvalid = "invalid"
 )
 
-type tokenLabels struct {
-	token  keys.Family
-	key    keys.Role
-	result verify.Result
-}
+// The bounded label values, as array indexes: recording a verdict indexes
+// counters created up front and hashes no label value.
+const (
+	numFamilies = 3 // keys.Families
+	numRoles    = 4 // keys.Roles
+	numResults  = 7 // verify.Results
+	numReasons  = 3 // rotation.Reasons
+	numGateways = 2 // accepted, rejected
+)
 
-type mismatchLabels struct {
-	gateway string
-	key     keys.Role
-	result  verify.Result
-}
-
-type suspiciousLabels struct {
-	token  keys.Family
-	key    keys.Role
-	reason rotation.Reason
+// index returns the position of v in values, or -1.
+func index[T comparable](values []T, v T) int {
+	for i, x := range values {
+		if x == v {
+			return i
+		}
+	}
+	return -1
 }
 
 // Metrics holds every counter the pipeline records into. Label combinations
 // are resolved once, so recording a line does no label lookup by value.
 type Metrics struct {
-	tokens     map[tokenLabels]prometheus.Counter
-	mismatches map[mismatchLabels]prometheus.Counter
-	suspicious map[suspiciousLabels]prometheus.Counter
+	tokens     [numFamilies][numRoles][numResults]prometheus.Counter
+	mismatches [numGateways][numRoles][numResults]prometheus.Counter
+	suspicious [numFamilies][numRoles][numReasons]prometheus.Counter
 
 	linesRead        *prometheus.CounterVec
 	linesNoToken     *prometheus.CounterVec
@@ -134,12 +136,10 @@ type Source struct {
 // combination at zero.
 func New(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
-	m := &Metrics{
-		tokens:     map[tokenLabels]prometheus.Counter{},
-		mismatches: map[mismatchLabels]prometheus.Counter{},
-		suspicious: map[suspiciousLabels]prometheus.Counter{},
-		sources:    map[string]*Source{},
+	if len(keys.Families) != numFamilies || len(keys.Roles) != numRoles || len(verify.Results) != numResults || len(rotation.Reasons) != numReasons {
+		panic("metrics: the label values changed; update the array sizes")
 	}
+	m := &Metrics{sources: map[string]*Source{}}
 	tokens := f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "tokens_total",
 		Help: "Tokens checked, by token family, signing key role and verdict.",
@@ -152,18 +152,18 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: namespace, Name: "suspicious_tokens_total",
 		Help: "Tokens whose signature verifies but that the rightful issuer would not have minted.",
 	}, []string{"token", "key", "reason"})
-	for _, k := range keys.Roles {
-		for _, r := range verify.Results {
-			for _, t := range keys.Families {
-				m.tokens[tokenLabels{t, k, r}] = tokens.WithLabelValues(string(t), string(k), string(r))
+	for ki, k := range keys.Roles {
+		for ri, r := range verify.Results {
+			for ti, t := range keys.Families {
+				m.tokens[ti][ki][ri] = tokens.WithLabelValues(string(t), string(k), string(r))
 			}
-			for _, g := range []string{GatewayAccepted, GatewayRejected} {
-				m.mismatches[mismatchLabels{g, k, r}] = mismatches.WithLabelValues(g, string(k), string(r))
+			for gi, g := range []string{GatewayAccepted, GatewayRejected} {
+				m.mismatches[gi][ki][ri] = mismatches.WithLabelValues(g, string(k), string(r))
 			}
 		}
-		for _, t := range keys.Families {
-			for _, r := range rotation.Reasons {
-				m.suspicious[suspiciousLabels{t, k, r}] = suspicious.WithLabelValues(string(t), string(k), string(r))
+		for ti, t := range keys.Families {
+			for ri, r := range rotation.Reasons {
+				m.suspicious[ti][ki][ri] = suspicious.WithLabelValues(string(t), string(k), string(r))
 			}
 		}
 	}
@@ -250,12 +250,22 @@ func (m *Metrics) VerdictCache(hit bool) {
 // Token records one checked token and, when the line had a status, whether
 // the gateway's verdict contradicts the mirror's.
 func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason) {
-	m.tokens[tokenLabels{v.Token, v.Key, v.Result}].Inc()
-	if gateway, ok := Mismatch(status, v.Result); ok {
-		m.mismatches[mismatchLabels{gateway, v.Key, v.Result}].Inc()
+	t, k, r := index(keys.Families, v.Token), index(keys.Roles, v.Key), index(verify.Results, v.Result)
+	if t < 0 || k < 0 || r < 0 {
+		return // not a verdict of this Verifier; every one has bounded labels
 	}
-	for _, r := range reasons {
-		m.suspicious[suspiciousLabels{v.Token, v.Key, r}].Inc()
+	m.tokens[t][k][r].Inc()
+	if gateway, ok := Mismatch(status, v.Result); ok {
+		g := 0
+		if gateway == GatewayRejected {
+			g = 1
+		}
+		m.mismatches[g][k][r].Inc()
+	}
+	for _, reason := range reasons {
+		if i := index(rotation.Reasons, reason); i >= 0 {
+			m.suspicious[t][k][i].Inc()
+		}
 	}
 }
 

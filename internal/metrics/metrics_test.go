@@ -55,16 +55,21 @@ func TestToken(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			m := New(reg)
 			m.Token(tt.in, tt.status, []rotation.Reason{rotation.IssuedAfterRotation})
-			if got := testutil.ToFloat64(m.tokens[tokenLabels{tt.in.Token, tt.in.Key, tt.in.Result}]); got != 1 {
+			tf, k, r := index(keys.Families, tt.in.Token), index(keys.Roles, tt.in.Key), index(verify.Results, tt.in.Result)
+			if got := testutil.ToFloat64(m.tokens[tf][k][r]); got != 1 {
 				t.Errorf("tokens_total = %v, want 1", got)
 			}
-			if got := testutil.ToFloat64(m.suspicious[suspiciousLabels{tt.in.Token, tt.in.Key, rotation.IssuedAfterRotation}]); got != 1 {
+			if got := testutil.ToFloat64(m.suspicious[tf][k][index(rotation.Reasons, rotation.IssuedAfterRotation)]); got != 1 {
 				t.Errorf("suspicious_tokens_total = %v, want 1", got)
 			}
 			var hits []string
-			for l, c := range m.mismatches {
-				if testutil.ToFloat64(c) != 0 {
-					hits = append(hits, `gateway="`+l.gateway+`",key="`+string(l.key)+`",result="`+string(l.result)+`"`)
+			for gi, g := range []string{GatewayAccepted, GatewayRejected} {
+				for ki, key := range keys.Roles {
+					for ri, res := range verify.Results {
+						if testutil.ToFloat64(m.mismatches[gi][ki][ri]) != 0 {
+							hits = append(hits, `gateway="`+g+`",key="`+string(key)+`",result="`+string(res)+`"`)
+						}
+					}
 				}
 			}
 			if strings.Join(hits, " ") != tt.want {

@@ -155,17 +155,21 @@ type sidecar struct {
 	pipe     sync.Mutex // one line at a time through the pipeline; checkpoints and key changes between lines
 	watching bool       // a line has been read; guarded by pipe
 	saving   sync.Mutex // taken before pipe
+	last     *source    // guarded by pipe: the source of the last line, as lines come in runs
 	mu       sync.Mutex
 	sources  map[string]*source
 	carried  map[string]tail.Position
 	first    time.Time // when the first line was read; guarded by mu
 }
 
-// source is the pipeline's view of one log source: the position processed so far.
+// source is the pipeline's view of one log source: the position processed
+// so far, guarded by the sidecar's pipe, and when its last line was read,
+// which a scrape reads without stopping the pipeline.
 type source struct {
+	path     string
 	counters *metrics.Source
 	pos      tail.Position
-	lastLine time.Time
+	lastLine atomic.Int64 // Unix nanoseconds; 0 before the first line
 }
 
 // Run starts jwtwatch and blocks until ctx is done, then drains, writes the
@@ -372,7 +376,11 @@ func (s *sidecar) handle(l tail.Line) bool {
 // line sends one line through parse → verify → rotation → metrics.
 func (s *sidecar) line(l tail.Line) {
 	now := s.opts.Now()
-	src := s.source(l.Source)
+	src := s.last
+	if src == nil || src.path != l.Source {
+		src = s.source(l.Source)
+		s.last = src
+	}
 	src.counters.Read.Inc()
 	if !s.watching {
 		// From now on "no valid previous-key token seen" begins to mean something.
@@ -382,21 +390,22 @@ func (s *sidecar) line(l tail.Line) {
 		s.first = now
 		s.mu.Unlock()
 	}
-	defer func() {
-		s.mu.Lock()
-		if !l.Rotated { // the position follows the file at the path
-			src.pos = tail.Position{File: l.File, Offset: l.Offset}
-		}
-		src.lastLine = now
-		s.mu.Unlock()
-	}()
+	s.record(src, l, now)
+	if !l.Rotated { // the position follows the file at the path
+		src.pos = tail.Position{File: l.File, Offset: l.Offset}
+	}
+	src.lastLine.Store(now.UnixNano())
+}
+
+// record parses, checks and counts one line read at now.
+func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 	if l.TooLong {
 		src.counters.TooLong.Inc()
 		return
 	}
 	obs, err := s.parser.ParseString(l.Text)
 	switch {
-	case errors.Is(err, parse.ErrNoToken):
+	case err == parse.ErrNoToken: // Parse returns the bare sentinels
 		src.counters.NoToken.Inc()
 		return
 	case err != nil:
@@ -419,7 +428,7 @@ func (s *sidecar) line(l tail.Line) {
 	}
 	if v.Key == keys.Previous && v.Result == verify.Valid {
 		// Rare once the rotation is under way, so the second look at the line is cheap.
-		d := s.parser.Details([]byte(l.Text))
+		d := s.parser.DetailsString(l.Text)
 		s.stragglers.Observe(string(v.Token), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
@@ -433,6 +442,7 @@ func (s *sidecar) line(l tail.Line) {
 func (s *sidecar) rotatedWhileDown(path string, now tail.Position) {
 	src := s.source(path)
 	src.counters.RotatedWhileDown.Inc()
+	s.pipe.Lock() // positions change between lines only
 	s.mu.Lock()
 	src.pos = now
 	if now == (tail.Position{}) {
@@ -441,12 +451,14 @@ func (s *sidecar) rotatedWhileDown(path string, now tail.Position) {
 		s.carried[path] = now
 	}
 	s.mu.Unlock()
+	s.pipe.Unlock()
 }
 
 // removeSource forgets a source the tailer dropped (a glob match gone for a
 // while): its series, and its position in the state file.
 func (s *sidecar) removeSource(path string) {
 	s.pipe.Lock() // not between a line's count and its position
+	s.last = nil
 	s.mu.Lock()
 	delete(s.sources, path)
 	delete(s.carried, path)
@@ -461,7 +473,7 @@ func (s *sidecar) source(path string) *source {
 	src, ok := s.sources[path]
 	if !ok {
 		// Until its first line, a source stands where the last run left it.
-		src = &source{counters: s.metrics.Source(path), pos: s.carried[path]}
+		src = &source{path: path, counters: s.metrics.Source(path), pos: s.carried[path]}
 		s.sources[path] = src
 	}
 	return src
@@ -506,9 +518,10 @@ func (s *sidecar) state() metrics.State {
 	s.mu.Unlock()
 	for _, ts := range s.tailer.Sources() {
 		src := s.source(ts.Path) // a file a glob just matched appears at zero
-		s.mu.Lock()
-		last := src.lastLine
-		s.mu.Unlock()
+		var last time.Time
+		if ns := src.lastLine.Load(); ns != 0 {
+			last = time.Unix(0, ns)
+		}
 		st.Sources = append(st.Sources, metrics.SourceState{Path: ts.Path, BehindBytes: ts.Behind, LastLine: last})
 	}
 	return st
