@@ -35,15 +35,20 @@ const (
 	DropInvalid = "invalid"
 )
 
-// The bounded label values, as array indexes: recording a verdict indexes
-// counters created up front and hashes no label value.
-const (
-	numFamilies = 3 // keys.Families
-	numRoles    = 4 // keys.Roles
-	numResults  = 7 // verify.Results
-	numReasons  = 3 // rotation.Reasons
-	numGateways = 2 // accepted, rejected
-)
+// The gateway label's values, in the order of Metrics.mismatches.
+var gateways = []string{GatewayAccepted, GatewayRejected}
+
+// grid returns an a×b×c array of counters, to be filled.
+func grid(a, b, c int) [][][]prometheus.Counter {
+	g := make([][][]prometheus.Counter, a)
+	for i := range g {
+		g[i] = make([][]prometheus.Counter, b)
+		for j := range g[i] {
+			g[i][j] = make([]prometheus.Counter, c)
+		}
+	}
+	return g
+}
 
 // index returns the position of v in values, or -1.
 func index[T comparable](values []T, v T) int {
@@ -58,9 +63,13 @@ func index[T comparable](values []T, v T) int {
 // Metrics holds every counter the pipeline records into. Label combinations
 // are resolved once, so recording a line does no label lookup by value.
 type Metrics struct {
-	tokens     [numFamilies][numRoles][numResults]prometheus.Counter
-	mismatches [numGateways][numRoles][numResults]prometheus.Counter
-	suspicious [numFamilies][numRoles][numReasons]prometheus.Counter
+	// The bounded label combinations, created up front, indexed by the
+	// positions of the label values in keys.Families, keys.Roles,
+	// verify.Results, rotation.Reasons and gateways: recording a verdict
+	// hashes no label value.
+	tokens     [][][]prometheus.Counter // family, role, result
+	mismatches [][][]prometheus.Counter // gateway, role, result
+	suspicious [][][]prometheus.Counter // family, role, reason
 
 	linesRead        *prometheus.CounterVec
 	linesNoToken     *prometheus.CounterVec
@@ -136,10 +145,12 @@ type Source struct {
 // combination at zero.
 func New(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
-	if len(keys.Families) != numFamilies || len(keys.Roles) != numRoles || len(verify.Results) != numResults || len(rotation.Reasons) != numReasons {
-		panic("metrics: the label values changed; update the array sizes")
+	m := &Metrics{
+		sources:    map[string]*Source{},
+		tokens:     grid(len(keys.Families), len(keys.Roles), len(verify.Results)),
+		mismatches: grid(len(gateways), len(keys.Roles), len(verify.Results)),
+		suspicious: grid(len(keys.Families), len(keys.Roles), len(rotation.Reasons)),
 	}
-	m := &Metrics{sources: map[string]*Source{}}
 	tokens := f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "tokens_total",
 		Help: "Tokens checked, by token family, signing key role and verdict.",
@@ -157,7 +168,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			for ti, t := range keys.Families {
 				m.tokens[ti][ki][ri] = tokens.WithLabelValues(string(t), string(k), string(r))
 			}
-			for gi, g := range []string{GatewayAccepted, GatewayRejected} {
+			for gi, g := range gateways {
 				m.mismatches[gi][ki][ri] = mismatches.WithLabelValues(g, string(k), string(r))
 			}
 		}
@@ -256,11 +267,7 @@ func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason)
 	}
 	m.tokens[t][k][r].Inc()
 	if gateway, ok := Mismatch(status, v.Result); ok {
-		g := 0
-		if gateway == GatewayRejected {
-			g = 1
-		}
-		m.mismatches[g][k][r].Inc()
+		m.mismatches[index(gateways, gateway)][k][r].Inc()
 	}
 	for _, reason := range reasons {
 		if i := index(rotation.Reasons, reason); i >= 0 {

@@ -63,7 +63,7 @@ func TestToken(t *testing.T) {
 				t.Errorf("suspicious_tokens_total = %v, want 1", got)
 			}
 			var hits []string
-			for gi, g := range []string{GatewayAccepted, GatewayRejected} {
+			for gi, g := range gateways {
 				for ki, key := range keys.Roles {
 					for ri, res := range verify.Results {
 						if testutil.ToFloat64(m.mismatches[gi][ki][ri]) != 0 {
