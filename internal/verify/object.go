@@ -1,17 +1,30 @@
 package verify
 
-// object walks the top-level members of a JSON object. Its input must already
-// have passed json.Valid, so it only finds boundaries and never checks
-// grammar; it is iterative, so nesting depth costs no stack. The bounds checks
-// are kept anyway so that misuse yields "no more members", not a panic.
+import "github.com/jwtwatch/jwtwatch/internal/jsonlex"
+
+// object walks the top-level members of a JSON object with jwtwatch's JSON
+// lexer (internal/jsonlex), validating as it goes: a header or the claims
+// are read and checked in one pass. Nested values are validated without
+// recursion up to encoding/json's depth, so a hostile token costs neither
+// stack nor allocation.
 type object struct {
-	data []byte
-	i    int
+	data  []byte
+	i     int
+	state int
 }
 
-// openObject starts walking data, reporting false when it is not an object.
+// What object.next expects.
+const (
+	objFirst = iota // a member or '}'
+	objNext         // ',' or '}'
+	objEnd          // nothing: the object closed, with only whitespace after it
+	objBad          // nothing: the input is not one JSON object
+)
+
+// openObject starts walking data, reporting false when it does not start
+// as an object.
 func openObject(data []byte) (object, bool) {
-	i := skipSpace(data, 0)
+	i := jsonlex.SkipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
 		return object{}, false
 	}
@@ -19,86 +32,49 @@ func openObject(data []byte) (object, bool) {
 }
 
 // next returns the next member's name (a JSON string, quotes included) and
-// raw value, or more=false at the end of the object.
+// raw value, or more=false at the end of the object or where it stops being
+// valid JSON; valid then tells which.
 func (o *object) next() (name, val []byte, more bool) {
 	d := o.data
-	i := skipSpace(d, o.i)
-	if i < len(d) && d[i] == ',' {
-		i = skipSpace(d, i+1)
+	i := jsonlex.SkipSpace(d, o.i)
+	switch {
+	case o.state != objFirst && o.state != objNext:
+		return nil, nil, false
+	case i < len(d) && d[i] == '}':
+		if jsonlex.SkipSpace(d, i+1) == len(d) {
+			o.state = objEnd
+		} else {
+			o.state = objBad
+		}
+		return nil, nil, false
+	case o.state == objNext:
+		if i >= len(d) || d[i] != ',' {
+			o.state = objBad
+			return nil, nil, false
+		}
+		i = jsonlex.SkipSpace(d, i+1)
 	}
+	o.state = objBad // until the member is read whole
 	if i >= len(d) || d[i] != '"' {
 		return nil, nil, false
 	}
-	end := endOfString(d, i)
+	end, _ := jsonlex.String(d, i)
+	if end < 0 {
+		return nil, nil, false
+	}
 	name = d[i:end]
-	i = skipSpace(d, end)
+	i = jsonlex.SkipSpace(d, end)
 	if i >= len(d) || d[i] != ':' {
 		return nil, nil, false
 	}
-	i = skipSpace(d, i+1)
-	end = endOfValue(d, i)
-	val = d[i:end]
-	o.i = end
-	return name, val, true
+	i = jsonlex.SkipSpace(d, i+1)
+	if end = jsonlex.SkipNested(d, i, 2, jsonlex.StdlibDepth); end < 0 {
+		return nil, nil, false
+	}
+	o.i, o.state = end, objNext
+	return name, d[i:end], true
 }
 
-// skipSpace returns the index of the first non-whitespace byte at or after i.
-func skipSpace(d []byte, i int) int {
-	for i < len(d) {
-		switch d[i] {
-		case ' ', '\t', '\r', '\n':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// endOfString returns the index just past the string starting at d[i] == '"'.
-func endOfString(d []byte, i int) int {
-	for j := i + 1; j < len(d); j++ {
-		switch d[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-	return len(d)
-}
-
-// endOfValue returns the index just past the value starting at d[i].
-func endOfValue(d []byte, i int) int {
-	if i >= len(d) {
-		return len(d)
-	}
-	switch d[i] {
-	case '"':
-		return endOfString(d, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(d); j++ {
-			switch d[j] {
-			case '"':
-				j = endOfString(d, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return len(d)
-	}
-	// A number or a literal.
-	for j := i; j < len(d); j++ {
-		switch d[j] {
-		case ',', '}', ']', ' ', '\t', '\r', '\n':
-			return j
-		}
-	}
-	return len(d)
-}
+// valid reports, once next returned more=false, whether the input was one
+// JSON object, as encoding/json's Valid would say.
+func (o *object) valid() bool { return o.state == objEnd }

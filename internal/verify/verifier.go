@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/base64"
-	"encoding/json"
 	"hash"
 	"math"
 	"slices"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/jwtwatch/jwtwatch/internal/jsonlex"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -578,11 +578,6 @@ func hasLineBreak(b []byte) bool {
 // an HMAC one we know, including any spelling of "none"). ok is false when the
 // header is not a JSON object with a string alg, or carries a non-empty crit.
 func parseHeader(hdr []byte) (alg int, kid []byte, ok bool) {
-	// json.Valid is iterative and caps nesting depth, so hostile input cannot
-	// exhaust the stack; the walk below relies on it for well-formedness.
-	if !json.Valid(hdr) {
-		return -1, nil, false
-	}
 	obj, ok := openObject(hdr)
 	if !ok {
 		return -1, nil, false
@@ -614,7 +609,7 @@ func parseHeader(hdr []byte) (alg int, kid []byte, ok bool) {
 			critBad = !isEmptyArray(val)
 		}
 	}
-	if algRaw == nil || critBad {
+	if !obj.valid() || algRaw == nil || critBad {
 		return -1, nil, false
 	}
 	s, ok := stringBytes(algRaw)
@@ -637,9 +632,6 @@ func parseHeader(hdr []byte) (alg int, kid []byte, ok bool) {
 // recorded in Claims.flaws, for judge. An iss equal to one of known is
 // reused instead of allocating a copy.
 func parseClaims(body []byte, known []string) (c Claims, ok bool) {
-	if !json.Valid(body) {
-		return c, false
-	}
 	obj, ok := openObject(body)
 	if !ok {
 		return c, false
@@ -649,6 +641,9 @@ func parseClaims(body []byte, known []string) (c Claims, ok bool) {
 	for {
 		name, val, more := obj.next()
 		if !more {
+			if !obj.valid() {
+				return Claims{}, false
+			}
 			return c, true
 		}
 		switch string(memberName(name)) {
@@ -763,11 +758,8 @@ func stringBytes(val []byte) ([]byte, bool) {
 	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
 		return inner, true
 	}
-	var s string
-	if err := json.Unmarshal(val, &s); err != nil {
-		return nil, false
-	}
-	return []byte(s), true
+	// object validated the string; Unescape repairs as encoding/json does.
+	return jsonlex.Unescape(nil, inner), true
 }
 
 // memberName returns the unescaped JSON string name, to be matched exactly:
@@ -788,6 +780,6 @@ func isEmptyArray(val []byte) bool {
 	if len(val) == 0 || val[0] != '[' {
 		return false
 	}
-	i := skipSpace(val, 1)
+	i := jsonlex.SkipSpace(val, 1)
 	return i < len(val) && val[i] == ']'
 }
