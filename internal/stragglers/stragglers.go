@@ -97,7 +97,7 @@ type Snapshot struct {
 }
 
 // Top returns the clients, surest heaviest first: by the guaranteed count
-// (Count-Error), then by Count, then most recent first.
+// (Count-Error), then by Count, then most recent first, then by client.
 func (s *Sketch) Top() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -106,9 +106,91 @@ func (s *Sketch) Top() Snapshot {
 		snap.Clients = append(snap.Clients, Entry{Client: it.Client, Token: it.token, Count: it.count, Error: it.err, LastSeen: it.last})
 	}
 	slices.SortFunc(snap.Clients, func(a, b Entry) int {
-		return cmp.Or(cmp.Compare(b.Count-b.Error, a.Count-a.Error), cmp.Compare(b.Count, a.Count), b.LastSeen.Compare(a.LastSeen))
+		return cmp.Or(cmp.Compare(b.Count-b.Error, a.Count-a.Error), cmp.Compare(b.Count, a.Count), b.LastSeen.Compare(a.LastSeen),
+			compareKeys(key{a.Token, a.Client}, key{b.Token, b.Client}))
 	})
 	return snap
+}
+
+// Merge adds the counts of another sketch, given by its snapshot, as the
+// mergeable Space-Saving summaries of Agarwal et al. (2012) do: counts and
+// errors add; a client one side does not hold, when that side is full,
+// may have been counted there up to that side's least count, which is
+// added to its count and its error. The heaviest k are kept. When neither
+// side was full and together they hold at most k clients, the result is
+// exactly the sketch of both streams.
+func (s *Sketch) Merge(o Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	floor := func(full bool, least uint64) uint64 {
+		if full {
+			return least
+		}
+		return 0
+	}
+	mine := floor(len(s.h) >= s.k, s.least())
+	theirs := uint64(0)
+	if len(o.Clients) >= o.Capacity && o.Capacity > 0 {
+		theirs = o.Clients[0].Count
+		for _, e := range o.Clients {
+			theirs = min(theirs, e.Count)
+		}
+	}
+	seen := map[key]bool{}
+	for _, e := range o.Clients {
+		k := key{token: e.Token, Client: e.Client}
+		seen[k] = true
+		if it, ok := s.items[k]; ok {
+			it.count += e.Count
+			it.err += e.Error
+			it.last = later(it.last, e.LastSeen)
+			continue
+		}
+		it := &item{key: k, count: e.Count + mine, err: e.Error + mine, last: e.LastSeen}
+		s.items[k] = it
+		s.h = append(s.h, it)
+	}
+	for k, it := range s.items {
+		if !seen[k] {
+			it.count += theirs
+			it.err += theirs
+		}
+	}
+	s.total += o.Observed
+	// Keep the k heaviest: most counted first, then the surest, then by
+	// client, so that the choice does not depend on map order.
+	slices.SortFunc(s.h, func(a, b *item) int {
+		return cmp.Or(cmp.Compare(b.count, a.count), cmp.Compare(a.err, b.err), compareKeys(a.key, b.key))
+	})
+	for _, it := range s.h[min(len(s.h), s.k):] {
+		delete(s.items, it.key)
+	}
+	s.h = s.h[:min(len(s.h), s.k)]
+	for i, it := range s.h {
+		it.index = i
+	}
+	heap.Init(&s.h)
+}
+
+// least is the smallest count held; 0 when empty.
+func (s *Sketch) least() uint64 {
+	if len(s.h) == 0 {
+		return 0
+	}
+	return s.h[0].count
+}
+
+func compareKeys(a, b key) int {
+	return cmp.Or(strings.Compare(a.token, b.token), strings.Compare(a.Subject, b.Subject), strings.Compare(a.ClientID, b.ClientID),
+		strings.Compare(a.UserAgent, b.UserAgent), strings.Compare(a.Address, b.Address))
+}
+
+// Restore returns a sketch of capacity snap.Capacity holding what snap
+// holds, as Merge would into an empty sketch.
+func Restore(snap Snapshot) *Sketch {
+	s := New(snap.Capacity)
+	s.Merge(snap)
+	return s
 }
 
 // Reset forgets everything, for a new rotation.

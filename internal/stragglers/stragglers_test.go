@@ -2,6 +2,7 @@ package stragglers
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -102,5 +103,54 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if got := s.Top().Observed; got != 4000 {
 		t.Errorf("observed = %d, want 4000", got)
+	}
+}
+
+// TestMergeExactWhileRoomy splits a stream over two sketches with room for
+// every client and checks that merging them gives the sketch of the whole
+// stream, and that a full sketch merges with its overcount stated.
+func TestMergeExactWhileRoomy(t *testing.T) {
+	at := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	whole, a, b := New(10), New(10), New(10)
+	for i := range 40 {
+		c := Client{Subject: fmt.Sprintf("u%d", i%7), Address: "10.0.0.1"}
+		when := at.Add(time.Duration(i) * time.Minute)
+		whole.Observe("access", c, when)
+		if i < 25 {
+			a.Observe("access", c, when)
+		} else {
+			b.Observe("access", c, when)
+		}
+	}
+	a.Merge(b.Top())
+	if got, want := a.Top(), whole.Top(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("merged %+v\nwhole %+v", got, want)
+	}
+	if r := Restore(whole.Top()); !reflect.DeepEqual(r.Top(), whole.Top()) {
+		t.Fatal("Restore changed the sketch")
+	}
+
+	// Full on both sides: the counts stay upper bounds, Count-Error lower
+	// bounds, of the true counts.
+	truth := map[string]uint64{}
+	x, y := New(3), New(3)
+	for i := range 60 {
+		sub := fmt.Sprintf("u%d", (i*i)%8)
+		truth[sub]++
+		if i%2 == 0 {
+			x.Observe("access", Client{Subject: sub}, at)
+		} else {
+			y.Observe("access", Client{Subject: sub}, at)
+		}
+	}
+	x.Merge(y.Top())
+	snap := x.Top()
+	if snap.Observed != 60 || len(snap.Clients) != 3 {
+		t.Fatalf("observed %d, %d clients", snap.Observed, len(snap.Clients))
+	}
+	for _, e := range snap.Clients {
+		if n := truth[e.Subject]; e.Count < n || e.Count-e.Error > n {
+			t.Errorf("%s: count %d error %d, true count %d", e.Subject, e.Count, e.Error, n)
+		}
 	}
 }
