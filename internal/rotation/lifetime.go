@@ -106,3 +106,20 @@ func lifetimeOf(iat, exp time.Time) time.Duration {
 	}
 	return d + ns
 }
+
+// follow merges the lifetimes of the same key's tokens seen after l's
+// (another shard of one scan): the result is what observe would have made
+// of both streams in turn. A token has one lifetime, so when the longest
+// of both is the same token's, only the others' second longest counts.
+func (l *lifetimes) follow(o lifetimes) {
+	switch {
+	case o.longest > l.longest:
+		*l = lifetimes{longest: o.longest, longestToken: o.longestToken, second: max(o.second, l.longest)}
+	case o.longest < l.longest:
+		l.second = max(l.second, o.longest)
+	case o.longestToken != l.longestToken:
+		l.second = l.longest // two different tokens reach it
+	default:
+		l.second = max(l.second, o.second)
+	}
+}

@@ -315,32 +315,18 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var reasons []Reason
-	c := v.Claims
-	old := v.Key == keys.Previous || v.Key == keys.Retired
-	if r, ok := t.rotations[v.Token]; ok && old && !at.Before(r.Started) {
-		switch {
-		case c.IssuedAt.IsZero():
-			reasons = append(reasons, NoIssuedAt)
-		case c.IssuedAt.After(r.Started.Add(t.policy.Skew)):
-			reasons = append(reasons, IssuedAfterRotation)
-		}
+	var started time.Time
+	if r, ok := t.rotations[v.Token]; ok {
+		started = r.Started
 	}
+	reasons := t.policy.Suspicions(nil, v, started, at)
+	c := v.Claims
 	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()
 	if hasLifetime {
 		lifetime = lifetimeOf(c.IssuedAt, c.ExpiresAt)
 	}
-	if t.policy.MaxLifetime > 0 && (!hasLifetime || lifetime > t.policy.MaxLifetime) {
-		reasons = append(reasons, LifetimeExceedsPolicy)
-	}
-	if !c.IssuedAt.IsZero() && c.IssuedAt.After(at.Add(t.policy.Skew)) {
-		reasons = append(reasons, IssuedInFuture)
-	}
 	if v.Result != verify.Valid {
 		return reasons
-	}
-	if v.Key == keys.Next {
-		reasons = append(reasons, SignedWithNextKey)
 	}
 	s := t.state(keyID{v.Token, v.Fingerprint})
 	if at.After(s.lastValid) {
@@ -361,6 +347,37 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 		}
 	}
 	return reasons
+}
+
+// Suspicions appends to dst the reasons a token verified by a loaded key is
+// suspicious, seen at time at (the line's own time); started is when its
+// family's rotation started, zero when unknown (then issued_after_rotation
+// and no_issued_at cannot be told). It is what Observe checks, for callers
+// that keep no tracker (jwtwatch scan).
+func (p Policy) Suspicions(dst []Reason, v verify.Verdict, started, at time.Time) []Reason {
+	if v.Key == keys.None || v.Fingerprint == "" {
+		return dst
+	}
+	c := v.Claims
+	old := v.Key == keys.Previous || v.Key == keys.Retired
+	if !started.IsZero() && old && !at.Before(started) {
+		switch {
+		case c.IssuedAt.IsZero():
+			dst = append(dst, NoIssuedAt)
+		case c.IssuedAt.After(started.Add(p.Skew)):
+			dst = append(dst, IssuedAfterRotation)
+		}
+	}
+	if p.MaxLifetime > 0 && (c.IssuedAt.IsZero() || c.ExpiresAt.IsZero() || lifetimeOf(c.IssuedAt, c.ExpiresAt) > p.MaxLifetime) {
+		dst = append(dst, LifetimeExceedsPolicy)
+	}
+	if !c.IssuedAt.IsZero() && c.IssuedAt.After(at.Add(p.Skew)) {
+		dst = append(dst, IssuedInFuture)
+	}
+	if v.Key == keys.Next && v.Result == verify.Valid {
+		dst = append(dst, SignedWithNextKey)
+	}
+	return dst
 }
 
 // newSketch returns an empty distinct-subject sketch. It is dense from the
@@ -563,6 +580,33 @@ func (t *Tracker) hasLoaded(f keys.Family, r keys.Role) bool {
 		}
 	}
 	return false
+}
+
+// Merge adds to t what o observed, as if t had observed o's lines after its
+// own: for each key, the later last valid use, the later max expiry and
+// use without expiry, the union of the subjects, the lifetimes of both
+// streams. It is how the shards of one scan combine (jwtwatch scan); the
+// rotations and the loaded keys stay t's.
+func (t *Tracker) Merge(o *Tracker) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, os := range o.keys {
+		s, ok := t.keys[id]
+		if !ok {
+			s = &keyState{subjects: newSketch()}
+			t.keys[id] = s
+		}
+		if err := s.subjects.Merge(os.subjects); err != nil {
+			return fmt.Errorf("subject sketch of %s key %s: %w", id.family, id.fingerprint, err)
+		}
+		s.lastValid, s.maxExpiry = later(s.lastValid, os.lastValid), later(s.maxExpiry, os.maxExpiry)
+		s.withoutExpiry, s.currentSince = later(s.withoutExpiry, os.withoutExpiry), later(s.currentSince, os.currentSince)
+		s.unloaded = later(s.unloaded, os.unloaded)
+		s.lifetimes.follow(os.lifetimes)
+	}
+	return nil
 }
 
 // Snapshot returns the state to persist.

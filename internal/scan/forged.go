@@ -12,7 +12,7 @@ import (
 // forgedStats accumulates Forged: tokens with a bad signature or a refused
 // algorithm.
 type forgedStats struct {
-	f       Forged
+	f       Forged // the running totals; its lists are made by report
 	hours   map[int64]*ForgedHour
 	sources *sources
 }
@@ -27,12 +27,7 @@ func (f *forgedStats) observe(r verify.Result, seen time.Time, d parse.Details) 
 	}
 	f.f.FirstSeen, f.f.LastSeen = earliest(f.f.FirstSeen, seen), latest(f.f.LastSeen, seen)
 	if !seen.IsZero() {
-		h := hourOf(seen)
-		fh := f.hours[h]
-		if fh == nil {
-			fh = &ForgedHour{Hour: time.Unix(h, 0).UTC()}
-			f.hours[h] = fh
-		}
+		fh := f.hour(hourOf(seen))
 		fh.Requests++
 		if r == verify.AlgRejected {
 			fh.AlgRejected++
@@ -49,15 +44,29 @@ func (f *forgedStats) observe(r verify.Result, seen time.Time, d parse.Details) 
 	f.sources.add(d, seen)
 }
 
+func (f *forgedStats) hour(h int64) *ForgedHour {
+	fh := f.hours[h]
+	if fh == nil {
+		fh = &ForgedHour{Hour: time.Unix(h, 0).UTC()}
+		f.hours[h] = fh
+	}
+	return fh
+}
+
 func (f *forgedStats) report(n int) Forged {
 	out := f.f
-	out.Timeline = make([]ForgedHour, 0, len(f.hours))
-	for _, h := range f.hours {
-		out.Timeline = append(out.Timeline, *h)
-	}
-	slices.SortFunc(out.Timeline, func(a, b ForgedHour) int { return a.Hour.Compare(b.Hour) })
+	out.Timeline = f.timeline()
 	out.Clients, out.UserAgents = top(n, clientAddress, f.sources.clients), top(n, clientAgent, f.sources.agents)
 	return out
+}
+
+func (f *forgedStats) timeline() []ForgedHour {
+	t := make([]ForgedHour, 0, len(f.hours))
+	for _, h := range f.hours {
+		t = append(t, *h)
+	}
+	slices.SortFunc(t, func(a, b ForgedHour) int { return a.Hour.Compare(b.Hour) })
+	return t
 }
 
 // sortHours orders a timeline.

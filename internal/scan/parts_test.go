@@ -55,8 +55,8 @@ func TestTop(t *testing.T) {
 }
 
 func TestClaimNorm(t *testing.T) {
-	full := uint8(claimSub | claimIss | claimIat | claimExp)
-	norm := func(shapes map[uint8]int) claimNorm {
+	full := claimSet(claimSub | claimIss | claimIat | claimExp)
+	norm := func(shapes map[claimSet]int) claimNorm {
 		var n claimNorm
 		for s, c := range shapes {
 			for range c {
@@ -68,21 +68,21 @@ func TestClaimNorm(t *testing.T) {
 	tests := []struct {
 		name     string
 		norm     claimNorm
-		shape    uint8
-		want     uint8
+		shape    claimSet
+		want     claimSet
 		wantText string
 	}{
-		{"usual", norm(map[uint8]int{full: 100}), full, 0, ""},
-		{"missing exp and iat", norm(map[uint8]int{full: 99, claimSub | claimIss: 1}), claimSub | claimIss, claimIat | claimExp,
+		{"usual", norm(map[claimSet]int{full: 100}), full, 0, ""},
+		{"missing exp and iat", norm(map[claimSet]int{full: 99, claimSub | claimIss: 1}), claimSub | claimIss, claimIat | claimExp,
 			"no iat (99% of access tokens have one), no exp (99% of access tokens have one)"},
-		{"no sub", norm(map[uint8]int{full: 99, full &^ claimSub: 1}), full &^ claimSub, claimSub, "no sub (99% of access tokens have one)"},
-		{"an extra nbf is not judged", norm(map[uint8]int{full: 99, full | claimNbf: 1}), full | claimNbf, 0, ""},
-		{"a missing client id is not judged", norm(map[uint8]int{full | claimClient: 99, full: 1}), full, 0, ""},
-		{"at the threshold", norm(map[uint8]int{full: 95, claimSub | claimIss: 5}), claimSub | claimIss, claimIat | claimExp,
+		{"no sub", norm(map[claimSet]int{full: 99, full &^ claimSub: 1}), full &^ claimSub, claimSub, "no sub (99% of access tokens have one)"},
+		{"an extra nbf is not judged", norm(map[claimSet]int{full: 99, full | claimNbf: 1}), full | claimNbf, 0, ""},
+		{"a missing client id is not judged", norm(map[claimSet]int{full | claimClient: 99, full: 1}), full, 0, ""},
+		{"at the threshold", norm(map[claimSet]int{full: 95, claimSub | claimIss: 5}), claimSub | claimIss, claimIat | claimExp,
 			"no iat (95% of access tokens have one), no exp (95% of access tokens have one)"},
-		{"below the threshold", norm(map[uint8]int{full: 94, claimSub | claimIss: 6}), claimSub | claimIss, 0, ""},
-		{"too few tokens to tell", norm(map[uint8]int{full: 18, claimSub: 1}), claimSub, 0, ""},
-		{"a common variation is usual", norm(map[uint8]int{full: 80, full | claimNbf: 20}), full | claimNbf, 0, ""},
+		{"below the threshold", norm(map[claimSet]int{full: 94, claimSub | claimIss: 6}), claimSub | claimIss, 0, ""},
+		{"too few tokens to tell", norm(map[claimSet]int{full: 18, claimSub: 1}), claimSub, 0, ""},
+		{"a common variation is usual", norm(map[claimSet]int{full: 80, full | claimNbf: 20}), full | claimNbf, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

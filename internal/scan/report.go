@@ -36,6 +36,10 @@ type Report struct {
 	Lifetimes []FamilyLifetime `json:"lifetimes"`
 	Key       *KeyReport       `json:"key,omitempty"`
 	Forged    Forged           `json:"forged"`
+	// State is what the report is made from, in a form that merges with
+	// the state of other scans (Merge, jwtwatch scan --merge). It holds no
+	// token and no subject, only their one-way fingerprints and hashes.
+	State *State `json:"state,omitempty"`
 }
 
 // Input is one scanned file (or stdin).
@@ -117,11 +121,13 @@ type KeyStats struct {
 	Results     Counts      `json:"results"`
 	// Suspicious counts requests whose token verifies but has a suspicion reason.
 	Suspicious int64 `json:"suspicious"`
-	// Subjects is the number of distinct sub claims of verifying tokens
-	// (a HyperLogLog estimate: exact for small numbers, ~1% off for large).
-	Subjects  uint64    `json:"subjects"`
-	FirstSeen time.Time `json:"first_seen,omitzero"`
-	LastSeen  time.Time `json:"last_seen,omitzero"`
+	// Subjects is the number of distinct sub claims of verifying tokens:
+	// exact up to distinct.Bound of them, then a HyperLogLog estimate whose
+	// relative standard error SubjectsError states (0 when exact).
+	Subjects      uint64    `json:"subjects"`
+	SubjectsError float64   `json:"subjects_error"`
+	FirstSeen     time.Time `json:"first_seen,omitzero"`
+	LastSeen      time.Time `json:"last_seen,omitzero"`
 	// LongestLifetime is the longest exp - iat, in seconds, of a valid
 	// token the key signed that raised no suspicion; 0 if none.
 	LongestLifetime float64 `json:"longest_lifetime_seconds"`
@@ -184,12 +190,11 @@ type KeyReport struct {
 	// Suspicions has one row per reason (per unusual claim set for
 	// unusual_claims), in the order of rotation.Reasons.
 	Suspicions []Suspicion `json:"suspicions"`
-	// SuspiciousTokens lists distinct suspicious tokens, up to
-	// MaxSuspiciousTokens; SuspiciousTokensOmitted counts the requests of
-	// the rest. Whether a claim set is unusual is settled at the end of the
-	// pass; until the family's usual claims are established (its first
-	// minNormSample tokens) unusual ones are counted but not listed here or
-	// among the clients and user agents.
+	// SuspiciousTokens lists distinct suspicious tokens: up to
+	// MaxSuspiciousTokens with a rotation reason, in the order first seen,
+	// and up to as many per unusual claim set; SuspiciousTokensOmitted
+	// counts the requests of the rest. Whether a claim set is unusual is
+	// settled once every line (every shard) is in.
 	SuspiciousTokens        []SuspiciousToken `json:"suspicious_tokens"`
 	SuspiciousTokensOmitted int64             `json:"suspicious_tokens_omitted"`
 	// SuspiciousClients and SuspiciousUserAgents are the top sources of

@@ -19,12 +19,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
-	"github.com/axiomhq/hyperloglog"
-
+	"github.com/jwtwatch/jwtwatch/internal/cache"
+	"github.com/jwtwatch/jwtwatch/internal/distinct"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/lines"
 	"github.com/jwtwatch/jwtwatch/internal/parse"
@@ -32,7 +34,8 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
 
-// MaxSuspiciousTokens bounds KeyReport.SuspiciousTokens.
+// MaxSuspiciousTokens bounds the suspicious tokens a report lists: so many
+// with a rotation reason, and so many per unusual claim set.
 const MaxSuspiciousTokens = 1000
 
 // topSize is how many values each client or user-agent sketch keeps,
@@ -45,6 +48,8 @@ var (
 	ErrNoSuchKey = errors.New("no loaded key matches")
 	ErrInput     = errors.New("cannot read input")
 	ErrFormat    = errors.New("invalid log format")
+	ErrState     = errors.New("invalid scan state")
+	ErrMerge     = errors.New("reports do not merge")
 	errNotGzip   = errors.New("named .gz but not gzip")
 )
 
@@ -76,21 +81,28 @@ type Options struct {
 }
 
 // Scanner accumulates one report over any number of inputs. Read is not
-// safe for concurrent use; Progress is.
+// safe for concurrent use; Progress is. Scanners of the same Options merge
+// (Merge): several scan shards of one log, in order, in parallel or on other
+// machines (through the JSON report), give the report one scan over all of
+// them gives.
 type Scanner struct {
 	o        Options
 	parser   *parse.Parser
 	verifier *verify.Verifier
-	tracker  *rotation.Tracker
+	verdicts *cache.Cache
+	tracker  *rotation.Tracker         // the suspicion checks, and the lifetimes the tokens show
+	keys     []KeyRef                  // the loaded keys, in set order
+	started  map[keys.Family]time.Time // rotation starts
 	now      time.Time
+	merged   *Config // the Config of a scanner made from a report (FromReport)
 
-	readLines, readBytes atomic.Int64 // for Progress
+	meter *meter // for Progress; shared by the scanners of a parallel scan
 
 	inputs      []Input
 	lines       Lines
 	first, last time.Time
 	groups      []*group
-	norms       map[keys.Family]*claimNorm // claims of verifying tokens, so far
+	norms       map[keys.Family]*claimNorm // claims of verifying tokens
 	sel         *selection                 // nil without --key
 	forged      forgedStats
 }
@@ -98,7 +110,7 @@ type Scanner struct {
 // group is the running KeyStats of one key.
 type group struct {
 	stats    KeyStats
-	subjects *hyperloglog.Sketch
+	subjects distinct.Set
 	clean    shapeCounts // claim sets of verifying tokens without a reason
 }
 
@@ -118,32 +130,36 @@ func New(o Options) (*Scanner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
+	started := map[keys.Family]time.Time{}
 	snap := rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{}}
 	for _, r := range o.Rotations {
 		if k, ok := o.Keys.Find(r.Token, keys.Current); ok && !r.Started.IsZero() {
+			started[r.Token] = r.Started.UTC()
 			snap.Rotations[r.Token] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: r.Started.UTC()}
 		}
 	}
 	vo := o.Verify
-	vo.Rotations = map[keys.Family]time.Time{}
-	for f, r := range snap.Rotations {
-		vo.Rotations[f] = r.Started
-	}
+	vo.Rotations = started
 	s := &Scanner{
 		o:        o,
 		parser:   p,
 		verifier: verify.New(o.Keys, vo),
+		verdicts: cache.New(cache.DefaultSize),
+		started:  started,
 		now:      o.Now().UTC(),
 		norms:    map[keys.Family]*claimNorm{},
+		meter:    &meter{},
 	}
-	// The tracker is used for its suspicion checks only. SetKeys is not
-	// called: it would start a rotation "now" for a family whose start is
-	// unknown, and issued_after_rotation would then mean nothing.
+	// The tracker is used for its suspicion checks and lifetimes only.
+	// SetKeys is not called: it would start a rotation "now" for a family
+	// whose start is unknown, and issued_after_rotation would then mean
+	// nothing.
 	if s.tracker, err = rotation.New(o.Policy, func() time.Time { return s.now }, snap); err != nil {
 		return nil, err
 	}
 	for _, k := range o.Keys.Keys {
 		s.groups = append(s.groups, newGroup(k.Family, k.Role, k.Fingerprint))
+		s.keys = append(s.keys, KeyRef{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint})
 	}
 	s.groups = append(s.groups, newGroup(keys.Unknown, keys.None, ""))
 	if o.Select != "" {
@@ -158,7 +174,7 @@ func New(o Options) (*Scanner, error) {
 }
 
 func newGroup(f keys.Family, r keys.Role, fp string) *group {
-	return &group{stats: KeyStats{Token: f, Key: r, Fingerprint: fp}, subjects: hyperloglog.New14()}
+	return &group{stats: KeyStats{Token: f, Key: r, Fingerprint: fp}}
 }
 
 // match resolves --key against the loaded keys.
@@ -182,21 +198,35 @@ type Progress struct {
 	Bytes int64 // bytes read from the inputs (compressed size for gzip)
 }
 
+// meter counts what scanners read, for Progress.
+type meter struct{ lines, bytes atomic.Int64 }
+
+func (m *meter) progress() Progress { return Progress{Lines: m.lines.Load(), Bytes: m.bytes.Load()} }
+
 // Progress may be called from another goroutine while Read runs.
-func (s *Scanner) Progress() Progress {
-	return Progress{Lines: s.readLines.Load(), Bytes: s.readBytes.Load()}
-}
+func (s *Scanner) Progress() Progress { return s.meter.progress() }
 
 // Read scans one input to its end; gzip is detected by its magic bytes.
 // name labels the input in the report.
 func (s *Scanner) Read(name string, r io.Reader) error {
-	src, gz, closeSrc, err := source(r, &s.readBytes)
+	src, gz, closeSrc, err := source(r, &s.meter.bytes)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	s.inputs = append(s.inputs, Input{Name: name, Gzip: gz})
-	in := &s.inputs[len(s.inputs)-1]
-	lr := lines.New(src, s.o.MaxLineBytes)
+	if err := s.read(&s.inputs[len(s.inputs)-1], lines.New(src, s.o.MaxLineBytes)); err != nil {
+		return err
+	}
+	if err := closeSrc(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// read scans the lines of lr into the input in.
+func (s *Scanner) read(in *Input, lr *lines.Reader) error {
+	unmetered := int64(0)
+	defer func() { s.meter.lines.Add(unmetered) }()
 	for {
 		line, tooLong, err := lr.Next()
 		if err == io.EOF {
@@ -207,12 +237,13 @@ func (s *Scanner) Read(name string, r io.Reader) error {
 			err = nil
 		}
 		if err != nil {
-			return fmt.Errorf("%s: line %d: %w", name, in.Lines+1, err)
+			return fmt.Errorf("%s: line %d: %w", in.Name, in.Lines+1, err)
 		}
 		in.Lines++
 		s.lines.Read++
-		if s.lines.Read%1024 == 0 {
-			s.readLines.Store(s.lines.Read)
+		if unmetered++; unmetered == 1024 {
+			s.meter.lines.Add(unmetered)
+			unmetered = 0
 		}
 		if tooLong {
 			s.lines.TooLong++
@@ -220,19 +251,18 @@ func (s *Scanner) Read(name string, r io.Reader) error {
 		}
 		s.line(in, line)
 	}
-	s.readLines.Store(s.lines.Read)
-	if err := closeSrc(); err != nil {
-		return fmt.Errorf("%s: %w", name, err)
-	}
 	return nil
 }
 
-// line sends one line through parse → verify → rotation, as the sidecar
-// does, and into the report.
+// line sends one line through parse → verify → suspicion checks, as the
+// sidecar does, and into the report. b is valid until the next line only:
+// nothing of it is kept.
 func (s *Scanner) line(in *Input, b []byte) {
-	obs, err := s.parser.Parse(b)
+	// Parsing only reads the line, and the token it returns is used (and
+	// copied, by the cache) before the next line is read.
+	obs, err := s.parser.ParseString(unsafe.String(unsafe.SliceData(b), len(b)))
 	switch {
-	case errors.Is(err, parse.ErrNoToken):
+	case err == parse.ErrNoToken: // the parser returns the bare sentinels
 		s.lines.WithoutToken++
 		return
 	case err != nil:
@@ -255,28 +285,27 @@ func (s *Scanner) line(in *Input, b []byte) {
 	if timed {
 		s.first, s.last = earliest(s.first, at), latest(s.last, at)
 	}
-	v := s.verifier.Check(obs.Token, at)
+	v, _ := s.verdicts.Check(s.verifier, obs.Token, at)
 	reasons := s.tracker.Observe(v, at)
 
 	seen := time.Time{}
 	if timed {
 		seen = at
 	}
-	shape, hasShape := claimSet(v)
+	shape, hasShape := claimsOf(v)
 	g := s.group(v)
 	g.stats.Requests++
 	g.stats.Results.add(v.Result)
 	g.stats.FirstSeen, g.stats.LastSeen = earliest(g.stats.FirstSeen, seen), latest(g.stats.LastSeen, seen)
 	if v.Key != keys.None && v.Claims.Subject != "" {
-		g.subjects.Insert([]byte(v.Claims.Subject))
+		g.subjects.Add(v.Claims.Subject)
 	}
 	switch {
 	case len(reasons) > 0:
 		g.stats.Suspicious++
 	case hasShape:
-		g.clean.add(v.Token, shape)
+		g.clean.add(v.Token, shape, 1)
 	}
-	unusual := false // as far as the tokens so far tell
 	if hasShape {
 		n := s.norms[v.Token]
 		if n == nil {
@@ -284,7 +313,6 @@ func (s *Scanner) line(in *Input, b []byte) {
 			s.norms[v.Token] = n
 		}
 		n.add(shape)
-		unusual = n.deviation(shape) != 0
 	}
 
 	switch {
@@ -292,7 +320,7 @@ func (s *Scanner) line(in *Input, b []byte) {
 		s.forged.observe(v.Result, seen, s.parser.Details(b))
 	case s.sel != nil && s.sel.selects(v):
 		s.sel.observe(observation{
-			v: v, reasons: reasons, seen: seen, shape: shape, hasShape: hasShape, unusual: unusual,
+			v: v, reasons: reasons, seen: seen, shape: shape, hasShape: hasShape,
 			token: obs.Token, in: in.Name, line: in.Lines, raw: b, parser: s.parser,
 		})
 	}
@@ -310,7 +338,8 @@ func (s *Scanner) group(v verify.Verdict) *group {
 	return g
 }
 
-// Report assembles the report of everything read so far.
+// Report assembles the report of everything read so far, with the state
+// that lets it merge with others.
 func (s *Scanner) Report() Report {
 	r := Report{
 		Inputs:    append([]Input(nil), s.inputs...),
@@ -326,7 +355,7 @@ func (s *Scanner) Report() Report {
 		r.Inputs = []Input{}
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
-		if _, ok := s.o.Keys.Find(f, keys.Current); !ok {
+		if !slices.ContainsFunc(s.keys, func(k KeyRef) bool { return k.Token == f && k.Key == keys.Current }) {
 			continue
 		}
 		rs := RotationStart{Token: f}
@@ -346,16 +375,12 @@ func (s *Scanner) Report() Report {
 	}
 	for _, g := range s.groups {
 		ks := g.stats
-		ks.Subjects = g.subjects.Estimate()
+		ks.Subjects, ks.SubjectsError = g.subjects.Count(), g.subjects.Error()
 		if ks.Fingerprint != "" {
 			kr := s.tracker.Key(keys.Key{Family: ks.Token, Role: ks.Key, Fingerprint: ks.Fingerprint})
 			ks.LongestLifetime, ks.WithoutExpiry = kr.Longest.Seconds(), kr.WithoutExpiry
 		}
-		for _, c := range g.clean {
-			if norms[c.family].deviation(c.shape) != 0 {
-				ks.Suspicious += c.n
-			}
-		}
+		ks.Suspicious += g.clean.unusual(norms)
 		r.Keys = append(r.Keys, ks)
 	}
 	r.Lifetimes = []FamilyLifetime{}
@@ -367,6 +392,7 @@ func (s *Scanner) Report() Report {
 		r.Key = &kr
 	}
 	r.Forged = s.forged.report(s.o.Top)
+	r.State = s.state()
 	return r
 }
 
@@ -376,7 +402,8 @@ func (s *Scanner) Report() Report {
 func (s *Scanner) lifetime(rs RotationStart) FamilyLifetime {
 	lt := s.tracker.Lifetime(rs.Token)
 	fl := FamilyLifetime{Token: rs.Token, StillValid: StillValidUnknown, LongestLifetime: lt.Seconds(), PolicyLifetime: s.o.Policy.MaxLifetime.Seconds()}
-	if prev, ok := s.o.Keys.Find(rs.Token, keys.Previous); ok && !s.tracker.Key(prev).WithoutExpiry.IsZero() {
+	if i := slices.IndexFunc(s.keys, func(k KeyRef) bool { return k.Token == rs.Token && k.Key == keys.Previous }); i >= 0 &&
+		!s.tracker.Key(keys.Key{Family: rs.Token, Role: keys.Previous, Fingerprint: s.keys[i].Fingerprint}).WithoutExpiry.IsZero() {
 		fl.Never, fl.StillValid = true, StillValidYes
 		return fl
 	}

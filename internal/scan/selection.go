@@ -2,9 +2,7 @@ package scan
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
@@ -14,23 +12,31 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
 
-// selection accumulates the KeyReport of the keys --key selects.
+// selection accumulates the KeyReport of the keys --key selects. Every
+// part of it merges (merge.go): sums add, first and last times take the
+// earlier and the later, the first sighting of a suspicion the earlier
+// shard's on a tie, as one pass would have kept.
 type selection struct {
 	r        KeyReport // running totals
 	top      int
 	hours    map[int64]*hourStat
 	subjects map[subjectKey]*subjectStat
 	reasons  map[rotation.Reason]*suspicionStat
-	// shapes holds, per claim set, the tokens without a rotation reason:
-	// whether a claim set is unusual is known only at the end of the pass.
-	shapes  map[familyShape]*suspicionStat
-	tokens  map[string]*tokenStat
-	sources *sources // of suspicious requests
+	// shapes holds, per claim set that may turn out unusual, the requests
+	// of verifying tokens without a rotation reason: whether a claim set is
+	// unusual is known only once every shard is in.
+	shapes map[familyShape]*suspicionStat
+	// tokens are the suspicious tokens, by fingerprint, in the order first
+	// seen, up to MaxSuspiciousTokens; candidates, per claim set, the
+	// tokens that are suspicious if their claim set turns out unusual.
+	tokens     tokenList
+	candidates map[familyShape]*tokenList
+	sources    *sources // of suspicious requests
 }
 
 type hourStat struct {
 	Hour
-	clean shapeCounts
+	Clean shapeCounts `json:"clean,omitempty"`
 }
 
 type subjectKey struct {
@@ -40,35 +46,72 @@ type subjectKey struct {
 
 type subjectStat struct {
 	Subject
-	clean shapeCounts
+	Clean shapeCounts `json:"clean,omitempty"`
 }
 
 type familyShape struct {
 	family keys.Family
-	shape  uint8
+	shape  claimSet
 }
 
 // suspicionStat is one row of Suspicions in the making.
 type suspicionStat struct {
-	n               int64
-	first, earliest sighting
-	evidence        time.Time // of earliest
-	has             bool
-	// sources of a claim set's requests while it looked unusual (nil until
-	// then).
-	sources *sources
+	N        int64     `json:"n"`
+	First    sighting  `json:"first"`
+	Earliest sighting  `json:"earliest"`
+	Evidence time.Time `json:"evidence,omitzero"` // of Earliest
+	// Sources are the clients and user agents of the requests: for a
+	// claim set, in case it turns out unusual.
+	Sources *sources `json:"sources,omitempty"`
 }
 
-// sighting is a Sighting with its claim set.
-type sighting struct {
-	Sighting
-	shape uint8
+// sighting is a Sighting; its Claims are its claim set.
+type sighting = Sighting
+
+func (sg Sighting) claims() claimSet {
+	var s claimSet
+	for _, n := range sg.Claims {
+		if i := slices.Index(claimNameList[:], n); i >= 0 {
+			s |= 1 << i
+		}
+	}
+	return s
 }
+
+// has reports whether the stat has a sighting yet.
+func (st *suspicionStat) has() bool { return st.N > 0 }
 
 type tokenStat struct {
 	SuspiciousToken
-	reasons []rotation.Reason
-	shape   uint8
+	Claims  claimSet          `json:"claims"`
+	reasons []rotation.Reason // SuspiciousToken.Reasons is filled by the report
+}
+
+// tokenList is a bounded set of tokens in the order first seen; Omitted
+// counts the requests of tokens beyond the bound.
+type tokenList struct {
+	byPrint map[string]*tokenStat
+	order   []*tokenStat
+	Omitted int64
+}
+
+// get returns the entry of fingerprint fp, adding one made by mk when there
+// is room; nil when the list is full (the request is then counted omitted).
+func (l *tokenList) get(fp string, mk func() *tokenStat) *tokenStat {
+	if t := l.byPrint[fp]; t != nil {
+		return t
+	}
+	if len(l.order) >= MaxSuspiciousTokens {
+		l.Omitted++
+		return nil
+	}
+	if l.byPrint == nil {
+		l.byPrint = map[string]*tokenStat{}
+	}
+	t := mk()
+	l.byPrint[fp] = t
+	l.order = append(l.order, t)
+	return t
 }
 
 // observation is one selected request.
@@ -76,28 +119,25 @@ type observation struct {
 	v        verify.Verdict
 	reasons  []rotation.Reason
 	seen     time.Time // zero when the line has no time
-	shape    uint8
+	shape    claimSet
 	hasShape bool
-	// unusual says the claim set deviates from the family's tokens so far;
-	// only the end of the pass tells for sure.
-	unusual bool
-	token   string
-	in      string
-	line    int64
-	raw     []byte
-	parser  *parse.Parser
+	token    string
+	in       string
+	line     int64
+	raw      []byte
+	parser   *parse.Parser
 }
 
 func newSelection(sel string, refs []KeyRef, top int) *selection {
 	return &selection{
-		r:        KeyReport{Selector: sel, Keys: refs},
-		top:      top,
-		hours:    map[int64]*hourStat{},
-		subjects: map[subjectKey]*subjectStat{},
-		reasons:  map[rotation.Reason]*suspicionStat{},
-		shapes:   map[familyShape]*suspicionStat{},
-		tokens:   map[string]*tokenStat{},
-		sources:  newSources(),
+		r:          KeyReport{Selector: sel, Keys: refs},
+		top:        top,
+		hours:      map[int64]*hourStat{},
+		subjects:   map[subjectKey]*subjectStat{},
+		reasons:    map[rotation.Reason]*suspicionStat{},
+		shapes:     map[familyShape]*suspicionStat{},
+		candidates: map[familyShape]*tokenList{},
+		sources:    newSources(),
 	}
 }
 
@@ -136,7 +176,7 @@ func (s *selection) observe(o observation) {
 		case suspicious:
 			hs.Suspicious++
 		case o.hasShape:
-			hs.clean.add(v.Token, o.shape)
+			hs.Clean.add(v.Token, o.shape, 1)
 		}
 	}
 
@@ -158,30 +198,28 @@ func (s *selection) observe(o observation) {
 	case suspicious:
 		ss.Suspicious++
 	case o.hasShape:
-		ss.clean.add(v.Token, o.shape)
+		ss.Clean.add(v.Token, o.shape, 1)
 	}
 
 	if !suspicious {
-		if o.hasShape {
-			st := s.shapes[familyShape{v.Token, o.shape}]
+		if o.hasShape && o.shape.mayBeUnusual() {
+			// Rare by definition where it turns out unusual: worth the
+			// details and the fingerprint, in case it does.
+			fs := familyShape{v.Token, o.shape}
+			st := s.shapes[fs]
 			if st == nil {
-				st = &suspicionStat{}
-				s.shapes[familyShape{v.Token, o.shape}] = st
+				st = &suspicionStat{Sources: newSources()}
+				s.shapes[fs] = st
 			}
-			st.n++
-			var d *parse.Details
-			if o.unusual {
-				// Rare by definition: worth the details, in case the end
-				// of the pass confirms the claim set as unusual.
-				dd := o.parser.Details(o.raw)
-				d = &dd
-				if st.sources == nil {
-					st.sources = newSources()
-				}
-				st.sources.add(dd, o.seen)
-				s.token(o)
+			d := o.parser.Details(o.raw)
+			st.Sources.add(d, o.seen)
+			st.update(o, &d)
+			l := s.candidates[fs]
+			if l == nil {
+				l = &tokenList{}
+				s.candidates[fs] = l
 			}
-			st.update(o, d)
+			l.observe(o)
 		}
 		return
 	}
@@ -194,29 +232,24 @@ func (s *selection) observe(o observation) {
 			st = &suspicionStat{}
 			s.reasons[r] = st
 		}
-		st.n++
 		st.update(o, &d)
 	}
-	s.token(o)
+	s.tokens.observe(o)
 }
 
-// token records a suspicious token, or a candidate: one whose claims look
-// unusual so far, listed if the end of the pass confirms it.
-func (s *selection) token(o observation) {
+// observe counts the request o in the token list.
+func (l *tokenList) observe(o observation) {
 	fp := TokenFingerprint(o.token)
-	ts := s.tokens[fp]
-	if ts == nil {
-		if len(s.tokens) >= MaxSuspiciousTokens {
-			s.r.SuspiciousTokensOmitted++
-			return
-		}
+	ts := l.get(fp, func() *tokenStat {
 		c := o.v.Claims
-		ts = &tokenStat{SuspiciousToken: SuspiciousToken{
+		return &tokenStat{SuspiciousToken: SuspiciousToken{
 			TokenFingerprint: fp, Token: o.v.Token, KeyFingerprint: o.v.Fingerprint,
 			Subject: c.Subject, JTI: tokenID(o.token), ClientID: c.ClientID,
 			IssuedAt: utc(c.IssuedAt), ExpiresAt: utc(c.ExpiresAt),
-		}, shape: o.shape}
-		s.tokens[fp] = ts
+		}, Claims: o.shape}
+	})
+	if ts == nil {
+		return
 	}
 	ts.Requests++
 	ts.FirstSeen, ts.LastSeen = earliest(ts.FirstSeen, o.seen), latest(ts.LastSeen, o.seen)
@@ -227,41 +260,37 @@ func (s *selection) token(o observation) {
 	}
 }
 
-// update keeps the first and the earliest-evidence sighting; d, when the
-// caller has them, are the line's details.
+// update counts one request and keeps the first and the earliest-evidence
+// sighting; d are the line's details.
 func (st *suspicionStat) update(o observation, d *parse.Details) {
 	ev := evidenceTime(o.v.Claims, o.seen)
-	first := !st.has || before(o.seen, st.first.Seen)
-	early := !st.has || before(ev, st.evidence)
+	first := !st.has() || before(o.seen, st.First.Seen)
+	early := !st.has() || before(ev, st.Evidence)
+	st.N++
 	if !first && !early {
 		return
 	}
-	if d == nil {
-		dd := o.parser.Details(o.raw)
-		d = &dd
-	}
 	sg := newSighting(o, *d)
 	if first {
-		st.first = sg
+		st.First = sg
 	}
 	if early {
-		st.earliest, st.evidence = sg, ev
+		st.Earliest, st.Evidence = sg, ev
 	}
-	st.has = true
 }
 
 func newSighting(o observation, d parse.Details) sighting {
 	v, c := o.v, o.v.Claims
-	sg := sighting{Sighting: Sighting{
+	sg := Sighting{
 		Seen: o.seen, Input: o.in, Line: o.line,
 		TokenFingerprint: TokenFingerprint(o.token),
 		Token:            v.Token, Key: v.Key, KeyFingerprint: v.Fingerprint, Result: v.Result,
 		Subject: c.Subject, JTI: tokenID(o.token), ClientID: c.ClientID,
 		IssuedAt: utc(c.IssuedAt), ExpiresAt: utc(c.ExpiresAt),
-		Claims:  claimNames(o.shape),
+		Claims:  o.shape.names(),
 		Reasons: []string{},
 		Client:  d.Client, UserAgent: d.UserAgent,
-	}, shape: o.shape}
+	}
 	for _, r := range o.reasons {
 		sg.Reasons = append(sg.Reasons, string(r))
 	}
@@ -286,29 +315,28 @@ func before(a, b time.Time) bool {
 
 func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	r := s.r
-	unusual := func(f keys.Family, shape uint8) bool { return norms[f].deviation(shape) != 0 }
-	finish := func(sg sighting) Sighting {
-		out := sg.Sighting
-		if unusual(out.Token, sg.shape) {
-			out.Reasons = append(slices.Clone(out.Reasons), UnusualClaims)
+	unusual := func(f keys.Family, shape claimSet) bool { return norms[f].deviation(shape) != 0 }
+	finish := func(sg Sighting) Sighting {
+		if unusual(sg.Token, sg.claims()) {
+			sg.Reasons = append(slices.Clone(sg.Reasons), UnusualClaims)
 		}
-		return out
+		return sg
 	}
 
 	// Suspicions, and the compromise from the earliest and the first of them.
 	r.Suspicions = []Suspicion{}
 	var began, first *suspicionStat
 	consider := func(st *suspicionStat) {
-		if began == nil || before(st.evidence, began.evidence) {
+		if began == nil || before(st.Evidence, began.Evidence) {
 			began = st
 		}
-		if first == nil || before(st.first.Seen, first.first.Seen) {
+		if first == nil || before(st.First.Seen, first.First.Seen) {
 			first = st
 		}
 	}
 	for _, reason := range rotation.Reasons {
 		if st := s.reasons[reason]; st != nil {
-			r.Suspicions = append(r.Suspicions, Suspicion{Reason: string(reason), Requests: st.n, First: finish(st.first), Earliest: finish(st.earliest)})
+			r.Suspicions = append(r.Suspicions, Suspicion{Reason: string(reason), Requests: st.N, First: finish(st.First), Earliest: finish(st.Earliest)})
 			consider(st)
 		}
 	}
@@ -322,40 +350,66 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	slices.SortFunc(odd, func(a, b familyShape) int {
 		return cmp.Or(cmp.Compare(a.family, b.family), cmp.Compare(a.shape, b.shape))
 	})
+	// The tokens listed: every suspicious one, and the candidates of the
+	// claim sets that turned out unusual, merged by fingerprint.
+	byPrint := map[string]*SuspiciousToken{}
+	list := func(ts *tokenStat, extra ...string) {
+		t := byPrint[ts.TokenFingerprint]
+		if t == nil {
+			tt := ts.SuspiciousToken
+			tt.Reasons = nil
+			t = &tt
+			byPrint[ts.TokenFingerprint] = t
+		} else {
+			t.Requests += ts.Requests
+			t.FirstSeen, t.LastSeen = earliest(t.FirstSeen, ts.FirstSeen), latest(t.LastSeen, ts.LastSeen)
+		}
+		for _, reason := range ts.reasons {
+			if !slices.Contains(t.Reasons, string(reason)) {
+				t.Reasons = append(t.Reasons, string(reason))
+			}
+		}
+		for _, reason := range extra {
+			if !slices.Contains(t.Reasons, reason) {
+				t.Reasons = append(t.Reasons, reason)
+			}
+		}
+	}
+	for _, ts := range s.tokens.order {
+		if unusual(ts.Token, ts.Claims) {
+			list(ts, UnusualClaims)
+		} else {
+			list(ts)
+		}
+	}
+	r.SuspiciousTokensOmitted = s.tokens.Omitted
 	for _, fs := range odd {
 		st := s.shapes[fs]
 		r.Suspicions = append(r.Suspicions, Suspicion{Reason: UnusualClaims, Detail: norms[fs.family].describe(fs.family, fs.shape),
-			Requests: st.n, First: finish(st.first), Earliest: finish(st.earliest)})
-		r.Suspicious += st.n
+			Requests: st.N, First: finish(st.First), Earliest: finish(st.Earliest)})
+		r.Suspicious += st.N
 		consider(st)
-		if st.sources != nil {
-			clients, agents = append(clients, st.sources.clients), append(agents, st.sources.agents)
+		clients, agents = append(clients, st.Sources.clients), append(agents, st.Sources.agents)
+		if l := s.candidates[fs]; l != nil {
+			for _, ts := range l.order {
+				list(ts, UnusualClaims)
+			}
+			r.SuspiciousTokensOmitted += l.Omitted
 		}
 	}
 	if began != nil {
-		c := &Compromise{Evidence: finish(began.earliest), First: finish(first.first), Began: began.evidence, Basis: "seen"}
+		c := &Compromise{Evidence: finish(began.Earliest), First: finish(first.First), Began: began.Evidence, Basis: "seen"}
 		if ia := c.Evidence.IssuedAt; !ia.IsZero() && ia.Equal(c.Began) {
 			c.Basis = "iat"
 		}
 		r.Compromise = c
 	}
 
-	r.SuspiciousTokens = make([]SuspiciousToken, 0, len(s.tokens))
-	for _, ts := range s.tokens {
-		t := ts.SuspiciousToken
-		t.Reasons = []string{}
-		for _, reason := range rotation.Reasons {
-			if slices.Contains(ts.reasons, reason) {
-				t.Reasons = append(t.Reasons, string(reason))
-			}
-		}
-		if unusual(t.Token, ts.shape) {
-			t.Reasons = append(t.Reasons, UnusualClaims)
-		}
-		if len(t.Reasons) == 0 {
-			continue // a candidate the end of the pass did not confirm
-		}
-		r.SuspiciousTokens = append(r.SuspiciousTokens, t)
+	r.SuspiciousTokens = make([]SuspiciousToken, 0, len(byPrint))
+	for _, t := range byPrint {
+		// In the order of rotation.Reasons, unusual_claims last.
+		slices.SortFunc(t.Reasons, func(a, b string) int { return cmp.Compare(reasonRank(a), reasonRank(b)) })
+		r.SuspiciousTokens = append(r.SuspiciousTokens, *t)
 	}
 	slices.SortFunc(r.SuspiciousTokens, func(a, b SuspiciousToken) int {
 		return cmp.Or(compareTimes(a.FirstSeen, b.FirstSeen), cmp.Compare(a.TokenFingerprint, b.TokenFingerprint))
@@ -365,11 +419,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	r.Timeline = make([]Hour, 0, len(s.hours))
 	for _, h := range s.hours {
 		hr := h.Hour
-		for _, c := range h.clean {
-			if unusual(c.family, c.shape) {
-				hr.Suspicious += c.n
-			}
-		}
+		hr.Suspicious += h.Clean.unusual(norms)
 		r.Timeline = append(r.Timeline, hr)
 	}
 	sortHours(r.Timeline)
@@ -377,11 +427,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	r.Subjects = make([]Subject, 0, len(s.subjects))
 	for _, ss := range s.subjects {
 		sub := ss.Subject
-		for _, c := range ss.clean {
-			if unusual(c.family, c.shape) {
-				sub.Suspicious += c.n
-			}
-		}
+		sub.Suspicious += ss.Clean.unusual(norms)
 		r.Subjects = append(r.Subjects, sub)
 	}
 	slices.SortFunc(r.Subjects, func(a, b Subject) int {
@@ -389,6 +435,14 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 			cmp.Compare(a.Token, b.Token), cmp.Compare(a.Subject, b.Subject))
 	})
 	return r
+}
+
+// reasonRank orders reasons as rotation.Reasons does, unusual_claims last.
+func reasonRank(reason string) int {
+	if i := slices.Index(rotation.Reasons, rotation.Reason(reason)); i >= 0 {
+		return i
+	}
+	return len(rotation.Reasons)
 }
 
 // compareTimes orders times with unknown (zero) last.
@@ -400,116 +454,4 @@ func compareTimes(a, b time.Time) int {
 		return -1
 	}
 	return 1
-}
-
-// Claims tracked for the claim-set check, as bits of a shape.
-const (
-	claimSub = 1 << iota
-	claimIss
-	claimIat
-	claimExp
-	claimNbf
-	claimClient
-	numClaims = iota
-)
-
-func claimName(i int) string {
-	return [numClaims]string{"sub", "iss", "iat", "exp", "nbf", "client_id"}[i]
-}
-
-// claimSet returns the claim set of a token whose claims could be read.
-func claimSet(v verify.Verdict) (uint8, bool) {
-	if v.Key == keys.None || v.Result == verify.Malformed {
-		return 0, false
-	}
-	c := v.Claims
-	var s uint8
-	for bit, present := range [numClaims]bool{c.Subject != "", c.Issuer != "", !c.IssuedAt.IsZero(), !c.ExpiresAt.IsZero(), !c.NotBefore.IsZero(), c.ClientID != ""} {
-		if present {
-			s |= 1 << bit
-		}
-	}
-	return s, true
-}
-
-func claimNames(shape uint8) []string {
-	names := []string{}
-	for i := range numClaims {
-		if shape&(1<<i) != 0 {
-			names = append(names, claimName(i))
-		}
-	}
-	return names
-}
-
-// shapeCounts counts claim sets; there are few distinct ones, so a slice.
-type shapeCounts []shapeCount
-
-type shapeCount struct {
-	family keys.Family
-	shape  uint8
-	n      int64
-}
-
-func (sc *shapeCounts) add(f keys.Family, shape uint8) {
-	for i := range *sc {
-		if (*sc)[i].shape == shape && (*sc)[i].family == f {
-			(*sc)[i].n++
-			return
-		}
-	}
-	*sc = append(*sc, shapeCount{f, shape, 1})
-}
-
-// A claim is usual when at least usualPercent of a family's verifying
-// tokens (and at least minNormSample of them) carry it; a token that lacks
-// a usual one of the judged claims is unusual_claims. Only sub, iss, iat
-// and exp are judged: an auth service sets them on every token it mints,
-// while nbf and client ids legitimately vary between kinds of clients.
-const (
-	usualPercent  = 95
-	minNormSample = 20
-	judgedClaims  = claimSub | claimIss | claimIat | claimExp
-)
-
-// claimNorm is how often each claim occurs among a family's verifying tokens.
-type claimNorm struct {
-	total int64
-	have  [numClaims]int64
-}
-
-func (n *claimNorm) add(shape uint8) {
-	n.total++
-	for i := range numClaims {
-		if shape&(1<<i) != 0 {
-			n.have[i]++
-		}
-	}
-}
-
-// deviation returns the usual judged claims that shape lacks.
-func (n claimNorm) deviation(shape uint8) uint8 {
-	if n.total < minNormSample {
-		return 0
-	}
-	var d uint8
-	for i := range numClaims {
-		bit := uint8(1 << i)
-		if judgedClaims&bit != 0 && shape&bit == 0 && n.have[i]*100 >= n.total*usualPercent {
-			d |= bit
-		}
-	}
-	return d
-}
-
-// describe explains a deviation, e.g. "no exp (99% of access tokens have one)".
-func (n claimNorm) describe(f keys.Family, shape uint8) string {
-	d := n.deviation(shape)
-	var parts []string
-	for i := range numClaims {
-		if d&(1<<i) != 0 {
-			parts = append(parts, fmt.Sprintf("no %s (%d%% of %s tokens have one)", claimName(i), n.have[i]*100/n.total, f))
-		}
-	}
-	return strings.Join(parts, ", ")
 }

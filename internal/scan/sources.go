@@ -2,6 +2,7 @@ package scan
 
 import (
 	"cmp"
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -11,7 +12,8 @@ import (
 
 // sources counts where requests came from — client addresses and user
 // agents — in bounded memory: the Space-Saving sketch of the sidecar's
-// stragglers endpoint, one per kind, keyed by that field alone.
+// stragglers endpoint, one per kind, keyed by that field alone. In JSON
+// they are the sketches' snapshots, which merge (stragglers.Sketch.Merge).
 type sources struct {
 	clients, agents *stragglers.Sketch
 }
@@ -29,6 +31,32 @@ func (s *sources) add(d parse.Details, seen time.Time) {
 	if d.UserAgent != "" {
 		s.agents.Observe("", stragglers.Client{UserAgent: d.UserAgent}, seen)
 	}
+}
+
+func (s *sources) merge(o *sources) {
+	s.clients.Merge(o.clients.Top())
+	s.agents.Merge(o.agents.Top())
+}
+
+type sourcesState struct {
+	Clients    stragglers.Snapshot `json:"clients"`
+	UserAgents stragglers.Snapshot `json:"user_agents"`
+}
+
+// MarshalJSON implements json.Marshaler.
+func (s *sources) MarshalJSON() ([]byte, error) {
+	return json.Marshal(sourcesState{s.clients.Top(), s.agents.Top()})
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (s *sources) UnmarshalJSON(b []byte) error {
+	var st sourcesState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return err
+	}
+	st.Clients.Capacity, st.UserAgents.Capacity = topSize, topSize
+	s.clients, s.agents = stragglers.Restore(st.Clients), stragglers.Restore(st.UserAgents)
+	return nil
 }
 
 func clientAddress(c stragglers.Client) string { return c.Address }

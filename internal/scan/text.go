@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
+	"github.com/jwtwatch/jwtwatch/internal/distinct"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
@@ -118,6 +119,7 @@ func (p *printer) keys(r Report) {
 		head = append(head, string(res))
 	}
 	rows := [][]string{append(head, "SUSPICIOUS", "SUBJECTS", "LONGEST LIFETIME", "FIRST SEEN", "LAST SEEN")}
+	estimated := 0.0
 	for _, k := range r.Keys {
 		row := []string{string(k.Token), string(k.Key), dash(k.Fingerprint), num(k.Requests)}
 		for _, res := range results {
@@ -127,9 +129,16 @@ func (p *printer) keys(r Report) {
 		if !k.WithoutExpiry.IsZero() {
 			lifetime += ", no exp"
 		}
-		rows = append(rows, append(row, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), lifetime, stamp(k.FirstSeen), stamp(k.LastSeen)))
+		subjects := strconv.FormatUint(k.Subjects, 10)
+		if k.SubjectsError > 0 {
+			subjects, estimated = "~"+subjects, k.SubjectsError
+		}
+		rows = append(rows, append(row, num(k.Suspicious), subjects, lifetime, stamp(k.FirstSeen), stamp(k.LastSeen)))
 	}
 	p.table("  ", rows)
+	if estimated > 0 {
+		p.line("  ~: estimated (more than %d distinct subjects; standard error %.2f%%)", distinct.Bound, 100*estimated)
+	}
 }
 
 // lifetimes answers, per family, whether a token signed before the rotation

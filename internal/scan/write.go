@@ -60,11 +60,11 @@ func WriteCSV(w io.Writer, r Report) error {
 		}
 	})
 	c.table("keys", append(append([]string{"token", "key", "fingerprint", "requests"}, resultNames()...),
-		"suspicious", "subjects", "first_seen", "last_seen", "longest_lifetime_seconds", "without_expiry_last_seen"), func(row func(...string)) {
+		"suspicious", "subjects", "subjects_error", "first_seen", "last_seen", "longest_lifetime_seconds", "without_expiry_last_seen"), func(row func(...string)) {
 		for _, k := range r.Keys {
 			cells := append([]string{string(k.Token), string(k.Key), k.Fingerprint, num(k.Requests)}, counts(k.Results)...)
-			row(append(cells, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), iso(k.FirstSeen), iso(k.LastSeen),
-				seconds(k.LongestLifetime), iso(k.WithoutExpiry))...)
+			row(append(cells, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), strconv.FormatFloat(k.SubjectsError, 'g', -1, 64),
+				iso(k.FirstSeen), iso(k.LastSeen), seconds(k.LongestLifetime), iso(k.WithoutExpiry))...)
 		}
 	})
 	c.table("lifetimes", []string{"token", "still_valid", "longest_lifetime_seconds", "policy_max_lifetime_seconds", "all_expired", "never"}, func(row func(...string)) {
