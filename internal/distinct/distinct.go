@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	"github.com/axiomhq/hyperloglog"
 	"github.com/cespare/xxhash/v2"
@@ -94,9 +95,10 @@ func (s *Set) Error() float64 {
 	return StdError
 }
 
-// state is the JSON form: the sorted hashes, or the sketch's binary form.
+// state is the JSON form: the sorted hashes, in hex (a JSON number would
+// lose bits in most JSON tools), or the sketch's binary form.
 type state struct {
-	Hashes []uint64 `json:"hashes,omitempty"`
+	Hashes []string `json:"hashes,omitempty"`
 	Sketch string   `json:"sketch,omitempty"`
 }
 
@@ -111,11 +113,15 @@ func (s *Set) MarshalJSON() ([]byte, error) {
 		}
 		st.Sketch = base64.StdEncoding.EncodeToString(b)
 	} else {
-		st.Hashes = make([]uint64, 0, len(s.exact))
+		hs := make([]uint64, 0, len(s.exact))
 		for h := range s.exact {
-			st.Hashes = append(st.Hashes, h)
+			hs = append(hs, h)
 		}
-		slices.Sort(st.Hashes)
+		slices.Sort(hs)
+		st.Hashes = make([]string, len(hs))
+		for i, h := range hs {
+			st.Hashes[i] = fmt.Sprintf("%016x", h)
+		}
 	}
 	return json.Marshal(st)
 }
@@ -142,7 +148,11 @@ func (s *Set) UnmarshalJSON(b []byte) error {
 	if len(st.Hashes) > Bound {
 		return fmt.Errorf("%w: %d hashes, more than %d", ErrState, len(st.Hashes), Bound)
 	}
-	for _, h := range st.Hashes {
+	for _, x := range st.Hashes {
+		h, err := strconv.ParseUint(x, 16, 64)
+		if err != nil || len(x) != 16 {
+			return fmt.Errorf("%w: hash %q", ErrState, x)
+		}
 		s.addHash(h)
 	}
 	return nil
