@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -28,12 +30,16 @@ type scanCmd struct {
 	stateFile     string
 	at            time.Time
 	keys          keyFlags
+	merge         bool
+	workers       int
 }
 
 func addScan(app *kingpin.Application) *scanCmd {
 	c := &scanCmd{}
 	c.clause = app.Command("scan", "Report on finished gateway logs (plain, gzip or - for stdin) with the sidecar's checks: per key, one key's users and compromise, forged tokens. Exit 0 done, 1 read error, 2 usage error.")
-	c.clause.Arg("file", "Log file to read, plain or gzip; - reads stdin.").Required().StringsVar(&c.files)
+	c.clause.Arg("file", "Log file to read, plain or gzip; - reads stdin. With --merge, JSON reports.").Required().StringsVar(&c.files)
+	c.clause.Flag("merge", "Merge JSON reports of scans of parts of the logs (--output=json, the same keys and options) into the report one scan over all of them gives.").BoolVar(&c.merge)
+	c.clause.Flag("workers", "Scanners run at once: files are read side by side, and a plain file is split in byte ranges when there are fewer files; 0 means one per CPU (GOMAXPROCS).").Default("0").IntVar(&c.workers)
 	c.clause.Flag("key", "Report everything about the tokens one key signed: next, current, previous, retired, FAMILY/ROLE (access/previous) or a fingerprint.").PlaceHolder("KEY").StringVar(&c.opts.Select)
 	c.clause.Flag("rotation-start", "When the current key became current (RFC 3339 or a date), for issued_after_rotation; FAMILY=TIME for one family; repeatable. Overrides --state.file.").PlaceHolder("TIME").StringsVar(&c.rotationStart)
 	c.clause.Flag("state.file", "The sidecar's state file, for the rotation start.").PlaceHolder("PATH").StringVar(&c.stateFile)
@@ -59,6 +65,19 @@ func (c *scanCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Wr
 	usage := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "jwtwatch scan: "+format+"\n", args...)
 		return exitUsage
+	}
+	if c.merge {
+		r, err := mergeReports(c.files, stdin, c.at)
+		if err != nil {
+			return usage("--merge: %v", err)
+		}
+		return c.write(stdout, stderr, r)
+	}
+	if c.workers < 0 {
+		return usage("--workers must not be negative")
+	}
+	if c.workers == 0 {
+		c.workers = runtime.GOMAXPROCS(0)
 	}
 	set, err := c.keys.load(ctx, time.Now)
 	if err != nil {
@@ -86,16 +105,12 @@ func (c *scanCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Wr
 
 	// Open every input first: a typo in the last name should not cost a
 	// scan of the others.
-	type input struct {
-		name string
-		r    io.Reader
-	}
-	var inputs []input
+	var jobs []scan.Job
 	var total int64
 	sawStdin := false
 	defer func() {
-		for _, in := range inputs {
-			if f, ok := in.r.(*os.File); ok && f != os.Stdin {
+		for _, j := range jobs {
+			if f, ok := j.R.(*os.File); ok && f != os.Stdin {
 				f.Close()
 			}
 		}
@@ -106,40 +121,71 @@ func (c *scanCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Wr
 				return usage("stdin (-) given twice")
 			}
 			sawStdin = true
-			inputs = append(inputs, input{"-", stdin})
+			jobs = append(jobs, scan.Job{Name: "-", R: stdin})
 			continue
 		}
 		f, size, err := scan.OpenInput(name)
 		if err != nil {
 			return usage("%v", err)
 		}
-		inputs = append(inputs, input{name, f})
+		jobs = append(jobs, scan.Job{Name: name, R: f, Size: size})
 		total += size
 	}
 	if sawStdin {
 		total = 0 // unknown
 	}
 
-	sc, err := scan.New(c.opts)
-	if err != nil {
+	if _, err := scan.New(c.opts); err != nil {
 		return usage("%v", err)
 	}
+	p := scan.NewParallel(c.opts, c.workers)
 	if isTerminal(stderr) {
-		stop := scan.Meter(stderr, 250*time.Millisecond, total, sc.Progress, time.Now)
+		stop := scan.Meter(stderr, 250*time.Millisecond, total, p.Progress, time.Now)
 		defer stop()
 	}
-	for _, in := range inputs {
-		if err := sc.Read(in.name, in.r); err != nil {
-			fmt.Fprintf(stderr, "jwtwatch scan: %v\n", err)
-			return exitFailed
-		}
+	sc, err := p.Scan(jobs)
+	if err != nil {
+		fmt.Fprintf(stderr, "jwtwatch scan: %v\n", err)
+		return exitFailed
 	}
+	return c.write(stdout, stderr, sc.Report())
+}
+
+// write prints the report in the --output format.
+func (c *scanCmd) write(stdout, stderr io.Writer, r scan.Report) int {
 	write := map[string]func(io.Writer, scan.Report) error{"text": scan.WriteText, "json": scan.WriteJSON, "csv": scan.WriteCSV}[c.output[0]]
-	if err := write(stdout, sc.Report()); err != nil {
+	if err := write(stdout, r); err != nil {
 		fmt.Fprintf(stderr, "jwtwatch scan: write report: %v\n", err)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// mergeReports reads JSON reports (- is stdin) and merges them in order;
+// at, when not zero, is --at.
+func mergeReports(files []string, stdin io.Reader, at time.Time) (scan.Report, error) {
+	var reports []scan.Report
+	for _, name := range files {
+		var data []byte
+		var err error
+		if name == "-" || name == "" {
+			data, err = io.ReadAll(stdin)
+		} else {
+			data, err = os.ReadFile(name)
+		}
+		if err != nil {
+			return scan.Report{}, err
+		}
+		var r scan.Report
+		if err := json.Unmarshal(data, &r); err != nil {
+			return scan.Report{}, fmt.Errorf("%s: not a JSON report of jwtwatch scan: %w", name, err)
+		}
+		if r.State == nil {
+			return scan.Report{}, fmt.Errorf("%s: %w: no state (a JSON report of jwtwatch scan has one)", name, scan.ErrState)
+		}
+		reports = append(reports, r)
+	}
+	return scan.MergeReports(reports, at)
 }
 
 // rotations fills the known rotation starts from --state.file, then

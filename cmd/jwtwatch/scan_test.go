@@ -78,6 +78,77 @@ func TestScanGolden(t *testing.T) {
 	}
 }
 
+// TestScanMerge scans the committed inputs one by one with --output=json,
+// as shards on three machines would, merges the three reports with
+// --merge and finds the golden report of one scan over all of them, in
+// every format; it also scans them with one, two and four workers.
+func TestScanMerge(t *testing.T) {
+	scanEnv(t)
+	opts := []string{"--key=previous", "--rotation-start=access=2026-11-27T09:00:00Z"}
+	dir := t.TempDir()
+	var reports []string
+	for i, in := range scanInputs {
+		var out, errOut bytes.Buffer
+		if code := run(append(append([]string{"scan", "--output=json"}, opts...), in), nil, &out, &errOut); code != exitOK {
+			t.Fatalf("scan %s: exit %d; stderr %q", in, code, errOut.String())
+		}
+		path := filepath.Join(dir, fmt.Sprintf("shard-%d.json", i))
+		if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		reports = append(reports, path)
+	}
+	for format, golden := range map[string]string{"text": "report-incident.txt", "json": "report-incident.json", "csv": "report-incident.csv"} {
+		t.Run("merge/"+format, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := run(append([]string{"scan", "--merge", "--output=" + format}, reports...), nil, &out, &errOut); code != exitOK {
+				t.Fatalf("exit %d; stderr %q", code, errOut.String())
+			}
+			want, err := os.ReadFile(filepath.Join("testdata", golden))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != string(want) {
+				t.Errorf("the merged report differs from internal/scan/testdata/%s:\n%s", golden, out.String())
+			}
+			assertScanNoLeak(t, out.String()+errOut.String())
+		})
+	}
+	for _, workers := range []string{"1", "2", "4"} {
+		var out, errOut bytes.Buffer
+		if code := run(append(append([]string{"scan", "--workers=" + workers}, opts...), scanInputs...), nil, &out, &errOut); code != exitOK {
+			t.Fatalf("--workers=%s: exit %d; stderr %q", workers, code, errOut.String())
+		}
+		if want, _ := os.ReadFile(filepath.Join("testdata", "report-incident.txt")); out.String() != string(want) {
+			t.Errorf("--workers=%s: the report differs from the golden one:\n%s", workers, out.String())
+		}
+	}
+
+	// Reports of other scans do not merge; a file that is no report is named.
+	var other bytes.Buffer
+	if code := run([]string{"scan", "--output=json", "--top=3", scanInputs[2]}, nil, &other, io.Discard); code != exitOK {
+		t.Fatal("scan --top=3 failed")
+	}
+	otherPath := filepath.Join(dir, "other.json")
+	if err := os.WriteFile(otherPath, other.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name  string
+		files []string
+		want  string
+	}{
+		{"other options", []string{reports[0], otherPath}, "do not merge"},
+		{"not a report", []string{reports[0], scanInputs[2]}, scanInputs[2]},
+		{"missing", []string{filepath.Join(dir, "nope.json")}, "nope.json"},
+	} {
+		var errOut bytes.Buffer
+		if code := run(append([]string{"scan", "--merge"}, tt.files...), nil, io.Discard, &errOut); code != exitUsage || !strings.Contains(errOut.String(), tt.want) {
+			t.Errorf("%s: exit %d, stderr %q; want exit %d naming %q", tt.name, code, errOut.String(), exitUsage, tt.want)
+		}
+	}
+}
+
 // TestScanSources covers stdin and the rotation start from a state file.
 func TestScanSources(t *testing.T) {
 	scanEnv(t)

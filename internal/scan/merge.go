@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Merge adds to s what o scanned, as if one Scanner had read s's inputs
@@ -22,6 +23,32 @@ func (s *Scanner) Merge(o *Scanner) error {
 	return nil
 }
 
+// MergeReports merges JSON reports (decoded), in order, into the report one
+// scan over all their inputs gives. It answers "could a token signed before
+// the rotation still be valid?" at the latest of their scan times, or at at
+// when it is not zero.
+func MergeReports(rs []Report, at time.Time) (Report, error) {
+	var merged *Scanner
+	for i, r := range rs {
+		s, err := FromReport(r)
+		if err != nil {
+			return Report{}, fmt.Errorf("report %d: %w", i+1, err)
+		}
+		if merged == nil {
+			merged = s
+		} else if err := merged.Merge(s); err != nil {
+			return Report{}, fmt.Errorf("report %d: %w", i+1, err)
+		}
+	}
+	if merged == nil {
+		return Report{}, fmt.Errorf("%w: no report", ErrMerge)
+	}
+	if !at.IsZero() {
+		merged.now = at.UTC()
+	}
+	return merged.Report(), nil
+}
+
 // merge is Merge; continued says o read the continuation of s's last
 // input (the next byte range of the same file), whose lines o numbered
 // from 1.
@@ -34,6 +61,11 @@ func (s *Scanner) merge(o *Scanner, continued bool) {
 		ins = ins[1:]
 	}
 	s.inputs = append(s.inputs, ins...)
+	for _, n := range o.o.Notes {
+		if !slices.Contains(s.o.Notes, n) {
+			s.o.Notes = append(s.o.Notes, n)
+		}
+	}
 	s.lines.add(o.lines)
 	s.first, s.last = earliest(s.first, o.first), latest(s.last, o.last)
 	s.now = latest(s.now, o.now)   // the merged report answers for the latest scan
