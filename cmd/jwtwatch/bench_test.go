@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestBenchCommand runs both modes of `jwtwatch bench` on tiny inputs: the
+// TestBenchCommand runs `jwtwatch bench` on tiny inputs: the
 // flags reach the benchmark and the reports come out. The figures are not
 // checked; they are the benchmark's business.
 func TestBenchCommand(t *testing.T) {
@@ -18,10 +18,16 @@ func TestBenchCommand(t *testing.T) {
 		wantOut  *regexp.Regexp
 		wantErr  *regexp.Regexp
 	}{
-		{"throughput", []string{"bench", "--bench.lines=2000", "--bench.repeat=5", "--bench.dir=" + dir}, exitOK,
-			regexp.MustCompile(`(?s)log: +2000 lines.*jwtwatch: +\d+ lines/s.*naive: +\d+ lines/s.*ratio: +[\d.]+x`), regexp.MustCompile(`^$`)},
+		{"every phase", []string{"bench", "--bench.lines=2000", "--bench.repeat=5", "--bench.duration=1s", "--bench.rate=100", "--bench.dir=" + dir}, exitOK,
+			regexp.MustCompile(`(?s)log: +2000 lines.*follow: +GOMAXPROCS=1 \d+ lines/s.*unique: +GOMAXPROCS=1 \d+ lines/s.*naive: +GOMAXPROCS=1 \d+ lines/s.*ratio: .*[\d.]+x the naive.*` +
+				`scan: +one core \d+ lines/s.*two files on 2 cores \d+ lines/s.*split on 2 cores.*gzip: .*GOMAXPROCS=1: decompress only.*GOMAXPROCS=2: decompress only.*` +
+				`latency: +GOMAXPROCS=1 100 lines appended at 100 lines/s.*p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms`), regexp.MustCompile(`^$`)},
+		{"some phases", []string{"bench", "--bench.lines=2000", "--bench.phases=follow,scan", "--bench.dir=" + dir}, exitOK,
+			regexp.MustCompile(`(?s)^log: +2000 lines.*follow: +GOMAXPROCS=1 \d+ lines/s[^\n]*\nscan: [^\n]*\n$`), regexp.MustCompile(`^$`)},
 		{"latency", []string{"bench", "--bench.latency", "--bench.duration=1s", "--bench.rate=100", "--bench.dir=" + dir}, exitOK,
-			regexp.MustCompile(`(?s)follow: +100 lines appended at 100 lines/s.*latency: +p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms`), regexp.MustCompile(`^$`)},
+			regexp.MustCompile(`(?s)latency: +GOMAXPROCS=\d+ 100 lines appended at 100 lines/s.*p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms`), regexp.MustCompile(`^$`)},
+		{"unknown phase", []string{"bench", "--bench.phases=follow,fast", "--bench.dir=" + dir}, exitUsage,
+			regexp.MustCompile(`^$`), regexp.MustCompile(`unknown phase "fast"`)},
 		{"no lines", []string{"bench", "--bench.lines=0", "--bench.dir=" + dir}, exitUsage,
 			regexp.MustCompile(`^$`), regexp.MustCompile(`^jwtwatch bench: invalid benchmark configuration: .*\n$`)},
 		{"zero rate", []string{"bench", "--bench.latency", "--bench.rate=0"}, exitUsage,

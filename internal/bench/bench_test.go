@@ -63,9 +63,20 @@ func TestRun(t *testing.T) {
 func testRun(t *testing.T, alg string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	r, err := Run(ctx, Config{Lines: 3000, Repeat: 5, Sessions: 20, Naive: true, Dir: t.TempDir(), Alg: alg})
+	// Every phase with HS256; the follow, unique and naive phases with the
+	// public-key algorithms (fewer lines: every unique token is a signature).
+	cfg := Config{Lines: 3000, Repeat: 5, Sessions: 20, Dir: t.TempDir(), Alg: alg,
+		Latency: LatencyConfig{Rate: 200, Duration: 500 * time.Millisecond}}
+	all := alg == "HS256"
+	if !all {
+		cfg.Lines, cfg.Phases = 1000, []string{PhaseFollow, PhaseUnique, PhaseNaive}
+	}
+	r, err := Run(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.Follow == nil || r.Unique == nil || r.NaiveElapsed == 0 || all && (r.Scan == nil || r.Gzip == nil || r.Latency == nil) {
+		t.Fatalf("a phase is missing: %+v", r)
 	}
 	sum := func(m map[string]float64) float64 {
 		n := 0.0
@@ -75,33 +86,40 @@ func testRun(t *testing.T, alg string) {
 		return n
 	}
 	lines := float64(r.Gen.Lines)
-	if got := sum(r.Results); got != lines {
-		t.Errorf("sidecar classified %v tokens, want %v (%v)", got, lines, r.Results)
+	if got := sum(r.Follow.Results); got != lines {
+		t.Errorf("sidecar classified %v tokens, want %v (%v)", got, lines, r.Follow.Results)
+	}
+	if got := sum(r.Unique.Results); got != lines || r.Unique.CacheHits != 0 {
+		t.Errorf("unique: sidecar classified %v tokens with %v cache hits, want %v and none", got, r.Unique.CacheHits, lines)
 	}
 	if got := sum(r.NaiveResults); got != lines {
 		t.Errorf("naive pipeline classified %v tokens, want %v (%v)", got, lines, r.NaiveResults)
 	}
 	wantValid := float64(r.Gen.Kinds[Current] + r.Gen.Kinds[Previous])
-	if r.Results["valid"] != wantValid || r.NaiveResults["valid"] != wantValid {
-		t.Errorf("valid: sidecar %v, naive %v, generated %v", r.Results["valid"], r.NaiveResults["valid"], wantValid)
+	if r.Follow.Results["valid"] != wantValid || r.NaiveResults["valid"] != wantValid {
+		t.Errorf("valid: sidecar %v, naive %v, generated %v", r.Follow.Results["valid"], r.NaiveResults["valid"], wantValid)
 	}
 	for _, k := range []struct {
 		result string
 		kind   Kind
 	}{{"expired", Expired}, {"bad_signature", Forged}, {"malformed", Malformed}} {
-		if got, want := r.Results[k.result], float64(r.Gen.Kinds[k.kind]); got != want || want == 0 {
+		if got, want := r.Follow.Results[k.result], float64(r.Gen.Kinds[k.kind]); got != want || want == 0 {
 			t.Errorf("%s: sidecar %v, generated %v", k.result, got, want)
 		}
 	}
-	if r.CacheHits+r.CacheMisses != lines || r.CacheHits == 0 {
-		t.Errorf("cache hits %v, misses %v, want them to add up to %v with some hits", r.CacheHits, r.CacheMisses, lines)
+	if f := r.Follow; f.CacheHits+f.CacheMisses != lines || f.CacheHits == 0 {
+		t.Errorf("cache hits %v, misses %v, want them to add up to %v with some hits", f.CacheHits, f.CacheMisses, lines)
 	}
 	var out bytes.Buffer
 	r.Write(&out)
 	if strings.Contains(out.String(), "eyJ") {
 		t.Errorf("report shows a token:\n%s", out.String())
 	}
-	for _, want := range []string{"lines/s", "allocs/line", "peak RSS", "ratio:", alg + " tokens"} {
+	want := []string{"follow:", "unique:", "naive:", "ratio:", "allocs/line", "peak RSS", alg + " tokens"}
+	if all {
+		want = append(want, "scan:", "two files", "split", "gzip:", "decompress only", "latency:", "p99")
+	}
+	for _, want := range want {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

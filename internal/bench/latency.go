@@ -349,9 +349,9 @@ func latencies(writes []write, samples []sample) []time.Duration {
 
 // Write prints the report.
 func (r LatencyReport) Write(w io.Writer) {
-	fmt.Fprintf(w, "follow:    %d lines appended at %d lines/s (in %s bursts) over %s, GOMAXPROCS=%d\n",
-		r.Lines, r.Rate, writeEvery, r.Writing.Round(time.Millisecond), r.GOMAXPROCS)
-	fmt.Fprintf(w, "latency:   p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n",
+	fmt.Fprintf(w, "latency:   GOMAXPROCS=%d %d lines appended at %d lines/s (in %s bursts) over %s\n",
+		r.GOMAXPROCS, r.Lines, r.Rate, writeEvery, r.Writing.Round(time.Millisecond))
+	fmt.Fprintf(w, "           p50 %s, p90 %s, p99 %s, p99.9 %s, max %s\n",
 		ms(r.P50), ms(r.P90), ms(r.P99), ms(r.P999), ms(r.Max))
 	fmt.Fprintf(w, "           from a line's write to a /metrics scrape showing it in jwtwatch_lines_read_total;\n"+
 		"           scraped every %s, so each figure may be up to %s late (never early)\n", r.Interval, r.Interval)

@@ -66,14 +66,14 @@ func source(r io.Reader, read *atomic.Int64) (io.Reader, bool, func() error, err
 	if string(magic) != gzipMagic {
 		return br, false, func() error { return nil }, nil
 	}
-	zr, err := newGunzip(br)
+	zr, err := Gunzip(br)
 	if err != nil {
 		return nil, true, nil, err
 	}
 	return zr, true, zr.Close, nil
 }
 
-// newGunzip returns the decompressor scan reads gzip with:
+// Gunzip returns the decompressor scan reads gzip with:
 // github.com/klauspost/pgzip, which decompresses ahead of the reader on a
 // goroutine of its own, so that on two cores decompression and the scan run
 // side by side. Measured on the bench's log (docs/benchmarks.md): alone it
@@ -82,7 +82,7 @@ func source(r io.Reader, read *atomic.Int64) (io.Reader, bool, func() error, err
 // scan on two cores it takes a quarter off the total, where the other two,
 // decompressing on the scan's goroutine, add their whole time to it. Eight
 // read-ahead blocks of 256 KiB bound its memory at 2 MiB per input.
-func newGunzip(r io.Reader) (io.ReadCloser, error) {
+func Gunzip(r io.Reader) (io.ReadCloser, error) {
 	return pgzip.NewReaderN(r, 256<<10, 8)
 }
 
