@@ -20,10 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/jwtwatch/jwtwatch/alerts"
 	"github.com/jwtwatch/jwtwatch/dashboards"
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
 )
@@ -243,21 +242,13 @@ func traffic(t *testing.T, every time.Duration, tick func(time.Time)) (stop func
 	return func() { once.Do(func() { close(done); <-stopped }) }
 }
 
+// line is a pino-http line of a request with token, answered with status.
 func line(at time.Time, token string, status int) string {
-	b, _ := json.Marshal(map[string]any{
-		"level": 30, "time": at.UnixMilli(),
-		"req": map[string]any{"method": "GET", "url": "/api/v1/orders", "headers": map[string]string{"authorization": "Bearer " + token}},
-		"res": map[string]any{"statusCode": status}, "msg": "request completed",
-	})
-	return string(b)
+	return gatewaylog.Request{Time: at, URL: "/api/v1/orders", Headers: []gatewaylog.Header{gatewaylog.Bearer(token)}, Status: status}.Pino()
 }
 
-func sign(t *testing.T, key, sub string, iat, exp time.Time) string {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "iss": "auth-service", "iat": iat.Unix(), "exp": exp.Unix()}).SignedString([]byte(key))
-	if err != nil {
-		t.Error(err)
-	}
-	return tok
+func sign(_ *testing.T, key, sub string, iat, exp time.Time) string {
+	return gatewaylog.Token(gatewaylog.HS256([]byte(key)), map[string]any{"sub": sub, "iss": "auth-service", "iat": iat.Unix(), "exp": exp.Unix()})
 }
 
 func secret(t *testing.T) string {

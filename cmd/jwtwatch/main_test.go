@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -22,9 +21,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 )
 
 // binary is built once by TestMain; the integration tests run the real program.
@@ -205,42 +205,37 @@ type traffic struct {
 }
 
 func (tr *traffic) sign(secret, sub string, iat, exp time.Time) string {
-	return tr.signClaims(secret, jwt.MapClaims{"sub": sub, "iss": "auth-service", "iat": iat.Unix(), "exp": exp.Unix()})
+	return tr.signClaims(secret, map[string]any{"sub": sub, "iss": "auth-service", "iat": iat.Unix(), "exp": exp.Unix()})
 }
 
-func (tr *traffic) signClaims(secret string, claims jwt.MapClaims) string {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
-	if err != nil {
-		panic(err)
-	}
+func (tr *traffic) signClaims(secret string, claims map[string]any) string {
+	tok := gatewaylog.Token(gatewaylog.HS256([]byte(secret)), claims)
 	tr.used = append(tr.used, tok)
 	return tok
 }
 
+// pinoLine is a pino-http line of GET /api/v1/orders with the
+// Authorization header value auth (none when empty).
 func pinoLine(at time.Time, auth string, status int) string {
-	headers := map[string]string{"host": "api.example.com"}
+	headers := []gatewaylog.Header{{Name: "host", Value: "api.example.com"}}
 	if auth != "" {
-		headers["authorization"] = auth
+		headers = append(headers, gatewaylog.Header{Name: "authorization", Value: auth})
 	}
-	b, _ := json.Marshal(map[string]any{
-		"level": 30, "time": at.UnixMilli(), "req": map[string]any{"method": "GET", "url": "/api/v1/orders", "headers": headers},
-		"res": map[string]any{"statusCode": status}, "msg": "request completed",
-	})
-	return string(b)
+	return gatewaylog.Request{Time: at, URL: "/api/v1/orders", Headers: headers, Status: status}.Pino()
 }
 
 // round is one of each kind of request; the counts it adds are in roundWant.
 func (tr *traffic) round(now time.Time) []string {
 	s := tr.s
 	before := tr.rotated.Add(-time.Hour)
-	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"x"}`)) + "."
+	none := gatewaylog.Unsigned(`{"sub":"x"}`)
 	tr.used = append(tr.used, none)
 	return []string{
 		pinoLine(now, "Bearer "+tr.sign(s.current, "alice", now, now.Add(time.Hour)), 200),
 		pinoLine(now, "Bearer "+tr.sign(s.current, "bob", now, now.Add(time.Hour)), 200),
 		pinoLine(now, "Bearer "+tr.sign(s.previous, "carol", before, now.Add(time.Hour)), 200),
 		// Shaped as the NestJS documentation signs it: the user id as a numeric sub.
-		pinoLine(now, "Bearer "+tr.signClaims(s.previous, jwt.MapClaims{"username": "john", "sub": 1, "iss": "auth-service", "iat": before.Unix(), "exp": now.Add(time.Hour).Unix()}), 200),
+		pinoLine(now, "Bearer "+tr.signClaims(s.previous, map[string]any{"username": "john", "sub": 1, "iss": "auth-service", "iat": before.Unix(), "exp": now.Add(time.Hour).Unix()}), 200),
 		pinoLine(now, "Bearer "+tr.sign(s.previous, "dave", before, now.Add(time.Hour)), 401), // a replica without the previous key
 		pinoLine(now, "Bearer "+tr.sign(s.refresh, "alice", now, now.Add(24*time.Hour)), 201),
 		pinoLine(now, "Bearer "+tr.sign(s.current, "erin", before, now.Add(-time.Minute)), 401), // expired session

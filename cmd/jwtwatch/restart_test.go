@@ -12,8 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/state"
 )
 
@@ -50,12 +49,9 @@ func newSeqLog(t *testing.T, s secrets, path string) *seqLog {
 }
 
 func (l *seqLog) line(seq int) string {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+	tok := gatewaylog.Token(gatewaylog.HS256([]byte(l.secret)), map[string]any{
 		"sub": fmt.Sprintf("u%07d", seq), "iss": "auth-service", "iat": l.iat.Unix(), "exp": l.base.Unix() + int64(seq),
-	}).SignedString([]byte(l.secret))
-	if err != nil {
-		l.t.Fatal(err)
-	}
+	})
 	if seq%97 == 1 {
 		l.used = append(l.used, tok)
 	}

@@ -14,8 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/state"
@@ -177,13 +176,10 @@ func TestScanSources(t *testing.T) {
 	lineAt := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	var nest []string
 	for _, id := range []int{1, 2, 1} {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		tok := gatewaylog.Token(gatewaylog.HS256([]byte(scanSecret("previous"))), map[string]any{
 			"username": fmt.Sprint("user", id), "sub": id, "iss": "https://auth.example.com",
 			"iat": lineAt.Add(-time.Hour).Unix(), "exp": lineAt.Add(time.Hour).Unix(),
-		}).SignedString([]byte(scanSecret("previous")))
-		if err != nil {
-			t.Fatal(err)
-		}
+		})
 		nest = append(nest, pinoLine(lineAt, "Bearer "+tok, 200))
 	}
 	nestLog := []byte(strings.Join(nest, "\n") + "\n")

@@ -9,8 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/state"
@@ -54,18 +53,14 @@ func TestInspect(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	now := time.Now()
-	sign := func(secret string, claims jwt.MapClaims) string {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
+	sign := func(secret string, claims map[string]any) string {
+		return gatewaylog.Token(gatewaylog.HS256([]byte(secret)), claims)
 	}
-	valid := sign(s.previous, jwt.MapClaims{"sub": "carol", "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(14 * time.Minute).Unix()})
-	expired := sign(s.current, jwt.MapClaims{"sub": "erin", "iss": "auth-service", "iat": now.Add(-72 * time.Hour).Unix(), "exp": now.Add(-71 * time.Hour).Unix()})
-	forged := sign(s.attacker, jwt.MapClaims{"sub": "admin", "iss": "auth-service"})
+	valid := sign(s.previous, map[string]any{"sub": "carol", "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(14 * time.Minute).Unix()})
+	expired := sign(s.current, map[string]any{"sub": "erin", "iss": "auth-service", "iat": now.Add(-72 * time.Hour).Unix(), "exp": now.Add(-71 * time.Hour).Unix()})
+	forged := sign(s.attacker, map[string]any{"sub": "admin", "iss": "auth-service"})
 	// As the NestJS documentation signs it: { username, sub: userId }, a number.
-	nest := sign(s.previous, jwt.MapClaims{"username": "john", "sub": 1, "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(14 * time.Minute).Unix()})
+	nest := sign(s.previous, map[string]any{"username": "john", "sub": 1, "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(14 * time.Minute).Unix()})
 	dir := t.TempDir()
 	saveState := func(name, fingerprint string, started time.Time) string {
 		path := filepath.Join(dir, name)
@@ -79,7 +74,7 @@ func TestInspect(t *testing.T) {
 	}
 	good := saveState("good.json", keys.Fingerprint([]byte(s.current)), now.Add(-2*time.Hour))
 	stale := saveState("stale.json", "0123456789ab", now.Add(-2*time.Hour))
-	minted := sign(s.previous, jwt.MapClaims{"sub": "mallory", "iss": "auth-service", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()})
+	minted := sign(s.previous, map[string]any{"sub": "mallory", "iss": "auth-service", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()})
 	tests := []struct {
 		name     string
 		args     []string

@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/sys/unix"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/needs"
 )
 
@@ -396,11 +396,8 @@ func runImage(t *testing.T, e engine, runc, image, version string) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"JWT_ACCESS_SECRET", "JWT_ACCESS_SECRET_PREVIOUS", "JWT_ACCESS_SECRET"} {
-		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "alice", "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()}).SignedString([]byte(secrets[key]))
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprintf(f, `{"level":30,"time":%d,"req":{"method":"GET","url":"/api","headers":{"authorization":"Bearer %s"}},"res":{"statusCode":200},"msg":"request completed"}`+"\n", now.UnixMilli(), tok)
+		tok := gatewaylog.Token(gatewaylog.HS256([]byte(secrets[key])), map[string]any{"sub": "alice", "iss": "auth-service", "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()})
+		fmt.Fprintln(f, gatewaylog.Request{Time: now, URL: "/api", Headers: []gatewaylog.Header{gatewaylog.Bearer(tok)}, Status: 200}.Pino())
 	}
 	f.Close()
 	waitFor(t, "the appended lines to be counted", func() bool {

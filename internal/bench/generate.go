@@ -7,19 +7,14 @@ package bench
 import (
 	"bufio"
 	"crypto"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"math/rand/v2"
 	"strconv"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -64,6 +59,23 @@ const (
 	KidCurrent  = "bench-current"
 	KidPrevious = "bench-previous"
 )
+
+// Signer returns the signer of tokens of kind k (not Malformed): the
+// current key for current and expired tokens, the previous key, or the
+// attacker's key, whose forgeries name the current key's kid.
+func (s Secrets) Signer(k Kind) gatewaylog.Signer {
+	if s.Alg == "" || s.Alg == "HS256" {
+		return gatewaylog.HS256([][]byte{Current: s.Current, Expired: s.Current, Previous: s.Previous, Forged: s.Attacker}[k])
+	}
+	key, kid := s.CurrentKey, KidCurrent
+	switch k {
+	case Previous:
+		key, kid = s.PreviousKey, KidPrevious
+	case Forged:
+		key = s.AttackerKey
+	}
+	return gatewaylog.WithKeyID(gatewaylog.PrivateKey(s.Alg, key), kid)
+}
 
 // NewKeyPairs returns Secrets with fresh key pairs of alg.
 func NewKeyPairs(alg string) (Secrets, error) {
@@ -122,10 +134,16 @@ func Generate(w io.Writer, cfg GenConfig) (Stats, error) {
 	g := &generator{
 		cfg: cfg, total: total,
 		rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		mac: [numKinds]hash.Hash{
-			Current: hmac.New(sha256.New, cfg.Secrets.Current), Previous: hmac.New(sha256.New, cfg.Secrets.Previous),
-			Expired: hmac.New(sha256.New, cfg.Secrets.Current), Forged: hmac.New(sha256.New, cfg.Secrets.Attacker),
+		req: gatewaylog.Request{
+			Method: "GET", Hostname: "gateway-7d9f8b6c5-x2x4q", PID: 7, RemotePort: 50412,
+			Headers: []gatewaylog.Header{{Name: "host", Value: "api.example.com"}, {Name: "authorization"}, {Name: "user-agent"},
+				{Name: "accept", Value: "application/json"}, {Name: "x-request-id"}},
+			ResponseHeaders: []gatewaylog.Header{{Name: "content-type", Value: "application/json; charset=utf-8"}, {Name: "content-length", Value: "612"}},
 		},
+	}
+	for k := range Malformed {
+		g.signers[k] = gatewaylog.NewAppender(cfg.Secrets.Signer(k))
+		g.headers[k] = g.signers[k].Header()
 	}
 	bw := bufio.NewWriterSize(w, 1<<20)
 	// Spread the lines over an hour so that line times advance.
@@ -159,10 +177,13 @@ func Generate(w io.Writer, cfg GenConfig) (Stats, error) {
 }
 
 type generator struct {
-	cfg   GenConfig
-	total int
-	rng   *rand.Rand
-	mac   [numKinds]hash.Hash
+	cfg     GenConfig
+	total   int
+	rng     *rand.Rand
+	signers [numKinds]*gatewaylog.Appender
+	headers [numKinds][]byte // the signers' JOSE headers
+	req     gatewaylog.Request // reused from line to line
+	tok     []byte
 }
 
 type token struct {
@@ -205,28 +226,8 @@ func (g *generator) token(n int) token {
 	}
 	claims := `{"sub":"` + t.sub + `","iss":"` + Issuer + `","iat":` + strconv.FormatInt(iat, 10) +
 		`,"exp":` + strconv.FormatInt(exp, 10) + `,"typ":"access","azp":"web-app"}`
-	enc := base64.RawURLEncoding
-	if alg := g.cfg.Secrets.Alg; alg != "" && alg != "HS256" {
-		key, kid := g.cfg.Secrets.CurrentKey, KidCurrent
-		switch kind {
-		case Previous:
-			key, kid = g.cfg.Secrets.PreviousKey, KidPrevious
-		case Forged:
-			key = g.cfg.Secrets.AttackerKey
-		}
-		signed := enc.EncodeToString([]byte(`{"alg":"`+alg+`","typ":"JWT","kid":"`+kid+`"}`)) + "." + enc.EncodeToString([]byte(claims))
-		sig, err := jwt.GetSigningMethod(alg).Sign(signed, key)
-		if err != nil {
-			panic(err) // a generated key of the algorithm's own type
-		}
-		t.value = signed + "." + enc.EncodeToString(sig)
-		return t
-	}
-	signed := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims))
-	mac := g.mac[kind]
-	mac.Reset()
-	mac.Write([]byte(signed))
-	t.value = signed + "." + enc.EncodeToString(mac.Sum(nil))
+	g.tok = g.signers[kind].Append(g.tok[:0], g.headers[kind], []byte(claims))
+	t.value = string(g.tok)
 	return t
 }
 
@@ -236,26 +237,12 @@ func (g *generator) line(b []byte, i int, at time.Time, t token) []byte {
 	if t.kind != Current && t.kind != Previous {
 		status = 401
 	}
-	b = append(b, `{"level":30,"time":`...)
-	b = strconv.AppendInt(b, at.UnixMilli(), 10)
-	b = append(b, `,"pid":7,"hostname":"gateway-7d9f8b6c5-x2x4q","req":{"id":`...)
-	b = strconv.AppendInt(b, int64(i+1), 10)
-	b = append(b, `,"method":"GET","url":"`...)
-	b = append(b, urls[i%len(urls)]...)
-	b = append(b, `","query":{},"params":{},"headers":{"host":"api.example.com","authorization":"Bearer `...)
-	b = append(b, t.value...)
-	b = append(b, `","user-agent":"`...)
-	b = append(b, userAgents[t.ua]...)
-	b = append(b, `","accept":"application/json","x-request-id":"`...)
-	b = strconv.AppendUint(b, g.rng.Uint64(), 16)
-	b = append(b, `"},"remoteAddress":"::ffff:10.0.`...)
-	b = strconv.AppendInt(b, int64(t.ua), 10)
-	b = append(b, '.')
-	b = strconv.AppendInt(b, int64(len(t.sub)%250), 10)
-	b = append(b, `","remotePort":50412},"res":{"statusCode":`...)
-	b = strconv.AppendInt(b, int64(status), 10)
-	b = append(b, `,"headers":{"content-type":"application/json; charset=utf-8","content-length":"612"}},"responseTime":`...)
-	b = strconv.AppendInt(b, int64(1+i%9), 10)
-	b = append(b, `,"msg":"request completed"}`+"\n"...)
-	return b
+	r := &g.req
+	r.Time, r.ID, r.URL, r.Status, r.ResponseTime = at, i+1, urls[i%len(urls)], status, 1+i%9
+	r.Headers[1].Value = "Bearer " + t.value
+	r.Headers[2].Value = userAgents[t.ua]
+	r.Headers[4].Value = strconv.FormatUint(g.rng.Uint64(), 16)
+	r.RemoteAddress = "::ffff:10.0." + strconv.Itoa(t.ua) + "." + strconv.Itoa(len(t.sub)%250)
+	b = r.AppendPino(b)
+	return append(b, '\n')
 }

@@ -1,10 +1,7 @@
 package cache
 
 import (
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
@@ -12,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
@@ -32,8 +30,6 @@ func secret(t testing.TB) []byte {
 	return b
 }
 
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
 // sign returns header.payload.signature with an HS256 signature by key.
 func sign(t testing.TB, key []byte, header string, claims map[string]any) string {
 	t.Helper()
@@ -41,10 +37,7 @@ func sign(t testing.TB, key []byte, header string, claims map[string]any) string
 	if err != nil {
 		t.Fatal(err)
 	}
-	signed := b64([]byte(header)) + "." + b64(body)
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(signed))
-	return signed + "." + b64(mac.Sum(nil))
+	return gatewaylog.Raw(gatewaylog.HS256(key), header, string(body))
 }
 
 const hs256 = `{"alg":"HS256","typ":"JWT"}`

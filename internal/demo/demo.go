@@ -10,7 +10,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,12 +22,12 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
@@ -178,8 +177,9 @@ type oldUser struct {
 
 // signer is one signing key of the simulated auth service (or attacker).
 type signer struct {
-	method jwt.SigningMethod
-	key    any // []byte for HMAC, else a crypto.Signer
+	s      gatewaylog.Signer
+	secret []byte        // HS256
+	key    crypto.Signer // the others
 	kid    string
 }
 
@@ -204,32 +204,21 @@ func newGateway(start time.Time, alg string) (*gateway, error) {
 
 // newSigner makes a key for alg: an HS256 secret, or a key pair.
 func newSigner(alg, kid string) (signer, error) {
-	m := jwt.GetSigningMethod(alg)
 	if alg == "HS256" {
 		b := make([]byte, 32)
 		rand.Read(b)
-		return signer{method: m, key: []byte(base64.RawURLEncoding.EncodeToString(b))}, nil
+		secret := []byte(base64.RawURLEncoding.EncodeToString(b))
+		return signer{s: gatewaylog.HS256(secret), secret: secret}, nil
 	}
-	if m == nil || alg == "none" {
-		return signer{}, fmt.Errorf("demo: --alg %q: want HS256, RS256, ES256 or EdDSA", alg)
-	}
-	key, err := keys.GeneratePair(alg)
+	key, err := keys.GeneratePair(alg) // refuses "none" and what is not an algorithm
 	if err != nil {
-		return signer{}, fmt.Errorf("demo: --alg %q: %w", alg, err)
+		return signer{}, fmt.Errorf("demo: --alg %q: want HS256, RS256, ES256 or EdDSA: %w", alg, err)
 	}
-	return signer{method: m, key: key, kid: kid}, nil
+	return signer{s: gatewaylog.WithKeyID(gatewaylog.PrivateKey(alg, key), kid), key: key, kid: kid}, nil
 }
 
 func (s signer) sign(sub string, iat, exp time.Time) string {
-	tok := jwt.NewWithClaims(s.method, jwt.MapClaims{"sub": sub, "iss": issuer, "iat": iat.Unix(), "exp": exp.Unix()})
-	if s.kid != "" {
-		tok.Header["kid"] = s.kid
-	}
-	t, err := tok.SignedString(s.key)
-	if err != nil {
-		panic(err) // a generated key of the method's own type cannot fail
-	}
-	return t
+	return gatewaylog.Token(s.s, map[string]any{"sub": sub, "iss": issuer, "iat": iat.Unix(), "exp": exp.Unix()})
 }
 
 // keyConfig returns what the sidecar reads the keys from: for HS256 the
@@ -239,16 +228,16 @@ func (s signer) sign(sub string, iat, exp time.Time) string {
 func (g *gateway) keyConfig(dir string) (env map[string]string, keysFile string, err error) {
 	if g.alg == "HS256" {
 		return map[string]string{
-			"JWT_ACCESS_SECRET":          string(g.current.key.([]byte)),
-			"JWT_ACCESS_SECRET_PREVIOUS": string(g.previous.key.([]byte)),
-			"JWT_REFRESH_SECRET":         string(g.refresh.key.([]byte)),
+			"JWT_ACCESS_SECRET":          string(g.current.secret),
+			"JWT_ACCESS_SECRET_PREVIOUS": string(g.previous.secret),
+			"JWT_REFRESH_SECRET":         string(g.refresh.secret),
 			"JWT_ACCESS_ISSUER":          issuer,
 		}, "", nil
 	}
 	set := func(name string, ss ...signer) (string, error) {
 		var members []string
 		for _, s := range ss {
-			jwk, err := keys.PublicJWK(s.key.(crypto.Signer).Public(), s.kid, g.alg)
+			jwk, err := keys.PublicJWK(s.key.Public(), s.kid, g.alg)
 			if err != nil {
 				return "", err
 			}
@@ -332,25 +321,16 @@ func (g *gateway) tick(now time.Time) []string {
 	return out
 }
 
-func noneToken(sub string) string {
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(`{"sub":"`+sub+`"}`)) + "."
-}
+func noneToken(sub string) string { return gatewaylog.Unsigned(`{"sub":"` + sub + `"}`) }
 
 // pino formats a request the way nestjs-pino's pino-http logger does.
 func pino(at time.Time, method, url, token string, status int) string {
-	headers := map[string]string{"host": "api.example.com", "user-agent": "demo-client/1.0"}
+	headers := []gatewaylog.Header{{Name: "host", Value: "api.example.com"}, {Name: "user-agent", Value: "demo-client/1.0"}}
 	if token != "" {
-		headers["authorization"] = "Bearer " + token
+		headers = append(headers, gatewaylog.Bearer(token))
 	}
-	line := map[string]any{
-		"level": 30, "time": at.UnixMilli(), "pid": 1, "hostname": "gateway-0",
-		"req":          map[string]any{"id": 1, "method": method, "url": url, "headers": headers, "remoteAddress": "::ffff:10.0.0.7"},
-		"res":          map[string]any{"statusCode": status},
-		"responseTime": 3, "msg": "request completed",
-	}
-	b, _ := json.Marshal(line)
-	return string(b)
+	return gatewaylog.Request{Time: at, ID: 1, Method: method, URL: url, Headers: headers, RemoteAddress: "::ffff:10.0.0.7",
+		Status: status, ResponseTime: 3, Hostname: "gateway-0"}.Pino()
 }
 
 // summary scrapes the sidecar over HTTP, as Prometheus would, and prints what it sees.

@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 )
@@ -40,12 +38,12 @@ func background(t *testing.T, k testKeys) []string {
 	for i := range 10 {
 		iat := rotationStart.Add(-time.Duration(30+i) * time.Minute)
 		lines = append(lines, textLine(rotationStart.Add(time.Duration(i)*time.Minute), "10.0.0.1",
-			sign(t, k.previous, jwt.MapClaims{"sub": fmt.Sprintf("old%d", i), "iss": issuer, "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})))
+			sign(k.previous, map[string]any{"sub": fmt.Sprintf("old%d", i), "iss": issuer, "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})))
 	}
 	for i := range 30 {
 		iat := rotationStart.Add(time.Duration(i) * 5 * time.Minute)
 		lines = append(lines, textLine(iat.Add(time.Minute), "10.0.0.2",
-			sign(t, k.current, jwt.MapClaims{"sub": fmt.Sprintf("new%d", i), "iss": issuer, "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})))
+			sign(k.current, map[string]any{"sub": fmt.Sprintf("new%d", i), "iss": issuer, "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})))
 	}
 	return lines
 }
@@ -55,12 +53,12 @@ func background(t *testing.T, k testKeys) []string {
 func TestCompromise(t *testing.T) {
 	k := randomKeys(t)
 	minted := hm(11, 42, 17) // after rotationStart
-	leaked := func(claims jwt.MapClaims) string { return sign(t, k.previous, claims) }
-	afterRotation := leaked(jwt.MapClaims{"sub": "mallory", "iss": issuer, "iat": minted.Unix(), "exp": minted.Add(time.Hour).Unix(), "jti": "evil-1"})
-	later := leaked(jwt.MapClaims{"sub": "trudy", "iss": issuer, "iat": minted.Add(time.Hour).Unix(), "exp": minted.Add(2 * time.Hour).Unix()})
-	longLived := leaked(jwt.MapClaims{"sub": "eve", "iss": issuer, "iat": hm(8, 0, 0).Unix(), "exp": hm(8, 0, 0).Add(30 * 24 * time.Hour).Unix()})
-	future := leaked(jwt.MapClaims{"sub": "oscar", "iss": issuer, "iat": hm(23, 0, 0).Unix(), "exp": hm(23, 30, 0).Unix()})
-	bare := leaked(jwt.MapClaims{"sub": "peggy", "iss": issuer})
+	leaked := func(claims map[string]any) string { return sign(k.previous, claims) }
+	afterRotation := leaked(map[string]any{"sub": "mallory", "iss": issuer, "iat": minted.Unix(), "exp": minted.Add(time.Hour).Unix(), "jti": "evil-1"})
+	later := leaked(map[string]any{"sub": "trudy", "iss": issuer, "iat": minted.Add(time.Hour).Unix(), "exp": minted.Add(2 * time.Hour).Unix()})
+	longLived := leaked(map[string]any{"sub": "eve", "iss": issuer, "iat": hm(8, 0, 0).Unix(), "exp": hm(8, 0, 0).Add(30 * 24 * time.Hour).Unix()})
+	future := leaked(map[string]any{"sub": "oscar", "iss": issuer, "iat": hm(23, 0, 0).Unix(), "exp": hm(23, 30, 0).Unix()})
+	bare := leaked(map[string]any{"sub": "peggy", "iss": issuer})
 
 	tests := []struct {
 		name      string

@@ -12,8 +12,6 @@ import (
 	"testing/iotest"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -21,7 +19,7 @@ import (
 // lines' own times, and lines without a time.
 func TestWindow(t *testing.T) {
 	k := randomKeys(t)
-	tok := sign(t, k.current, jwt.MapClaims{"sub": "u", "iss": issuer, "iat": hm(9, 0, 0).Unix(), "exp": hm(23, 0, 0).Unix()})
+	tok := sign(k.current, map[string]any{"sub": "u", "iss": issuer, "iat": hm(9, 0, 0).Unix(), "exp": hm(23, 0, 0).Unix()})
 	log := strings.Join([]string{
 		textLine(hm(9, 59, 59), "10.0.0.1", tok),
 		textLine(hm(10, 0, 0), "10.0.0.1", tok),
@@ -68,7 +66,7 @@ func TestWindow(t *testing.T) {
 // TestRead covers what an input can look like.
 func TestRead(t *testing.T) {
 	k := randomKeys(t)
-	tok := sign(t, k.current, jwt.MapClaims{"sub": "u", "iss": issuer})
+	tok := sign(k.current, map[string]any{"sub": "u", "iss": issuer})
 	line := textLine(hm(10, 0, 0), "10.0.0.1", tok)
 	plain := []byte(line + "\n" + line + "\n")
 	multi := append(gz(t, []byte(line+"\n")), gz(t, []byte(line+"\n"))...)

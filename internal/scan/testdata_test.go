@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,8 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -69,19 +66,8 @@ func hm(h, m, s int) time.Time {
 }
 
 // sign signs claims with HS256 the way the auth service does.
-func sign(tb testing.TB, secret string, claims jwt.MapClaims) string {
-	tb.Helper()
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return tok
-}
-
-// unsigned builds an alg "none" token.
-func unsigned(claims string) string {
-	enc := base64.RawURLEncoding
-	return enc.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims)) + "."
+func sign(secret string, claims map[string]any) string {
+	return gatewaylog.Token(gatewaylog.HS256([]byte(secret)), claims)
 }
 
 type logLine struct {
@@ -98,31 +84,26 @@ type scenario struct {
 
 // pino writes one pino-http line.
 func (s *scenario) pino(at time.Time, id int, method, url, auth, ua, peer, xff string, status int) {
-	headers := []string{`"host":"api.example.com"`}
+	headers := []gatewaylog.Header{{Name: "host", Value: "api.example.com"}}
 	if auth != "" {
-		headers = append(headers, `"authorization":`+jsonString(auth))
+		headers = append(headers, gatewaylog.Header{Name: "authorization", Value: auth})
 	}
-	headers = append(headers, `"user-agent":`+jsonString(ua), `"accept":"application/json"`)
+	headers = append(headers, gatewaylog.Header{Name: "user-agent", Value: ua}, gatewaylog.Header{Name: "accept", Value: "application/json"})
 	if xff != "" {
-		headers = append(headers, `"x-forwarded-for":`+jsonString(xff))
+		headers = append(headers, gatewaylog.Header{Name: "x-forwarded-for", Value: xff})
 	}
-	line := fmt.Sprintf(`{"level":30,"time":%d,"pid":7,"hostname":"gw-1","req":{"id":%d,"method":"%s","url":%s,"query":{},"params":{},"headers":{%s},"remoteAddress":%s,"remotePort":%d},"res":{"statusCode":%d},"responseTime":%d,"msg":"request completed"}`,
-		at.UnixMilli(), id, method, jsonString(url), strings.Join(headers, ","), jsonString(peer), 40000+id%20000, status, 3+id%11)
-	s.gateway = append(s.gateway, logLine{at, line})
+	r := gatewaylog.Request{Time: at, ID: id, Method: method, URL: url, Headers: headers, RemoteAddress: peer, RemotePort: 40000 + id%20000,
+		Status: status, ResponseTime: 3 + id%11, Hostname: "gw-1", PID: 7}
+	s.gateway = append(s.gateway, logLine{at, r.Pino()})
 }
 
 // nginx writes one line of nginx's combined format plus "$http_authorization".
 func (s *scenario) nginx(at time.Time, addr, request string, status int, ua, auth string) {
-	if auth == "" {
-		auth = "-"
-	}
-	line := fmt.Sprintf(`%s - - [%s] "%s" %d %d "-" "%s" "%s"`, addr, at.Format("02/Jan/2006:15:04:05 -0700"), request, status, 53+status%7, ua, auth)
-	s.edge = append(s.edge, logLine{at, line})
-}
-
-func jsonString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
+	method, rest, _ := strings.Cut(request, " ")
+	url, proto, _ := strings.Cut(rest, " ")
+	r := gatewaylog.Request{Time: at, RemoteAddress: addr, Method: method, URL: url, Proto: proto, Status: status, BodyBytes: 53 + status%7,
+		Headers: []gatewaylog.Header{{Name: "user-agent", Value: ua}, {Name: "authorization", Value: auth}}}
+	s.edge = append(s.edge, logLine{at, r.Nginx()})
 }
 
 func (s *scenario) keep(tok string) string {
@@ -155,7 +136,7 @@ func newScenario(tb testing.TB, k testKeys) *scenario {
 		if i%3 == 1 {
 			azp = "android"
 		}
-		refresh := s.keep(sign(tb, k.refresh, jwt.MapClaims{"sub": user, "iss": issuer, "iat": hm(7, 0, 0).Add(-7 * 24 * time.Hour).Unix(),
+		refresh := s.keep(sign(k.refresh, map[string]any{"sub": user, "iss": issuer, "iat": hm(7, 0, 0).Add(-7 * 24 * time.Hour).Unix(),
 			"exp": hm(7, 0, 0).Add(7 * 24 * time.Hour).Unix(), "azp": azp, "jti": user + "-refresh"}))
 		var tok string
 		var exp time.Time
@@ -165,7 +146,7 @@ func newScenario(tb testing.TB, k testKeys) *scenario {
 				key = k.previous
 			}
 			exp = at.Add(time.Hour)
-			tok = s.keep(sign(tb, key, jwt.MapClaims{"sub": user, "iss": issuer, "iat": at.Unix(), "exp": exp.Unix(), "azp": azp,
+			tok = s.keep(sign(key, map[string]any{"sub": user, "iss": issuer, "iat": at.Unix(), "exp": exp.Unix(), "azp": azp,
 				"jti": fmt.Sprintf("%s-%d", user, at.Unix())}))
 		}
 		first := hm(8, 0, 7).Add(time.Duration(i) * 4 * time.Minute)
@@ -189,30 +170,30 @@ func newScenario(tb testing.TB, k testKeys) *scenario {
 
 	// The compromise: someone holding the previous key mints an admin token
 	// at compromiseAt, long after the rotation, with a 24-hour lifetime...
-	admin := s.keep(sign(tb, k.previous, jwt.MapClaims{"sub": "svc-admin", "iss": issuer, "iat": compromiseAt.Unix(),
+	admin := s.keep(sign(k.previous, map[string]any{"sub": "svc-admin", "iss": issuer, "iat": compromiseAt.Unix(),
 		"exp": compromiseAt.Add(24 * time.Hour).Unix(), "azp": "admin-cli", "jti": "c0ffee-01"}))
 	for _, at := range []time.Time{hm(12, 17, 42), hm(12, 25, 3), hm(12, 40, 11), hm(13, 5, 9), hm(13, 30, 15)} {
 		s.pino(at, next(), "GET", "/api/v1/admin/users", "Bearer "+admin, "python-requests/2.31.0", "::ffff:10.0.0.2", "203.0.113.66, 10.0.0.2", 200)
 	}
 	// ... and later one impersonating u05, without iat or exp.
-	imp := s.keep(sign(tb, k.previous, jwt.MapClaims{"sub": "u05", "iss": issuer, "jti": "c0ffee-02"}))
+	imp := s.keep(sign(k.previous, map[string]any{"sub": "u05", "iss": issuer, "jti": "c0ffee-02"}))
 	for _, at := range []time.Time{hm(12, 50, 10), hm(13, 20, 10)} {
 		s.pino(at, next(), "GET", "/api/v1/users/u05/payment-methods", "Bearer "+imp, "python-requests/2.31.0", "::ffff:10.0.0.2", "203.0.113.66, 10.0.0.2", 200)
 	}
 
 	// Forgeries: a scanner with its own key at the edge, ...
 	for at := hm(10, 30, 0); at.Before(hm(10, 45, 0)); at = at.Add(30 * time.Second) {
-		tok := s.keep(sign(tb, k.attacker, jwt.MapClaims{"sub": "admin", "iss": issuer, "iat": at.Unix(), "exp": at.Add(time.Hour).Unix()}))
+		tok := s.keep(sign(k.attacker, map[string]any{"sub": "admin", "iss": issuer, "iat": at.Unix(), "exp": at.Add(time.Hour).Unix()}))
 		s.nginx(at, "198.51.100.7", "GET /api/v1/admin/users HTTP/1.1", 401, "sqlmap/1.8.2#stable (https://sqlmap.org)", "Bearer "+tok)
 	}
 	// ... background noise every hour, ...
 	for h := 8; h < 14; h++ {
 		at := hm(h, 33, 33)
-		tok := s.keep(sign(tb, k.attacker, jwt.MapClaims{"sub": "root", "iat": at.Unix()}))
+		tok := s.keep(sign(k.attacker, map[string]any{"sub": "root", "iat": at.Unix()}))
 		s.nginx(at, fmt.Sprintf("192.0.2.%d", h), "GET /api/v1/orders HTTP/1.1", 401, "Go-http-client/1.1", "Bearer "+tok)
 	}
 	// ... "alg": "none" at the gateway, ...
-	none := s.keep(unsigned(`{"sub":"admin","iss":"` + issuer + `"}`))
+	none := s.keep(gatewaylog.Unsigned(`{"sub":"admin","iss":"` + issuer + `"}`))
 	for at := hm(13, 0, 0); !at.After(hm(13, 2, 0)); at = at.Add(20 * time.Second) {
 		s.pino(at, next(), "GET", "/api/v1/admin/users", "Bearer "+none, "curl/8.4.0", "::ffff:10.0.0.2", "198.51.100.9", 401)
 	}

@@ -91,7 +91,7 @@ func TestReloadRace(t *testing.T) {
 	for i := range secrets {
 		secrets[i] = secret(t)
 		started := startOf(int64(i))
-		tok := sign(t, secrets[i], "u", started.Add(90*time.Second), started.Add(24*time.Hour))
+		tok := sign(secrets[i], "u", started.Add(90*time.Second), started.Add(24*time.Hour))
 		lines[i] = fmt.Sprintf("%s GET /api Bearer %s", started.Add(2*time.Minute).Format(time.RFC3339), tok)
 	}
 	var loading, clock, current atomic.Int64 // key index being loaded, the clock's hour, index whose tokens are current

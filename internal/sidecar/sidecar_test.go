@@ -24,8 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/state"
@@ -44,12 +43,14 @@ func secret(t *testing.T) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func sign(t *testing.T, key, sub string, iat, exp time.Time) string {
-	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": sub, "iss": "auth", "iat": iat.Unix(), "exp": exp.Unix()}).SignedString([]byte(key))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+func sign(key, sub string, iat, exp time.Time) string {
+	return gatewaylog.Token(gatewaylog.HS256([]byte(key)), map[string]any{"sub": sub, "iss": "auth", "iat": iat.Unix(), "exp": exp.Unix()})
+}
+
+// pino is a pino-http line of a GET / at with the token and status, and
+// extra request headers.
+func pino(at time.Time, tok string, status int, headers ...gatewaylog.Header) string {
+	return gatewaylog.Request{Time: at, Headers: append([]gatewaylog.Header{gatewaylog.Bearer(tok)}, headers...), Status: status}.Pino()
 }
 
 type running struct {
@@ -127,16 +128,14 @@ func TestGoldenScrape(t *testing.T) {
 	cur, prev, ref := secret(t), secret(t), secret(t)
 	env := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev, "JWT_REFRESH_SECRET": ref, "JWT_ACCESS_ISSUER": "auth"}
 	logPath := filepath.Join(dir, "gw.log")
-	line := func(tok string, status int) string {
-		return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/","headers":{"authorization":"Bearer %s"}},"res":{"statusCode":%d},"msg":"request completed"}`, fixed.UnixMilli(), tok, status)
-	}
+	line := func(tok string, status int) string { return pino(fixed, tok, status) }
 	lines := []string{
-		line(sign(t, cur, "alice", fixed.Add(-time.Minute), fixed.Add(time.Hour)), 200),
-		line(sign(t, prev, "bob", fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute)), 200),
-		line(sign(t, prev, "bob", fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute)), 401),
-		line(sign(t, prev, "eve", fixed.Add(time.Minute), fixed.Add(time.Hour)), 200),
-		line(sign(t, ref, "alice", fixed.Add(-time.Minute), fixed.Add(24*time.Hour)), 201),
-		line(sign(t, secret(t), "admin", fixed, fixed.Add(time.Hour)), 401),
+		line(sign(cur, "alice", fixed.Add(-time.Minute), fixed.Add(time.Hour)), 200),
+		line(sign(prev, "bob", fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute)), 200),
+		line(sign(prev, "bob", fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute)), 401),
+		line(sign(prev, "eve", fixed.Add(time.Minute), fixed.Add(time.Hour)), 200),
+		line(sign(ref, "alice", fixed.Add(-time.Minute), fixed.Add(24*time.Hour)), 201),
+		line(sign(secret(t), "admin", fixed, fixed.Add(time.Hour)), 401),
 		`{"level":30,"time":1,"req":{"headers":{}},"res":{"statusCode":200}}`,
 		`not json but no token either`,
 	}
@@ -156,12 +155,8 @@ func TestGoldenScrape(t *testing.T) {
 	defer jwksSrv.Close()
 	keyFile := filepath.Join(dir, "keys.yaml")
 	writeKeyFile(t, keyFile, "access:\n  keys:\n    - jwks_url: "+jwksSrv.URL+"/jwks.json\n      roles: {next-1: next}\n")
-	early := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": "carol", "iss": "auth", "iat": fixed.Add(-time.Minute).Unix(), "exp": fixed.Add(time.Hour).Unix()})
-	early.Header["kid"] = "next-1"
-	earlyTok, err := early.SignedString(next)
-	if err != nil {
-		t.Fatal(err)
-	}
+	earlyTok := gatewaylog.Token(gatewaylog.WithKeyID(gatewaylog.PrivateKey("ES256", next), "next-1"),
+		map[string]any{"sub": "carol", "iss": "auth", "iat": fixed.Add(-time.Minute).Unix(), "exp": fixed.Add(time.Hour).Unix()})
 	lines = append(lines, line(earlyTok, 200))
 	if err := os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -407,22 +402,19 @@ func TestStragglers(t *testing.T) {
 	logPath := filepath.Join(dir, "gw.log")
 	now := time.Now()
 	line := func(tok, ua, addr string) string {
-		return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/","headers":{"authorization":"Bearer %s","user-agent":%q},"remoteAddress":%q},"res":{"statusCode":200}}`, now.UnixMilli(), tok, ua, addr)
+		return gatewaylog.Request{Time: now, Headers: []gatewaylog.Header{gatewaylog.Bearer(tok), {Name: "user-agent", Value: ua}}, RemoteAddress: addr, Status: 200}.Pino()
 	}
-	batch := sign(t, prev, "svc-batch", now.Add(-time.Hour), now.Add(time.Hour))
-	nestToken, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"username": "john", "sub": 1, "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()}).SignedString([]byte(prev))
-	if err != nil {
-		t.Fatal(err)
-	}
+	batch := sign(prev, "svc-batch", now.Add(-time.Hour), now.Add(time.Hour))
+	nestToken := gatewaylog.Token(gatewaylog.HS256([]byte(prev)), map[string]any{"username": "john", "sub": 1, "iat": now.Add(-time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()})
 	var lines []string
 	for range 5 {
 		lines = append(lines, line(batch, "batch-runner/2.1", "::ffff:10.1.2.3"))
 	}
 	lines = append(lines,
-		line(sign(t, prev, "carol", now.Add(-time.Hour), now.Add(time.Hour)), "Mozilla/5.0", "10.9.9.9"),
-		line(nestToken, "okhttp/4.12", "10.7.7.7"),                                                         // a numeric sub, as the NestJS documentation signs it
-		line(sign(t, cur, "alice", now, now.Add(time.Hour)), "Mozilla/5.0", "10.0.0.1"),                    // current key: not a straggler
-		line(sign(t, prev, "erin", now.Add(-2*time.Hour), now.Add(-time.Hour)), "Mozilla/5.0", "10.0.0.2"), // expired: not a straggler
+		line(sign(prev, "carol", now.Add(-time.Hour), now.Add(time.Hour)), "Mozilla/5.0", "10.9.9.9"),
+		line(nestToken, "okhttp/4.12", "10.7.7.7"),                                                      // a numeric sub, as the NestJS documentation signs it
+		line(sign(cur, "alice", now, now.Add(time.Hour)), "Mozilla/5.0", "10.0.0.1"),                    // current key: not a straggler
+		line(sign(prev, "erin", now.Add(-2*time.Hour), now.Add(-time.Hour)), "Mozilla/5.0", "10.0.0.2"), // expired: not a straggler
 	)
 	if err := os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -478,7 +470,7 @@ func TestCheckpointIsConsistent(t *testing.T) {
 	ends := make(map[int64]int64, lines) // expiry → offset just past its line
 	for i := range lines {
 		exp := first.Add(time.Duration(i) * time.Second)
-		fmt.Fprintf(&log, "GET /api Bearer %s\n", sign(t, key, "u", first.Add(-time.Hour), exp))
+		fmt.Fprintf(&log, "GET /api Bearer %s\n", sign(key, "u", first.Add(-time.Hour), exp))
 		ends[exp.Unix()] = int64(log.Len())
 	}
 	if err := os.WriteFile(logPath, log.Bytes(), 0o644); err != nil {

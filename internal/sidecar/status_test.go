@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/net/html"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 )
@@ -36,13 +37,13 @@ func startStatusFixture(t *testing.T, webConfig string) statusFixture {
 	env := map[string]string{"JWT_ACCESS_SECRET": f.cur, "JWT_ACCESS_SECRET_PREVIOUS": f.prev, "JWT_REFRESH_SECRET": f.ref, "JWT_ACCESS_ISSUER": "auth"}
 	logPath := filepath.Join(t.TempDir(), "gw.log")
 	line := func(at time.Time, key, sub string, status int) string {
-		tok := sign(t, key, sub, fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute))
+		tok := sign(key, sub, fixed.Add(-2*time.Hour), fixed.Add(30*time.Minute))
 		if sub == "mallory" { // minted with the old key after the rotation
-			tok = sign(t, key, sub, fixed.Add(time.Minute), fixed.Add(time.Hour))
+			tok = sign(key, sub, fixed.Add(time.Minute), fixed.Add(time.Hour))
 		}
 		f.tokens = append(f.tokens, tok)
-		return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/","headers":{"authorization":"Bearer %s","user-agent":%q},"remoteAddress":"10.1.2.3"},"res":{"statusCode":%d},"msg":"request completed"}`,
-			at.UnixMilli(), tok, hostileAgent, status)
+		return gatewaylog.Request{Time: at, Headers: []gatewaylog.Header{gatewaylog.Bearer(tok), {Name: "user-agent", Value: hostileAgent}},
+			RemoteAddress: "10.1.2.3", Status: status}.Pino()
 	}
 	var lines []string
 	for i := range 30 {

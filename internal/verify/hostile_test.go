@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
@@ -29,7 +30,8 @@ var hostileNow = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 // rawB64 encodes s as a JWT segment.
 func rawB64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
-// hmac256 is the HS256 signature of signed under secret.
+// hmac256 is the HS256 signature of signed under secret, computed here to
+// check that a key a verdict names really signed the token.
 func hmac256(secret []byte, signed string) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte(signed))
@@ -39,8 +41,7 @@ func hmac256(secret []byte, signed string) []byte {
 // seal signs already encoded segments as they are, so hostile encodings
 // carry a signature that matches them.
 func seal(secret []byte, header, payload string) string {
-	signed := header + "." + payload
-	return signed + "." + base64.RawURLEncoding.EncodeToString(hmac256(secret, signed))
+	return gatewaylog.Segments(gatewaylog.HS256(secret), header, payload)
 }
 
 // jws signs raw header and payload JSON with HS256.

@@ -2,16 +2,12 @@ package verify
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"math"
 	"strconv"
 	"strings"
@@ -21,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -79,18 +76,16 @@ func (fx *fixture) secrets() [][]byte { return [][]byte{fx.ac, fx.rc, fx.ap, fx.
 func b64(b []byte) string  { return base64.RawURLEncoding.EncodeToString(b) }
 func b64s(s string) string { return b64([]byte(s)) }
 
-// signSegments appends the HMAC of "header.payload" to the given, already
-// encoded, segments, so hostile encodings can be signed as they are.
-func signSegments(newHash func() hash.Hash, secret []byte, header, payload string) string {
-	signed := header + "." + payload
-	m := hmac.New(newHash, secret)
-	m.Write([]byte(signed))
-	return signed + "." + b64(m.Sum(nil))
+// signSegments appends the HMAC (alg HS256, HS384 or HS512) of
+// "header.payload" to the given, already encoded, segments, so hostile
+// encodings can be signed as they are.
+func signSegments(alg string, secret []byte, header, payload string) string {
+	return gatewaylog.Segments(gatewaylog.HMAC(alg, secret), header, payload)
 }
 
 // signJSON signs raw header and payload JSON with HS256, for hostile JSON.
 func signJSON(secret []byte, header, payload string) string {
-	return signSegments(sha256.New, secret, b64s(header), b64s(payload))
+	return gatewaylog.Raw(gatewaylog.HS256(secret), header, payload)
 }
 
 // sign builds a token by hand, so any header is possible. The MAC uses the
@@ -105,24 +100,17 @@ func sign(tb testing.TB, secret []byte, header, claims map[string]any) string {
 	if err != nil {
 		tb.Fatalf("marshal claims: %v", err)
 	}
-	newHash := sha256.New
-	switch header["alg"] {
-	case "HS384":
-		newHash = sha512.New384
-	case "HS512":
-		newHash = sha512.New
+	alg := "HS256"
+	if a, _ := header["alg"].(string); a == "HS384" || a == "HS512" {
+		alg = a
 	}
-	return signSegments(newHash, secret, b64(h), b64(c))
+	return signSegments(alg, secret, b64(h), b64(c))
 }
 
-// jwtSign builds a token the way the auth service does, with golang-jwt.
-func jwtSign(tb testing.TB, secret []byte, claims jwt.MapClaims) string {
-	tb.Helper()
-	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
-	if err != nil {
-		tb.Fatalf("sign: %v", err)
-	}
-	return s
+// jwtSign builds a token the way the auth service does (byte for byte
+// golang-jwt's).
+func jwtSign(_ testing.TB, secret []byte, claims jwt.MapClaims) string {
+	return gatewaylog.Token(gatewaylog.HS256(secret), claims)
 }
 
 func hdr(alg string) map[string]any { return map[string]any{"alg": alg, "typ": "JWT"} }
@@ -273,7 +261,7 @@ func TestCheck(t *testing.T) {
 		{name: "expired forgery", in: sign(t, fx.attacker, hs, claims(map[string]any{"exp": nowS - 3600})), want: unk(BadSignature)},
 		{name: "not-yet-valid forgery", in: sign(t, fx.attacker, hs, claims(map[string]any{"nbf": future})), want: unk(BadSignature)},
 		{name: "forgery with wrong issuer", in: sign(t, fx.attacker, hs, claims(map[string]any{"iss": "https://evil.test"})), want: unk(BadSignature)},
-		{name: "forgery with garbage claims", in: signSegments(sha256.New, fx.attacker, b64s(hsJSON), "!!!not-base64!!!"), want: unk(Malformed)},
+		{name: "forgery with garbage claims", in: signSegments("HS256", fx.attacker, b64s(hsJSON), "!!!not-base64!!!"), want: unk(Malformed)},
 		{name: "forgery with non-JSON claims", in: signJSON(fx.attacker, hsJSON, "not json"), want: unk(BadSignature)},
 		{name: "forgery with exp string", in: sign(t, fx.attacker, hs, claims(map[string]any{"exp": "soon"})), want: unk(BadSignature)},
 		{name: "forgery with exp 0", in: sign(t, fx.attacker, hs, claims(map[string]any{"exp": 0})), want: unk(BadSignature)},
@@ -336,11 +324,11 @@ func TestCheck(t *testing.T) {
 		{name: "five segments", in: valid + ".a.b", want: unk(Malformed)},
 		{name: "only dots", in: "..", want: unk(Malformed)},
 		{name: "empty header", in: "." + vp + "." + vs, want: unk(Malformed)},
-		{name: "header padded", in: signSegments(sha256.New, fx.ac, padded(t, `{"alg":"HS256","x":12}`), vp), want: unk(Malformed)},
-		{name: "header non-canonical", in: signSegments(sha256.New, fx.ac, nonCanonical(t, b64s(`{"alg":"HS256","x":12}`)), vp), want: unk(Malformed)},
-		{name: "header standard alphabet", in: signSegments(sha256.New, fx.ac, base64.RawStdEncoding.EncodeToString([]byte(`{"alg":"HS256","x":"??>"}`)), vp), want: unk(Malformed)},
-		{name: "header with newline", in: signSegments(sha256.New, fx.ac, vh[:8]+"\n"+vh[8:], vp), want: unk(Malformed)},
-		{name: "header bad length", in: signSegments(sha256.New, fx.ac, vh+"A", vp), want: unk(Malformed)},
+		{name: "header padded", in: signSegments("HS256", fx.ac, padded(t, `{"alg":"HS256","x":12}`), vp), want: unk(Malformed)},
+		{name: "header non-canonical", in: signSegments("HS256", fx.ac, nonCanonical(t, b64s(`{"alg":"HS256","x":12}`)), vp), want: unk(Malformed)},
+		{name: "header standard alphabet", in: signSegments("HS256", fx.ac, base64.RawStdEncoding.EncodeToString([]byte(`{"alg":"HS256","x":"??>"}`)), vp), want: unk(Malformed)},
+		{name: "header with newline", in: signSegments("HS256", fx.ac, vh[:8]+"\n"+vh[8:], vp), want: unk(Malformed)},
+		{name: "header bad length", in: signSegments("HS256", fx.ac, vh+"A", vp), want: unk(Malformed)},
 		{name: "header not JSON", in: signJSON(fx.ac, `hello`, `{}`), want: unk(Malformed)},
 		{name: "header array", in: signJSON(fx.ac, `[{"alg":"HS256"}]`, `{}`), want: unk(Malformed)},
 		{name: "header string", in: signJSON(fx.ac, `"HS256"`, `{}`), want: unk(Malformed)},
@@ -357,13 +345,13 @@ func TestCheck(t *testing.T) {
 
 		// RFC 7515 §5.2: a payload that is not strict base64url is malformed
 		// before any signature is checked, whoever signed it.
-		{name: "payload not base64", in: signSegments(sha256.New, fx.ac, vh, "!!!"), want: unk(Malformed)},
-		{name: "payload empty", in: signSegments(sha256.New, fx.ac, vh, ""), want: unk(Malformed)},
-		{name: "payload padded", in: signSegments(sha256.New, fx.ac, vh, padded(t, `{"exp":12}`)), want: unk(Malformed)},
-		{name: "payload non-canonical", in: signSegments(sha256.New, fx.ac, vh, nonCanonical(t, b64s(`{"iss":"`+accessIss+`"}`))), want: unk(Malformed)},
-		{name: "payload of one character", in: signSegments(sha256.New, fx.ac, vh, "a"), want: unk(Malformed)},
-		{name: "payload with spaces", in: signSegments(sha256.New, fx.ac, vh, "    VGVzdA"), want: unk(Malformed)},
-		{name: "payload of one character, forged", in: signSegments(sha256.New, fx.attacker, vh, "a"), want: unk(Malformed)},
+		{name: "payload not base64", in: signSegments("HS256", fx.ac, vh, "!!!"), want: unk(Malformed)},
+		{name: "payload empty", in: signSegments("HS256", fx.ac, vh, ""), want: unk(Malformed)},
+		{name: "payload padded", in: signSegments("HS256", fx.ac, vh, padded(t, `{"exp":12}`)), want: unk(Malformed)},
+		{name: "payload non-canonical", in: signSegments("HS256", fx.ac, vh, nonCanonical(t, b64s(`{"iss":"`+accessIss+`"}`))), want: unk(Malformed)},
+		{name: "payload of one character", in: signSegments("HS256", fx.ac, vh, "a"), want: unk(Malformed)},
+		{name: "payload with spaces", in: signSegments("HS256", fx.ac, vh, "    VGVzdA"), want: unk(Malformed)},
+		{name: "payload of one character, forged", in: signSegments("HS256", fx.attacker, vh, "a"), want: unk(Malformed)},
 		{name: "payload of one character, junk MAC", in: vh + ".a." + vs, want: unk(Malformed)},
 		{name: "payload not JSON, forged", in: signJSON(fx.attacker, hsJSON, "Test"), want: unk(BadSignature)},
 		{name: "payload not JSON", in: signJSON(fx.ac, hsJSON, "Test"), want: ac(Malformed)},
@@ -808,7 +796,7 @@ func FuzzCheck(f *testing.F) {
 		signJSON(fx.ac, `{"alg":"HS256"}`, `{"x":"}\"{","iss":"https:\/\/auth.example.test","exp":1.5e9}`),
 		signJSON(fx.ac, `{"alg":"HS256"}`, `{"sub":1,"iat":"x","nbf":-0,"exp":1748779200.5,"iss":null}`),
 		signJSON(fx.ac, `{"alg":"HS256"}`, `Test`),
-		signSegments(sha256.New, fx.ac, b64s(`{"alg":"HS256"}`), "    VGVzdA"),
+		signSegments("HS256", fx.ac, b64s(`{"alg":"HS256"}`), "    VGVzdA"),
 	}
 	for i, s := range seeds {
 		f.Add(s, nowS, uint8(i%3))
@@ -816,13 +804,13 @@ func FuzzCheck(f *testing.F) {
 	f.Fuzz(func(t *testing.T, tok string, atSec int64, resign uint8) {
 		if resign != 0 {
 			if i := strings.LastIndexByte(tok, '.'); i >= 0 {
-				newHash := sha256.New
+				alg := "HS256"
 				if resign&0x80 != 0 {
-					newHash = sha512.New
+					alg = "HS512"
 				}
 				secret := secrets[int(resign&0x7f)%len(secrets)]
 				h, p, _ := strings.Cut(tok[:i], ".")
-				tok = signSegments(newHash, secret, h, p)
+				tok = signSegments(alg, secret, h, p)
 			}
 		}
 		// Line times from 1970 to the end of the year 9999, where the
