@@ -59,3 +59,75 @@ func QuoteEnd(b []byte, i int) int {
 	}
 	return i + j + 1
 }
+
+// Jump returns the offset after the closing bracket of the container whose
+// opening bracket (open, '{' or '[') is at b[i-1] — whose contents continue
+// at b[i] — in Plain input, without reading the contents: its brackets are
+// found with IndexByte and told in or out of strings by the parity of the
+// quotes before them. It returns -1 when the answer cannot be had that way
+// (a bracket of the other kind in between, in a string or not; nesting
+// deeper than MaxDepth counting from depth, the container's level; no
+// close at all): then the contents must be read (SkipPlain).
+//
+// For valid JSON the answer is the container's end. It is never the end of
+// the object of a line cut short, alone or followed by the next record:
+// the cut leaves a bracket open, and the record that follows, its quotes
+// and brackets paired, cannot close it; or the cut leaves a string open,
+// and then no bracket after it is counted in its place. What goes unread is
+// the order of what stands between the strings: a missing comma or colon,
+// a malformed number, is not noticed.
+//
+// square says b may hold '[' or ']': without them (SquareFree), a '{' container
+// needs no look for other brackets.
+func Jump(b []byte, i int, open byte, depth int, square bool) int {
+	close, other1, other2 := byte('}'), byte('['), byte(']')
+	if open == '[' {
+		close, other1, other2 = ']', '{', '}'
+	}
+	level, quotes := 1, 0
+	nextOpen, nextClose := -2, -2 // offsets found; -1: none left; -2: not looked for yet
+	for from := i; ; {
+		if nextClose != -1 && nextClose < from {
+			nextClose = indexFrom(b, from, close)
+		}
+		if nextOpen != -1 && nextOpen < from {
+			nextOpen = indexFrom(b, from, open)
+		}
+		if nextClose < 0 {
+			return -1
+		}
+		j, opens := nextClose, false
+		if nextOpen >= 0 && nextOpen < nextClose {
+			j, opens = nextOpen, true
+		}
+		quotes += bytes.Count(b[from:j], []byte{'"'})
+		from = j + 1
+		if quotes%2 != 0 {
+			continue // in a string
+		}
+		if opens {
+			if level++; depth+level-1 > MaxDepth {
+				return -1
+			}
+			continue
+		}
+		if level--; level == 0 {
+			if seg := b[i:j]; (square || open == '[') && (bytes.IndexByte(seg, other1) >= 0 || bytes.IndexByte(seg, other2) >= 0) {
+				return -1
+			}
+			return j + 1
+		}
+	}
+}
+
+// SquareFree reports whether b has no '[' and no ']'; Jump then spares
+// itself a look for them in every '{' container.
+func SquareFree(b []byte) bool { return bytes.IndexByte(b, '[') < 0 && bytes.IndexByte(b, ']') < 0 }
+
+func indexFrom(b []byte, from int, c byte) int {
+	j := bytes.IndexByte(b[from:], c)
+	if j < 0 {
+		return -1
+	}
+	return from + j
+}

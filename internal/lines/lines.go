@@ -32,10 +32,11 @@ type Reader struct {
 	r   io.Reader   // stream mode
 	max int
 
-	buf  []byte
-	b, e int   // buf[b:e] is read and not yet returned
-	off  int64 // offset just past the last line returned
-	eof  bool  // stream mode: the stream has ended
+	buf   []byte
+	b, e  int   // buf[b:e] is read and not yet returned
+	off   int64 // offset just past the last line returned
+	eof   bool  // stream mode: the stream has ended
+	reads int64 // reads done, for Reads
 
 	// skip is set while discarding the rest of a line known to be too
 	// long; off then moves over the bytes discarded.
@@ -60,6 +61,10 @@ func New(r io.Reader, max int) *Reader {
 // Offset is just past the last line returned: where reading resumes. In
 // stream mode it counts the bytes of the lines returned.
 func (r *Reader) Offset() int64 { return r.off }
+
+// Reads is how many reads the reader has done: lines returned between two
+// changes of it came in with one read, at one moment.
+func (r *Reader) Reads() int64 { return r.reads }
 
 // Buffered is how many bytes after Offset have been read but not returned:
 // a partial last line.
@@ -147,6 +152,7 @@ func (r *Reader) fill() error {
 		}
 		r.grow(2 * len(r.buf))
 	}
+	r.reads++
 	if r.at != nil {
 		n, err := r.at.ReadAt(r.buf[r.e:], r.off+int64(r.e))
 		r.e += n
@@ -211,6 +217,7 @@ func (r *Reader) lookAhead() (done bool, err error) {
 			}
 			n, err := r.at.ReadAt(r.buf[:size], r.off)
 			r.b, r.e = 0, n
+			r.reads++
 			return false, readErr(n, err)
 		}
 		r.scanned += int64(n)

@@ -37,3 +37,48 @@ func TestGatewayFormats(t *testing.T) {
 		})
 	}
 }
+
+// generatedLines are pino-http lines as the benchmark generates them
+// (internal/bench): plain JSON, the token in req.headers.authorization.
+func generatedLines(tb testing.TB) []string {
+	tb.Helper()
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var out []string
+	for i := range 64 {
+		tok := gatewaylog.Token(gatewaylog.HS256([]byte("secret")), map[string]any{"sub": "user-" + string(rune('a'+i%26)), "iss": "auth-service", "iat": at.Unix(), "exp": at.Add(time.Hour).Unix(), "azp": "web-app"})
+		r := gatewaylog.Request{
+			Time: at.Add(time.Duration(i) * time.Second), ID: i + 1, URL: "/api/v1/orders", Hostname: "gateway-7d9f8b6c5-x2x4q", PID: 7,
+			Headers: []gatewaylog.Header{{Name: "host", Value: "api.example.com"}, gatewaylog.Bearer(tok),
+				{Name: "user-agent", Value: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},
+				{Name: "accept", Value: "application/json"}, {Name: "x-request-id", Value: "477d9783ec46ffb"}},
+			RemoteAddress: "::ffff:10.0.0.6", RemotePort: 50412, Status: 200, ResponseTime: 3,
+			ResponseHeaders: []gatewaylog.Header{{Name: "content-type", Value: "application/json; charset=utf-8"}, {Name: "content-length", Value: "612"}},
+		}
+		out = append(out, r.Pino())
+	}
+	return out
+}
+
+// BenchmarkParseLine compares a complete line, as the follower and scan
+// hand them over, with ParseString, which validates every byte.
+func BenchmarkParseLine(b *testing.B) {
+	lines := generatedLines(b)
+	p := mustNew(b, cfgAuto)
+	for _, complete := range []bool{false, true} {
+		name := "validated"
+		if complete {
+			name = "complete"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(lines[0])))
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, err := p.ParseLine(lines[i%len(lines)], complete); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}

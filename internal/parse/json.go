@@ -58,8 +58,13 @@ func offPaths(need int32) frame { return frame{need: need, tok: -1, status: -1, 
 // then stay in registers instead of going through w.
 type jsonWalker struct {
 	b     []byte
-	plain bool               // see above: strings end at their next quote
-	paths *[numFields]string // json format; nil in auto mode
+	plain bool // see above: strings end at their next quote
+	// jump, for a complete plain line, skips a container by pairing its
+	// brackets (jsonlex.Jump) rather than reading it; run then reports
+	// whether the line is JSON as far as what it read tells.
+	jump   bool
+	square bool               // with jump: the line may hold '[' or ']' (jsonlex.Jump)
+	paths  *[numFields]string // json format; nil in auto mode
 
 	tok, bearer, raw []byte // token candidates, nil when none
 	status           int
@@ -106,6 +111,15 @@ func (w *jsonWalker) str(i int) (int, bool) {
 // members or elements start at b[i], through its closing bracket; obj says
 // whether it is an object.
 func (w *jsonWalker) skipRest(i int, obj bool, depth int32) int {
+	if w.jump {
+		open := byte('[')
+		if obj {
+			open = '{'
+		}
+		if end := jsonlex.Jump(w.b, i, open, int(depth), w.square); end >= 0 {
+			return end
+		}
+	}
 	if obj {
 		return jsonlex.SkipMembers(w.b, i, int(depth), w.plain)
 	}
@@ -115,6 +129,11 @@ func (w *jsonWalker) skipRest(i int, obj bool, depth int32) int {
 // skip consumes the container at b[i], at nesting level depth, without
 // looking into it.
 func (w *jsonWalker) skip(i int, depth int32) int {
+	if w.jump && depth <= maxDepth {
+		if end := jsonlex.Jump(w.b, i+1, w.b[i], int(depth), w.square); end >= 0 {
+			return end
+		}
+	}
 	if w.plain {
 		return jsonlex.SkipPlain(w.b, i, int(depth))
 	}

@@ -161,7 +161,7 @@ func validPath(path string) bool {
 // In auto and json formats a Kubernetes CRI prefix ("<RFC 3339 time>
 // stdout F ") is stripped first; its time is used when the line has none.
 func (p *Parser) Parse(line []byte) (Observation, error) {
-	f, err := p.find(line)
+	f, err := p.find(line, false)
 	if err != nil {
 		return Observation{}, err
 	}
@@ -172,10 +172,27 @@ func (p *Parser) Parse(line []byte) (Observation, error) {
 // is a substring of line rather than a copy (unless the line escaped it),
 // which saves an allocation per line; it keeps the whole line's memory
 // alive for as long as it is kept.
-func (p *Parser) ParseString(line string) (Observation, error) {
+func (p *Parser) ParseString(line string) (Observation, error) { return p.ParseLine(line, false) }
+
+// ParseLine is ParseString for a line that complete says ended with a
+// newline, as every line of a followed file does and all but maybe the last
+// of a finished one: its writer finished it.
+//
+// Such a line, when it is plain JSON (no backslash, no control byte), is
+// not validated whole: the token is found by its "authorization" key, and
+// the containers that hold neither the status nor the time are jumped over
+// by pairing their brackets, the quotes telling which are in strings
+// (jsonlex.Jump). What it yields is ParseString's for every valid line, for
+// every line cut short, alone or followed by the next record (a writer that
+// died mid-line), and for every line with a control byte, a backslash, or a
+// quote or bracket too many or too few; only a line whose sole fault is the
+// order of what stands between the strings of a jumped container (a
+// missing comma or colon, a malformed number) is read as the object it
+// nearly is, where ParseString reads it as text (TestParseLineAgrees).
+func (p *Parser) ParseLine(line string, complete bool) (Observation, error) {
 	// Parsing only reads the bytes, and a string's bytes never change.
 	b := unsafe.Slice(unsafe.StringData(line), len(line))
-	f, err := p.find(b)
+	f, err := p.find(b, complete)
 	if err != nil {
 		return Observation{}, err
 	}
@@ -206,8 +223,8 @@ type found struct {
 	time   time.Time
 }
 
-// find is Parse without the copy of the token.
-func (p *Parser) find(line []byte) (found, error) {
+// find is Parse without the copy of the token; complete is ParseLine's.
+func (p *Parser) find(line []byte, complete bool) (found, error) {
 	if p.format == FormatRegex {
 		// The pattern sees the line as written, bar its line ending.
 		return p.parseRegex(bytes.TrimRight(line, "\r\n"))
@@ -225,9 +242,9 @@ func (p *Parser) find(line []byte) (found, error) {
 	)
 	switch {
 	case p.format == FormatJSON:
-		f, err = p.parseJSON(line)
+		f, err = p.parseJSON(line, complete)
 	case len(line) > 0 && line[0] == '{':
-		f, err = p.parseJSON(line)
+		f, err = p.parseJSON(line, complete)
 		if err == ErrInvalidLine {
 			// Truncated or not JSON after all: auto finds tokens anywhere.
 			f, err = parseText(line)
@@ -242,13 +259,22 @@ func (p *Parser) find(line []byte) (found, error) {
 }
 
 // parseJSON walks one JSON object, in auto mode when no paths are
-// configured.
-func (p *Parser) parseJSON(line []byte) (found, error) {
+// configured; complete says the line ended with a newline.
+func (p *Parser) parseJSON(line []byte, complete bool) (found, error) {
 	// A plain line (nearly every logged one) has only valid strings: the
 	// walker then does not read their bytes.
 	w := jsonWalker{b: line, plain: jsonlex.Plain(line)}
 	if p.format == FormatJSON {
 		w.paths = &p.paths
+	} else if w.plain && complete {
+		// A complete line of a JSON log: find the token by its key and
+		// jump over what holds nothing else (jsonWalker.jump).
+		switch tok, how := anchoredToken(line); {
+		case how == anchorFound:
+			w.tok, w.settled, w.jump, w.square = tok, roleToken, true, !jsonlex.SquareFree(line)
+		case how == anchorNone && !mayHaveToken(line):
+			return found{}, ErrNoToken // as JSON or as text alike
+		}
 	}
 	if !w.run() {
 		return found{}, ErrInvalidLine

@@ -229,12 +229,13 @@ func (s *Scanner) read(in *Input, lr *lines.Reader) error {
 	defer func() { s.meter.lines.Add(unmetered) }()
 	for {
 		line, tooLong, err := lr.Next()
+		complete := true
 		if err == io.EOF {
 			var ok bool
 			if line, tooLong, ok = lr.Rest(); !ok {
 				break
 			}
-			err = nil
+			err, complete = nil, false
 		}
 		if err != nil {
 			return fmt.Errorf("%s: line %d: %w", in.Name, in.Lines+1, err)
@@ -249,18 +250,18 @@ func (s *Scanner) read(in *Input, lr *lines.Reader) error {
 			s.lines.TooLong++
 			continue
 		}
-		s.line(in, line)
+		s.line(in, line, complete)
 	}
 	return nil
 }
 
 // line sends one line through parse → verify → suspicion checks, as the
-// sidecar does, and into the report. b is valid until the next line only:
-// nothing of it is kept.
-func (s *Scanner) line(in *Input, b []byte) {
+// sidecar does, and into the report; complete says it ended with a newline.
+// b is valid until the next line only: nothing of it is kept.
+func (s *Scanner) line(in *Input, b []byte, complete bool) {
 	// Parsing only reads the line, and the token it returns is used (and
 	// copied, by the cache) before the next line is read.
-	obs, err := s.parser.ParseString(unsafe.String(unsafe.SliceData(b), len(b)))
+	obs, err := s.parser.ParseLine(unsafe.String(unsafe.SliceData(b), len(b)), complete)
 	switch {
 	case err == parse.ErrNoToken: // the parser returns the bare sentinels
 		s.lines.WithoutToken++

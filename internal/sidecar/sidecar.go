@@ -156,6 +156,7 @@ type sidecar struct {
 	watching bool       // a line has been read; guarded by pipe
 	saving   sync.Mutex // taken before pipe
 	last     *source    // guarded by pipe: the source of the last line, as lines come in runs
+	clock    clock      // guarded by pipe
 	mu       sync.Mutex
 	sources  map[string]*source
 	carried  map[string]tail.Position
@@ -373,14 +374,31 @@ func (s *sidecar) handle(l tail.Line) bool {
 	return true
 }
 
+// clock is the time the pipeline takes for a line: read once per chunk of
+// lines the follower read at one moment (tail.Line.Chunk), not per line.
+type clock struct {
+	src   *source
+	file  tail.FileID
+	chunk int64
+	now   time.Time
+}
+
+// at returns the time of line l of source src.
+func (c *clock) at(now func() time.Time, src *source, l tail.Line) time.Time {
+	if src != c.src || l.File != c.file || l.Chunk != c.chunk || c.now.IsZero() {
+		*c = clock{src: src, file: l.File, chunk: l.Chunk, now: now()}
+	}
+	return c.now
+}
+
 // line sends one line through parse → verify → rotation → metrics.
 func (s *sidecar) line(l tail.Line) {
-	now := s.opts.Now()
 	src := s.last
 	if src == nil || src.path != l.Source {
 		src = s.source(l.Source)
 		s.last = src
 	}
+	now := s.clock.at(s.opts.Now, src, l)
 	src.counters.Read.Inc()
 	if !s.watching {
 		// From now on "no valid previous-key token seen" begins to mean something.
@@ -403,7 +421,7 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		src.counters.TooLong.Inc()
 		return
 	}
-	obs, err := s.parser.ParseString(l.Text)
+	obs, err := s.parser.ParseLine(l.Text, !l.Unterminated)
 	switch {
 	case err == parse.ErrNoToken: // Parse returns the bare sentinels
 		src.counters.NoToken.Inc()
@@ -458,7 +476,7 @@ func (s *sidecar) rotatedWhileDown(path string, now tail.Position) {
 // while): its series, and its position in the state file.
 func (s *sidecar) removeSource(path string) {
 	s.pipe.Lock() // not between a line's count and its position
-	s.last = nil
+	s.last, s.clock = nil, clock{}
 	s.mu.Lock()
 	delete(s.sources, path)
 	delete(s.carried, path)

@@ -429,7 +429,7 @@ func (s *source) read(emit Handler, f *file, rotated bool) bool {
 			}
 			break
 		}
-		l := Line{Source: s.path, TooLong: tooLong, File: f.id, Offset: f.r.Offset(), Rotated: rotated}
+		l := Line{Source: s.path, TooLong: tooLong, File: f.id, Offset: f.r.Offset(), Rotated: rotated, Chunk: f.r.Reads()}
 		if len(text) > 0 {
 			l.Text = unsafe.String(&text[0], len(text))
 		}

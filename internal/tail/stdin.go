@@ -27,19 +27,20 @@ func (s *source) runStdin(ctx context.Context, emit Handler, r io.Reader) {
 		lr := lines.New(r, s.t.cfg.MaxLineBytes)
 		for {
 			text, tooLong, err := lr.Next()
+			unterminated := false
 			if err == io.EOF {
 				var more bool
 				if text, tooLong, more = lr.Rest(); !more {
 					s.log.Info("stdin closed")
 					return
 				}
-				err = nil
+				err, unterminated = nil, true
 			}
 			if err != nil {
 				s.log.Warn("reading stdin", "err", err)
 				return
 			}
-			l := Line{Source: s.path, TooLong: tooLong, Offset: lr.Offset()}
+			l := Line{Source: s.path, TooLong: tooLong, Offset: lr.Offset(), Chunk: lr.Reads(), Unterminated: unterminated}
 			if len(text) > 0 {
 				l.Text = unsafe.String(&text[0], len(text))
 			}

@@ -60,6 +60,14 @@ type Line struct {
 	Text string
 	// TooLong is set, with Text empty, for a line over the configured limit.
 	TooLong bool
+	// Chunk numbers the reads of the line's file (or of stdin): the lines of
+	// one chunk came in with one read, at one moment, so a caller may read
+	// its clock once per chunk.
+	Chunk int64
+	// Unterminated marks a line that did not end with a newline: the last
+	// of stdin when it closed. Every line of a file ends with one (a
+	// partial last line is read once its newline is written).
+	Unterminated bool
 	// File identifies the file the line came from; Offset is the byte offset
 	// just past the line's newline in that file.
 	File   FileID
