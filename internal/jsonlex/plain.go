@@ -106,9 +106,14 @@ func Jump(b []byte, i int, open byte, depth int, square bool) int {
 			continue // in a string
 		}
 		if opens {
-			if level++; depth+level-1 > MaxDepth {
+			if depth+level > MaxDepth {
 				return -1
 			}
+			if j+1 < len(b) && b[j+1] == close {
+				from = j + 2 // an empty container ("query":{}): no quote in it
+				continue
+			}
+			level++
 			continue
 		}
 		if level--; level == 0 {

@@ -1,6 +1,7 @@
 package jsonlex
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
@@ -183,4 +184,43 @@ func nesting(b []byte) int {
 		}
 	}
 	return maxd
+}
+
+// TestJump checks Jump against Skip: on valid plain JSON it ends where Skip
+// does, unless it says it cannot tell; on a container cut short, alone or
+// followed by another whole one, it never ends at the end.
+func TestJump(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	next := []byte(`{"level":30,"msg":"next record","req":{"headers":{"authorization":"Bearer x"}}}`)
+	told := 0
+	for range 20000 {
+		b, _ := json.Marshal(randomValue(r, 0))
+		if !Plain(b) || (b[0] != '{' && b[0] != '[') {
+			continue
+		}
+		square := !SquareFree(b)
+		want := Skip(b, 0, 1)
+		if got := Jump(b, 1, b[0], 1, square); got >= 0 {
+			told++
+			if got != want {
+				t.Fatalf("%s: Jump ends at %d, Skip at %d", b, got, want)
+			}
+		}
+		for cut := 1; cut < len(b); cut++ {
+			if got := Jump(b[:cut], 1, b[0], 1, true); got == cut {
+				t.Fatalf("%s cut at %d: Jump closes it at the end", b, cut)
+			}
+			joined := append(bytes.Clone(b[:cut]), next...)
+			if got := Jump(joined, 1, b[0], 1, true); got == len(joined) {
+				t.Fatalf("%s cut at %d, then a whole record: Jump closes it at the end", b, cut)
+			}
+		}
+	}
+	if told < 1000 {
+		t.Fatalf("Jump told only %d ends", told)
+	}
+	deep := []byte(strings.Repeat("{\"a\":", MaxDepth) + "1" + strings.Repeat("}", MaxDepth))
+	if Jump(deep, 1, '{', 1, false) != len(deep) || Jump(append([]byte(`{"b":`), append(deep, '}')...), 1, '{', 1, false) != -1 {
+		t.Fatal("Jump does not stop at MaxDepth")
+	}
 }

@@ -112,6 +112,10 @@ type Tracker struct {
 	keys      map[keyID]*keyState // loaded keys, and for a while those that went away
 	loaded    []keys.Key
 	watching  time.Time // when this replica read its first log line; zero until then
+	// last is the state state returned last, for the next line's key is
+	// nearly always the same; forget clears it.
+	last   *keyState
+	lastID keyID
 }
 
 type keyID struct {
@@ -246,17 +250,22 @@ func (t *Tracker) forget(now time.Time) {
 	for id, s := range t.keys {
 		if !s.unloaded.IsZero() && now.Sub(s.unloaded) > t.policy.retention() {
 			delete(t.keys, id)
+			t.last = nil
 		}
 	}
 }
 
 // state returns the state of a key, creating it. The caller holds mu.
 func (t *Tracker) state(id keyID) *keyState {
+	if t.last != nil && id == t.lastID {
+		return t.last
+	}
 	s, ok := t.keys[id]
 	if !ok {
 		s = &keyState{subjects: newSketch()}
 		t.keys[id] = s
 	}
+	t.last, t.lastID = s, id
 	return s
 }
 
