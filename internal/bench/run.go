@@ -257,13 +257,17 @@ func newSecrets(alg string) (Secrets, error) {
 	return NewKeyPairs(alg)
 }
 
-// generateFile writes a generated log to path.
+// generateFile writes a generated log to path, synced to the disk so that
+// writing it back does not compete with the phase that reads it.
 func generateFile(path string, g GenConfig) (Stats, error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return Stats{}, fmt.Errorf("create log: %w", err)
 	}
 	st, err := Generate(f, g)
+	if err == nil {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write log: %w", cerr)
 	}

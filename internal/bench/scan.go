@@ -130,11 +130,28 @@ func cutInTwo(path, dir string) ([]string, error) {
 	}
 	paths := []string{filepath.Join(dir, "first-half.log"), filepath.Join(dir, "second-half.log")}
 	for i, part := range [][]byte{data[:mid], data[mid:]} {
-		if err := os.WriteFile(paths[i], part, 0o644); err != nil {
+		if err := writeSynced(paths[i], part); err != nil {
 			return nil, err
 		}
 	}
 	return paths, nil
+}
+
+// writeSynced writes a file and waits for it to reach the disk, so that
+// writing it back does not compete with the scan that reads it next.
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // gzipPhase runs the gzip phase over the log at path.
