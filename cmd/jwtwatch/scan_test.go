@@ -83,7 +83,7 @@ func TestScanGolden(t *testing.T) {
 // every format; it also scans them with one, two and four workers.
 func TestScanMerge(t *testing.T) {
 	scanEnv(t)
-	opts := []string{"--key=previous", "--rotation-start=access=2026-11-27T09:00:00Z"}
+	opts := []string{"--key=previous", "--rotation-start=access=2026-11-27T09:00:00Z", "--at=2026-11-27T15:00:00Z"}
 	dir := t.TempDir()
 	var reports []string
 	for i, in := range scanInputs {

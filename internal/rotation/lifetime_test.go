@@ -3,6 +3,7 @@ package rotation
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -355,6 +356,54 @@ func TestLifetimeOf(t *testing.T) {
 			if got, want := lifetimeOf(iat, exp), exp.Sub(iat); got != want {
 				t.Errorf("lifetimeOf(%s, %s) = %d, want %d", iat, exp, got, want)
 			}
+		}
+	}
+}
+
+// TestMergeIsOnePass splits streams of tokens in two, observes each part
+// with a tracker of its own, merges the second into the first and finds
+// what one tracker observing the whole stream reports: lifetimes (with their
+// outliers), last use, latest expiry and subjects, per key and per family.
+func TestMergeIsOnePass(t *testing.T) {
+	cur, prev := testKeys()
+	r := rand.New(rand.NewPCG(3, 4))
+	lifetimes := []time.Duration{time.Hour, 2 * time.Hour, 3650 * day, 0}
+	for trial := range 300 {
+		var stream []verify.Verdict
+		var ats []time.Time
+		for i := range 1 + r.IntN(12) {
+			k := []keys.Key{cur, prev}[r.IntN(2)]
+			iat := t0.Add(time.Duration(r.IntN(3)) * time.Second)
+			v := valid(k, fmt.Sprint("u", r.IntN(4)), iat, iat.Add(lifetimes[r.IntN(len(lifetimes))]))
+			if r.IntN(6) == 0 {
+				v.Claims.ExpiresAt = time.Time{}
+			}
+			stream = append(stream, v)
+			ats = append(ats, t0.Add(time.Duration(i)*time.Minute))
+		}
+		cut := r.IntN(len(stream) + 1)
+		c := &clock{t0.Add(time.Hour)}
+		whole, a, b := rotated(t, c, cur, prev), rotated(t, c, cur, prev), rotated(t, c, cur, prev)
+		for i, v := range stream {
+			whole.Observe(v, ats[i])
+			if i < cut {
+				a.Observe(v, ats[i])
+			} else {
+				b.Observe(v, ats[i])
+			}
+		}
+		if err := a.Merge(b); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []keys.Key{cur, prev} {
+			got, want := a.Key(k), whole.Key(k)
+			if got.LastValid != want.LastValid || got.MaxExpiry != want.MaxExpiry || got.Subjects != want.Subjects ||
+				got.Longest != want.Longest || got.WithoutExpiry != want.WithoutExpiry {
+				t.Fatalf("trial %d, cut %d, %s key: merged %+v, one pass %+v", trial, cut, k.Role, got, want)
+			}
+		}
+		if got, want := a.Lifetime(cur.Family), whole.Lifetime(cur.Family); got != want {
+			t.Fatalf("trial %d, cut %d: family lifetime merged %v, one pass %v", trial, cut, got, want)
 		}
 	}
 }

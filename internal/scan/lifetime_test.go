@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 )
@@ -21,14 +19,14 @@ func TestLifetimes(t *testing.T) {
 	k := randomKeys(t)
 	const day = 24 * time.Hour
 	tok := func(secret, sub string, iat time.Time, life time.Duration) string {
-		return sign(t, secret, jwt.MapClaims{"sub": sub, "iss": issuer, "iat": iat.Unix(), "exp": iat.Add(life).Unix()})
+		return sign(secret, map[string]any{"sub": sub, "iss": issuer, "iat": iat.Unix(), "exp": iat.Add(life).Unix()})
 	}
 	// Refresh tokens of 30 days, used on the rotation day; access tokens of an hour.
 	refresh := []string{
 		textLine(rotationStart.Add(time.Hour), "10.0.0.3", tok(k.refresh, "u1", rotationStart.Add(-29*day), 30*day)),
 		textLine(rotationStart.Add(2*time.Hour), "10.0.0.3", tok(k.refresh, "u2", rotationStart.Add(-2*day), 30*day)),
 	}
-	forever := textLine(rotationStart.Add(-time.Hour), "10.0.0.4", sign(t, k.previous, jwt.MapClaims{"sub": "kiosk", "iss": issuer, "iat": hm(1, 0, 0).Unix()}))
+	forever := textLine(rotationStart.Add(-time.Hour), "10.0.0.4", sign(k.previous, map[string]any{"sub": "kiosk", "iss": issuer, "iat": hm(1, 0, 0).Unix()}))
 	outlier := textLine(rotationStart.Add(3*time.Hour), "10.0.0.5", tok(k.current, "svc", rotationStart, 3650*day))
 	tests := []struct {
 		name    string
