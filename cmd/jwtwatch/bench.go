@@ -16,15 +16,16 @@ import (
 
 // benchCmd is `jwtwatch bench [flags]`.
 type benchCmd struct {
-	clause     *kingpin.CmdClause
-	cfg        bench.Config
-	size       int
-	cpuProfile string
-	latency    bool
-	naive      bool
-	phases     []string
-	lcfg       bench.LatencyConfig
-	alg        []string
+	clause      *kingpin.CmdClause
+	cfg         bench.Config
+	size        int
+	cpuProfile  string
+	scanProfile string
+	latency     bool
+	naive       bool
+	phases      []string
+	lcfg        bench.LatencyConfig
+	alg         []string
 }
 
 func addBench(app *kingpin.Application) *benchCmd {
@@ -41,6 +42,7 @@ func addBench(app *kingpin.Application) *benchCmd {
 	c.clause.Flag("bench.naive", "Run the naive pipeline (nxadm/tail, encoding/json, golang-jwt MapClaims, CounterVec) and print the ratio; --no-bench.naive drops that phase.").Default("true").BoolVar(&c.naive)
 	c.clause.Flag("bench.dir", "Directory for the temporary log (default: the system's temporary directory).").PlaceHolder("DIR").StringVar(&c.cfg.Dir)
 	c.clause.Flag("bench.cpuprofile", "Write a CPU profile of the follow phase to this file.").PlaceHolder("FILE").StringVar(&c.cpuProfile)
+	c.clause.Flag("bench.scan-cpuprofile", "Write a CPU profile of the scan phase's scan on one core to this file.").PlaceHolder("FILE").StringVar(&c.scanProfile)
 	c.clause.Flag("bench.latency", "Only the latency phase: append lines to a followed log at --bench.rate for --bench.duration and time each until /metrics counts it.").BoolVar(&c.latency)
 	c.clause.Flag("bench.rate", "Latency phase: lines appended per second.").Default("1000").IntVar(&c.lcfg.Rate)
 	c.clause.Flag("bench.duration", "Latency phase: how long lines are appended.").Default("30s").SetValue(durationValue{"bench.duration", &c.lcfg.Duration})
@@ -91,14 +93,23 @@ func (c *benchCmd) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if !c.naive {
 		c.cfg.Phases = slices.DeleteFunc(slices.Clone(c.cfg.Phases), func(p string) bool { return p == bench.PhaseNaive })
 	}
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
+	for _, p := range []struct {
+		flag, path string
+		w          *io.Writer
+	}{
+		{"bench.cpuprofile", c.cpuProfile, &c.cfg.CPUProfile},
+		{"bench.scan-cpuprofile", c.scanProfile, &c.cfg.ScanCPUProfile},
+	} {
+		if p.path == "" {
+			continue
+		}
+		f, err := os.Create(p.path)
 		if err != nil {
-			fmt.Fprintf(stderr, "jwtwatch bench: --bench.cpuprofile: %v\n", err)
+			fmt.Fprintf(stderr, "jwtwatch bench: --%s: %v\n", p.flag, err)
 			return exitUsage
 		}
 		defer f.Close()
-		c.cfg.CPUProfile = f
+		*p.w = f
 	}
 	r, err := bench.Run(ctx, c.cfg)
 	if err != nil {

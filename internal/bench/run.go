@@ -91,6 +91,9 @@ type Config struct {
 	Latency LatencyConfig
 	// CPUProfile, if set, receives a CPU profile of the follow phase.
 	CPUProfile io.Writer
+	// ScanCPUProfile, if set, receives a CPU profile of the scan phase's
+	// scan on one core.
+	ScanCPUProfile io.Writer
 	// Now is the clock (time.Now when nil); the logs start an hour before it.
 	Now func() time.Time
 	// Alg is what the tokens of the follow, unique and naive phases are
@@ -226,7 +229,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		r.NaiveElapsed = time.Since(began)
 	}
 	if wants(PhaseScan) {
-		if r.Scan, err = scanPhase(path, dir, sec, r.Gen, cfg.Cores); err != nil {
+		if r.Scan, err = scanPhase(path, dir, sec, r.Gen, cfg.Cores, cfg.ScanCPUProfile); err != nil {
 			return r, err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	kgzip "github.com/klauspost/compress/gzip"
@@ -91,12 +92,21 @@ func timeScan(o scan.Options, procs, workers, lines int, paths ...string) (time.
 }
 
 // scanPhase runs the scan phase over the log at path.
-func scanPhase(path, dir string, sec Secrets, gen Stats, cores int) (*ScanRun, error) {
+func scanPhase(path, dir string, sec Secrets, gen Stats, cores int, profile io.Writer) (*ScanRun, error) {
 	o := scanOptions(sec)
 	sr := &ScanRun{Lines: gen.Lines, Bytes: gen.Bytes, Cores: cores}
 	var one, two, split string
 	var err error
-	if sr.OneCore, one, err = timeScan(o, 1, 1, gen.Lines, path); err != nil {
+	if profile != nil {
+		if err := pprof.StartCPUProfile(profile); err != nil {
+			return nil, fmt.Errorf("cpu profile: %w", err)
+		}
+	}
+	sr.OneCore, one, err = timeScan(o, 1, 1, gen.Lines, path)
+	if profile != nil {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return nil, err
 	}
 	halves, err := cutInTwo(path, dir)

@@ -58,13 +58,16 @@ func OpenInput(path string) (*os.File, int64, error) {
 // meter) and decompresses it when it starts with the gzip magic, whatever its
 // name.
 func source(r io.Reader, read *atomic.Int64) (io.Reader, bool, func() error, error) {
-	br := bufio.NewReaderSize(countingReader{r, read}, 64<<10)
+	cr := countingReader{r, read}
+	br := bufio.NewReaderSize(cr, 64<<10)
 	magic, err := br.Peek(len(gzipMagic))
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, false, nil, err // Peek hands the error over only once
 	}
 	if string(magic) != gzipMagic {
-		return br, false, func() error { return nil }, nil
+		// What Peek buffered, then the input itself: the line reader's
+		// reads go straight into its buffer, not through bufio's.
+		return io.MultiReader(io.LimitReader(br, int64(br.Buffered())), cr), false, func() error { return nil }, nil
 	}
 	zr, err := Gunzip(br)
 	if err != nil {
