@@ -30,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/scan"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
 )
 
@@ -562,7 +563,7 @@ func (r Report) Write(w io.Writer) {
 			s.Cores, rate(s.Split), s.OneCore.Seconds()/s.Split.Seconds())
 	}
 	if g := r.Gzip; g != nil {
-		fmt.Fprintf(w, "gzip:      %.1f MB compressed to %.1f MB; decompressor klauspost/pgzip\n", float64(g.Bytes)/1e6, float64(g.Compressed)/1e6)
+		fmt.Fprintf(w, "gzip:      %.1f MB compressed to %.1f MB; decompressor %s\n", float64(g.Bytes)/1e6, float64(g.Compressed)/1e6, scan.Decompressor)
 		for _, t := range g.Runs {
 			fmt.Fprintf(w, "           GOMAXPROCS=%d: decompress only %s (%.0f MB/s), scan %s (%.0f lines/s): %.2fx decompressing alone\n",
 				t.GOMAXPROCS, t.Decompress.Round(time.Millisecond), float64(g.Bytes)/1e6/t.Decompress.Seconds(),

@@ -76,6 +76,9 @@ func source(r io.Reader, read *atomic.Int64) (io.Reader, bool, func() error, err
 	return zr, true, zr.Close, nil
 }
 
+// Decompressor names Gunzip's decompressor, for reports of its speed.
+const Decompressor = "github.com/klauspost/pgzip"
+
 // Gunzip returns the decompressor scan reads gzip with:
 // github.com/klauspost/pgzip, which decompresses ahead of the reader on a
 // goroutine of its own, so that on two cores decompression and the scan run
