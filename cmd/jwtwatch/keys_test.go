@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -27,16 +28,21 @@ type ring struct {
 }
 
 func (r *ring) sign(key any, kid string, claims jwt.MapClaims) string {
-	tok := jwt.NewWithClaims(jwt.GetSigningMethod(r.alg), claims)
+	var s gatewaylog.Signer
+	switch k := key.(type) {
+	case []byte:
+		s = gatewaylog.HMAC(r.alg, k)
+	case crypto.Signer:
+		s = gatewaylog.PrivateKey(r.alg, k)
+	default:
+		panic(fmt.Sprintf("ring: a %T is not a key", key))
+	}
 	if kid != "" {
-		tok.Header["kid"] = kid
+		s = gatewaylog.WithKeyID(s, kid)
 	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		panic(err)
-	}
-	r.used = append(r.used, s)
-	return s
+	tok := gatewaylog.Token(s, claims)
+	r.used = append(r.used, tok)
+	return tok
 }
 
 // lines is the same mix of requests whatever the algorithm; kids name the

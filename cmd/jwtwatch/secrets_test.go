@@ -17,8 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -464,12 +463,8 @@ func TestKeyFileSecretsNeverShown(t *testing.T) {
 	waitReady(t, p)
 	tr := &traffic{s: s}
 	now := time.Now()
-	next := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": "canary", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
-	next.Header["kid"] = "es-1"
-	nextTok, err := next.SignedString(ec)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nextTok := gatewaylog.Token(gatewaylog.WithKeyID(gatewaylog.PrivateKey("ES256", ec), "es-1"),
+		map[string]any{"sub": "canary", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()})
 	tr.used = append(tr.used, nextTok)
 	lines := append(tr.round(now), pinoLine(now, "Bearer "+nextTok, 200))
 	appendLines(t, logPath, lines)

@@ -181,7 +181,7 @@ type generator struct {
 	total   int
 	rng     *rand.Rand
 	signers [numKinds]*gatewaylog.Appender
-	headers [numKinds][]byte // the signers' JOSE headers
+	headers [numKinds][]byte   // the signers' JOSE headers
 	req     gatewaylog.Request // reused from line to line
 	tok     []byte
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
@@ -46,10 +47,11 @@ func BenchmarkAlgorithms(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		tok, err := jwt.NewWithClaims(jwt.GetSigningMethod(alg.name), claims).SignedString(alg.priv)
-		if err != nil {
-			b.Fatal(err)
+		s := gatewaylog.HMAC("HS256", secret)
+		if alg.key == nil {
+			s = gatewaylog.PrivateKey(alg.name, alg.priv.(crypto.Signer))
 		}
+		tok := gatewaylog.Token(s, claims)
 		v := verify.New(keys.Set{Keys: []keys.Key{k}, Issuers: map[keys.Family]string{keys.Access: accessIss}}, verify.Options{})
 		if got := v.Check(tok, t0); got.Result != verify.Valid {
 			b.Fatalf("%s: %s", alg.name, got.Result)

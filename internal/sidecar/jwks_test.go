@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 )
 
@@ -84,13 +84,8 @@ func (p *idp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (p *idp) sign(t *testing.T, kid, sub string, iat time.Time) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"sub": sub, "iss": "auth", "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})
-	tok.Header["kid"] = kid
-	s, err := tok.SignedString(p.keys[kid])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return gatewaylog.Token(gatewaylog.WithKeyID(gatewaylog.PrivateKey("ES256", p.keys[kid]), kid),
+		map[string]any{"sub": sub, "iss": "auth", "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})
 }
 
 // scrape returns every sample of the sidecar's /metrics by its series name.
