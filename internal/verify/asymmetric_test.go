@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
@@ -25,9 +27,8 @@ var at = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 
 // pair is a generated key pair bound to one algorithm.
 type pair struct {
-	alg    string
-	method jwt.SigningMethod
-	priv   crypto.Signer
+	alg  string
+	priv crypto.Signer
 }
 
 var (
@@ -58,7 +59,7 @@ func keyPairs(t testing.TB) map[string][]pair {
 				if alg[0] == 'R' && len(rsaKeys) < 2 {
 					rsaKeys = append(rsaKeys, priv)
 				}
-				pairs[alg] = append(pairs[alg], pair{alg: alg, method: jwt.GetSigningMethod(alg), priv: priv})
+				pairs[alg] = append(pairs[alg], pair{alg: alg, priv: priv})
 			}
 		}
 	})
@@ -76,18 +77,23 @@ func (p pair) key(t testing.TB, f keys.Family, r keys.Role, kid string) keys.Key
 	return k
 }
 
-// sign signs claims with p under the header's extra members.
+// sign signs claims with p under the header's extra members, both
+// marshalled as golang-jwt marshals them (keys sorted).
 func (p pair) sign(t testing.TB, header map[string]any, claims jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(p.method, claims)
+	h := map[string]any{"alg": p.alg, "typ": "JWT"}
 	for k, v := range header {
-		tok.Header[k] = v
+		h[k] = v
 	}
-	s, err := tok.SignedString(p.priv)
+	hj, err := json.Marshal(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	cj, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.signRaw(t, string(hj), string(cj))
 }
 
 // fresh are claims valid at `at`.
@@ -161,12 +167,7 @@ func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byt
 // signRaw signs a header and payload given as JSON text.
 func (p pair) signRaw(t testing.TB, header, payload string) string {
 	t.Helper()
-	signing := b64url(header) + "." + b64url(payload)
-	sig, err := p.method.Sign(signing, p.priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return gatewaylog.Raw(gatewaylog.PrivateKey(p.alg, p.priv), header, payload)
 }
 
 // hmacWithPublicKey is the algorithm confusion attack: an HS256 token whose
@@ -179,12 +180,7 @@ func hmacWithPublicKey(t testing.TB, p pair, payload string) string {
 		t.Fatal(err)
 	}
 	secret := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
-	signing := b64url(`{"alg":"HS256","typ":"JWT"}`) + "." + payload
-	sig, err := jwt.SigningMethodHS256.Sign(signing, secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+	return gatewaylog.Segments(gatewaylog.HS256(secret), b64url(`{"alg":"HS256","typ":"JWT"}`), payload)
 }
 
 // TestAlgorithmConfusion: an RS256 public key is never an HMAC secret. With
@@ -278,7 +274,7 @@ func signWith(t testing.TB, alg string, header map[string]any) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pair{alg: alg, method: jwt.GetSigningMethod(alg), priv: attacker}.sign(t, header, fresh())
+	return pair{alg: alg, priv: attacker}.sign(t, header, fresh())
 }
 
 // TestECDSASignatureForm: ECDSA signatures are the fixed-length R||S of RFC
