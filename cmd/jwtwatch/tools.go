@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
@@ -27,12 +28,14 @@ type inspectCmd struct {
 	keys      keyFlags
 	verify    verify.Options
 	policy    rotation.Policy
+	expectKey []string
 }
 
 func addInspect(app *kingpin.Application) *inspectCmd {
 	c := &inspectCmd{}
-	c.clause = app.Command("inspect", "Explain one token locally: which configured key verifies it, the verdict, its claims. Exit 0 valid, 1 not valid, 2 usage error.")
-	c.clause.Arg("token", "The token, or - (the default) to read it from stdin so it stays out of shell history.").Default("-").StringVar(&c.token)
+	c.clause = app.Command("inspect", "Explain tokens locally: which configured key verifies each, the verdict, the claims. Reads a token, or a login response (its JSON, or curl -i output with Set-Cookie and Authorization headers) and inspects every token in it. Exit 0 all valid, 1 not, 2 usage error or no token.")
+	c.clause.Arg("token", "The token or login response, or - (the default) to read it from stdin so it stays out of shell history.").Default("-").StringVar(&c.token)
+	c.clause.Flag("expect-key", "Exit 1 unless every token is signed by a key of this role (current after a rotation: the auth service signs with the new key).").PlaceHolder("ROLE").SetValue(&enumValue{flag: "expect-key", options: []string{string(keys.Current), string(keys.Previous), string(keys.Retired)}, dst: &c.expectKey})
 	c.clause.Flag("state.file", "jwtwatch's state file, for the rotation start (issued_after_rotation).").PlaceHolder("PATH").StringVar(&c.stateFile)
 	addKeyFlags(c.clause, &c.keys, false)
 	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.verify.Leeway})
@@ -58,6 +61,14 @@ func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io
 	}
 	if inspect.Clean(tok) == "" {
 		fmt.Fprintln(stderr, "jwtwatch inspect: no token given (argument or stdin)")
+		return exitUsage
+	}
+	found, inputNotes := inspect.Find(tok)
+	for _, n := range inputNotes {
+		fmt.Fprintf(stderr, "jwtwatch inspect: %s\n", n)
+	}
+	if len(found) == 0 {
+		fmt.Fprintln(stderr, "jwtwatch inspect: no token found in the input (a token, a login response's JSON, or Set-Cookie/Authorization header lines)")
 		return exitUsage
 	}
 	// The rotation starts the state file holds for the loaded current keys;
@@ -90,15 +101,44 @@ func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io
 	opts := c.verify
 	opts.Algorithms = c.keys.algos
 	opts.Rotations = tracker.Starts()
-	r := inspect.Token(tok, verify.New(set, opts), tracker, now)
-	r.Notes = append(notes, r.Notes...)
-	if err := r.Write(stdout, set); err != nil {
-		return exitFailed
+	v := verify.New(set, opts)
+	code := exitOK
+	var reports []inspect.Report
+	for i, f := range found {
+		r := inspect.Token(f.Token, v, tracker, now)
+		r.Where = f.Where
+		r.FreshlyIssued()
+		r.Notes = append(slices.Clone(notes), r.Notes...)
+		if i > 0 {
+			fmt.Fprintln(stdout)
+		}
+		if err := r.Write(stdout, set); err != nil {
+			return exitFailed
+		}
+		if r.Verdict.Result != verify.Valid {
+			code = exitFailed
+		}
+		reports = append(reports, r)
 	}
-	if r.Verdict.Result != verify.Valid {
-		return exitFailed
+	if len(found) > 1 || found[0].Where != "" {
+		if err := inspect.WriteSummary(stdout, reports); err != nil {
+			return exitFailed
+		}
 	}
-	return exitOK
+	if len(c.expectKey) > 0 {
+		want := keys.Role(c.expectKey[0])
+		for _, r := range reports {
+			if r.Verdict.Key != want {
+				where := r.Where
+				if where == "" {
+					where = "the token"
+				}
+				fmt.Fprintf(stdout, "%s: not signed by the %s key (--expect-key)\n", where, want)
+				code = exitFailed
+			}
+		}
+	}
+	return code
 }
 
 // keygenCmd is `jwtwatch keygen`.

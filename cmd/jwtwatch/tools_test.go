@@ -75,6 +75,9 @@ func TestInspect(t *testing.T) {
 	good := saveState("good.json", keys.Fingerprint([]byte(s.current)), now.Add(-2*time.Hour))
 	stale := saveState("stale.json", "0123456789ab", now.Add(-2*time.Hour))
 	minted := sign(s.previous, map[string]any{"sub": "mallory", "iss": "auth-service", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()})
+	fresh := sign(s.current, map[string]any{"sub": "test@example.com", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix()})
+	freshRefresh := sign(s.refresh, map[string]any{"sub": "test@example.com", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(7 * 24 * time.Hour).Unix()})
+	stillOld := sign(s.previous, map[string]any{"sub": "test@example.com", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix()})
 	tests := []struct {
 		name     string
 		args     []string
@@ -94,6 +97,21 @@ func TestInspect(t *testing.T) {
 		{"state file of another current key", []string{"inspect", "--state.file", stale}, minted, exitOK,
 			[]string{"note:", "--state.file records the access rotation to key 0123456789ab, not to the loaded current key " + keys.Fingerprint([]byte(s.current)) + "; its start is not used"}},
 		{"nothing given", []string{"inspect"}, "  \n", exitUsage, nil},
+		// Post-Rotation Verification: curl ... /auth/login | jwtwatch inspect -
+		{"login response: each token, which key signed it", []string{"inspect", "-"},
+			`{"access_token":"` + fresh + `","refresh_token":"` + freshRefresh + `"}`, exitOK,
+			[]string{"── access_token ──", "── refresh_token ──", "current key of access tokens", "current key of refresh tokens",
+				"  access_token   valid  current access key " + keys.Fingerprint([]byte(s.current)),
+				"  refresh_token  valid  current refresh key " + keys.Fingerprint([]byte(s.refresh))}},
+		{"login response, the new key expected", []string{"inspect", "--expect-key=current", "-"},
+			`{"accessToken":"` + fresh + `"}`, exitOK, []string{"  accessToken  valid  current access key"}},
+		{"login response signed with the old key", []string{"inspect", "--expect-key=current", "-"},
+			`{"accessToken":"` + stillOld + `"}`, exitFailed,
+			[]string{"previous key of access tokens", "the auth service still signs with the previous key", "not signed by the current key"}},
+		{"curl -i output with a refresh cookie", []string{"inspect"},
+			"HTTP/1.1 201 Created\r\nSet-Cookie: refresh_token=" + freshRefresh + "; Path=/; HttpOnly\r\n\r\n" + `{"access_token":"` + expired + `"}`, exitFailed,
+			[]string{"── Set-Cookie refresh_token ──", "── access_token ──", "  access_token              expired  current access key"}},
+		{"login response without a token", []string{"inspect", "-"}, `{"statusCode":401,"message":"Unauthorized"}`, exitUsage, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,7 +128,7 @@ func TestInspect(t *testing.T) {
 			if slices.Contains(tt.args, stale) && strings.Contains(out.String(), "rotation started:") {
 				t.Errorf("a rotation start from the state file of another key is shown:\n%s", out.String())
 			}
-			assertNoLeak(t, out.String()+errOut.String(), s, []string{valid, expired, forged, nest, minted})
+			assertNoLeak(t, out.String()+errOut.String(), s, []string{valid, expired, forged, nest, minted, fresh, freshRefresh, stillOld})
 		})
 	}
 }

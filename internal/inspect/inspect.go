@@ -25,6 +25,9 @@ const maxShown = 4 << 10
 // Report is everything said about one token. It holds no part of the token
 // that could be replayed: no signature, no raw segments.
 type Report struct {
+	// Where is where the token was found (see Found); empty for a token
+	// given alone.
+	Where       string
 	Verdict     verify.Verdict
 	Header      string // indented JSON, or a note why it cannot be shown
 	Claims      string // indented JSON, or a note why it cannot be shown
@@ -73,6 +76,37 @@ func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.T
 	return r
 }
 
+// FreshlyIssued adds the note a token taken from a login response (Where
+// set) deserves when an old key signed it: the auth service has not
+// switched to the new key.
+func (r *Report) FreshlyIssued() {
+	if r.Where == "" || (r.Verdict.Key != keys.Previous && r.Verdict.Key != keys.Retired) {
+		return
+	}
+	r.Notes = append(r.Notes, fmt.Sprintf("taken from a login response: the auth service still signs with the %s key, not the current one "+
+		"(it missed \"Update environment variables\" or was not restarted)", r.Verdict.Key))
+}
+
+// WriteSummary prints one line per report: where the token was found, the
+// verdict, and the key that signed it.
+func WriteSummary(w io.Writer, reports []Report) error {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nsummary:")
+	for _, r := range reports {
+		v := r.Verdict
+		key := "none of the configured keys"
+		if v.Key != keys.None {
+			key = fmt.Sprintf("%s %s key %s", v.Key, v.Token, v.Fingerprint)
+		}
+		where := r.Where
+		if where == "" {
+			where = "token"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", where, v.Result, key)
+	}
+	return tw.Flush()
+}
+
 // Clean trims whitespace and an optional "Bearer " prefix, so a header value
 // can be pasted as it is.
 func Clean(tok string) string {
@@ -103,6 +137,11 @@ func decodeJSON(seg string) string {
 
 // Write prints the report for a terminal.
 func (r Report) Write(w io.Writer, set keys.Set) error {
+	if r.Where != "" {
+		if _, err := fmt.Fprintf(w, "── %s ──\n", r.Where); err != nil {
+			return err
+		}
+	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	v := r.Verdict
 	key := "none of the configured keys"
