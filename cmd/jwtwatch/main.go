@@ -119,6 +119,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	inspectC := addInspect(app)
 	scanC := addScan(app)
 	keygenC := addKeygen(app)
+	checkKeysC := addCheckKeys(app)
 	benchC := addBench(app)
 
 	// --log.format names the gateway log format (the product's contract), so the
@@ -148,6 +149,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return scanC.run(ctx, stdin, stdout, stderr, time.Now())
 	case keygenC.clause.FullCommand():
 		return keygenC.run(stdout, stderr)
+	case checkKeysC.clause.FullCommand():
+		return checkKeysC.run(stdout, stderr)
 	case benchC.clause.FullCommand():
 		return benchC.run(ctx, stdout, stderr)
 	case demoCmd.FullCommand():

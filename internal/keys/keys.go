@@ -299,18 +299,9 @@ func LoadEnv(lookup func(string) (string, bool), readFile func(string) ([]byte, 
 		}
 		env.Keys = append(env.Keys, k)
 	}
-	for _, v := range []struct {
-		name string
-		f    Family
-	}{{"JWT_ACCESS_ISSUER", Access}, {"JWT_REFRESH_ISSUER", Refresh}} {
-		iss, src, ok, err := value(v.name, lookup, readFile)
-		if err != nil {
-			return Env{}, err
-		}
-		if ok {
-			env.Issuers[v.f] = strings.TrimSpace(string(iss))
-			env.IssuerVars[v.f] = src
-		}
+	var err error
+	if env.Issuers, env.IssuerVars, err = readIssuers(lookup, readFile); err != nil {
+		return Env{}, err
 	}
 	return env, nil
 }
