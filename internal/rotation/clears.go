@@ -4,7 +4,7 @@ import "time"
 
 // Clears returns when a reason that keeps the previous key (one of
 // BlockingReasons) stops keeping it, if nothing else happens: the minimum
-// window after the rotation start ends, the quiet period after the last
+// window after the previous key was replaced (or the rotation start) ends, the quiet period after the last
 // valid use ends, the latest-expiring token it signed expires, the quiet
 // period after this replica began reading its log ends, every token it
 // could have signed before the rotation has expired (Policy.Expired). It is
@@ -16,7 +16,7 @@ import "time"
 func (p Policy) Clears(reason string, f FamilyReport, prev KeyReport) time.Time {
 	switch reason {
 	case BlockMinWindow:
-		return f.Started.Add(p.MinWindow)
+		return f.previousSince().Add(p.MinWindow)
 	case BlockRecentUse:
 		if prev.LastValid.IsZero() {
 			return time.Time{}

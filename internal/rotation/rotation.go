@@ -114,8 +114,15 @@ type Tracker struct {
 	watching  time.Time // when this replica read its first log line; zero until then
 	// last is the state state returned last, for the next line's key is
 	// nearly always the same; forget clears it.
-	last   *keyState
-	lastID keyID
+	last    *keyState
+	lastID  keyID
+	history []Change // the last HistorySize changes per family, oldest first
+	changes map[changeKind]uint64
+}
+
+type changeKind struct {
+	family keys.Family
+	kind   string
 }
 
 type keyID struct {
@@ -131,9 +138,14 @@ type keyState struct {
 	// withoutExpiry is when a valid, unsuspicious token without exp that
 	// the key signed was last seen; zero if never.
 	withoutExpiry time.Time
-	// currentSince is when the key became its family's current key, zero if
-	// never: the rotation start it gets back if it returns as current.
+	// currentSince is when the key last became its family's current key,
+	// zero if never.
 	currentSince time.Time
+	// replaced is when another key replaced it as its family's current key
+	// (for a key that was not current then, the start of the rotation that
+	// replaced it at the latest); zero for the current key and a key never
+	// replaced here.
+	replaced time.Time
 	// unloaded is when the key stopped being loaded; zero while it is.
 	unloaded time.Time
 }
@@ -152,8 +164,10 @@ type KeyState struct {
 	MaxExpiry   time.Time   `json:"max_expiry,omitzero"`
 	// Subjects is the HyperLogLog sketch of distinct subjects, in its binary form.
 	Subjects []byte `json:"subjects,omitempty"`
-	// CurrentSince is when the key became its family's current key.
+	// CurrentSince is when the key last became its family's current key.
 	CurrentSince time.Time `json:"current_since,omitzero"`
+	// Replaced is when another key replaced it as its family's current key.
+	Replaced time.Time `json:"replaced,omitzero"`
 	// Unloaded is when the key stopped being loaded; its state is kept for
 	// the retention (the longer of the minimum window and the quiet period).
 	Unloaded time.Time `json:"unloaded,omitzero"`
@@ -172,16 +186,53 @@ type KeyState struct {
 type Snapshot struct {
 	Rotations map[keys.Family]Rotation `json:"rotations"`
 	Keys      []KeyState               `json:"keys"`
+	// History is the last HistorySize changes of each family's current
+	// key, oldest first: fingerprints and times only.
+	History []Change `json:"history,omitempty"`
+}
+
+// Kinds of change of a family's current key, as used in the `kind` label
+// of jwtwatch_rotations_total.
+const (
+	// KindRotation: a new current key.
+	KindRotation = "rotation"
+	// KindRollback: the current key is again the one the last rotation
+	// replaced ("Revert to previous secret"), a rotation the other way.
+	KindRollback = "rollback"
+)
+
+// Kinds lists every value of the `kind` label.
+var Kinds = []string{KindRotation, KindRollback}
+
+// HistorySize is how many changes of its current key the state file keeps per family.
+const HistorySize = 5
+
+// Change is one change of a family's current key.
+type Change struct {
+	Family keys.Family `json:"token"`
+	Kind   string      `json:"kind"`
+	// From and To are the fingerprints of the replaced and the new current key.
+	From string    `json:"from"`
+	To   string    `json:"to"`
+	At   time.Time `json:"at"`
+}
+
+// ChangeCount is how many changes of a kind this process saw for a family.
+type ChangeCount struct {
+	Family keys.Family
+	Kind   string
+	Count  uint64
 }
 
 // New returns a tracker restored from a snapshot (which may be empty).
 func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
-	t := &Tracker{policy: policy, now: now, rotations: map[keys.Family]*Rotation{}, keys: map[keyID]*keyState{}}
+	t := &Tracker{policy: policy, now: now, rotations: map[keys.Family]*Rotation{}, keys: map[keyID]*keyState{},
+		history: slices.Clone(snap.History), changes: map[changeKind]uint64{}}
 	for f, r := range snap.Rotations {
 		t.rotations[f] = &r
 	}
 	for _, ks := range snap.Keys {
-		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch(), currentSince: ks.CurrentSince, unloaded: ks.Unloaded,
+		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch(), currentSince: ks.CurrentSince, replaced: ks.Replaced, unloaded: ks.Unloaded,
 			lifetimes:     lifetimes{longest: ks.LongestLifetime, longestToken: ks.LongestToken, second: ks.SecondLifetime},
 			withoutExpiry: ks.WithoutExpiry}
 		if len(ks.Subjects) > 0 {
@@ -199,13 +250,14 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 	return t, nil
 }
 
-// SetKeys records the loaded keys. A current key not seen as current before
-// starts a new rotation now, and the distinct-subject count of the family's
-// keys restarts with it ("since rotation"); a current key that returns
-// (within the retention) gets its rotation start back. The state of a key
-// no longer loaded is kept for the retention and restored when the key
-// returns. It reports whether the rotation starts changed, so the caller can
-// persist them at once.
+// SetKeys records the loaded keys. A current key other than the family's
+// current key so far starts a rotation now: a rollback when it is the key
+// the family's last rotation replaced, else a rotation (see Change). The
+// replaced key is marked replaced now, and the distinct-subject counts of
+// the family's keys restart ("since rotation"). The state of a key no longer
+// loaded is kept for the retention and restored when the key returns. It
+// reports whether the rotation starts changed, so the caller can persist
+// them at once.
 func (t *Tracker) SetKeys(loaded []keys.Key) (changed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -228,12 +280,11 @@ func (t *Tracker) SetKeys(loaded []keys.Key) (changed bool) {
 			continue
 		}
 		changed = true
-		s := t.state(keyID{k.Family, k.Fingerprint})
-		if !s.currentSince.IsZero() {
-			t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: s.currentSince}
-			continue
+		if ok {
+			t.change(k.Family, r, k.Fingerprint, now)
 		}
-		s.currentSince = now
+		s := t.state(keyID{k.Family, k.Fingerprint})
+		s.currentSince, s.replaced = now, time.Time{}
 		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: now}
 		for id, s := range t.keys {
 			if id.family == k.Family {
@@ -242,6 +293,63 @@ func (t *Tracker) SetKeys(loaded []keys.Key) (changed bool) {
 		}
 	}
 	return changed
+}
+
+// change records that the family's current key changes from r's to the key
+// with fingerprint to, now: its kind in the history and the counts, and
+// when each key of the family was replaced. The replaced current key was
+// replaced now; a key of the family with no such date (never seen current)
+// was replaced when r's key became current, at the latest. The caller
+// holds mu.
+func (t *Tracker) change(f keys.Family, r *Rotation, to string, now time.Time) {
+	kind := KindRotation
+	for i := len(t.history) - 1; i >= 0; i-- {
+		if c := t.history[i]; c.Family == f {
+			if c.Kind == KindRotation && c.From == to && c.To == r.CurrentFingerprint {
+				kind = KindRollback
+			}
+			break
+		}
+	}
+	t.history = append(t.history, Change{Family: f, Kind: kind, From: r.CurrentFingerprint, To: to, At: now})
+	t.changes[changeKind{f, kind}]++
+	// Keep the last HistorySize changes of each family.
+	n := 0
+	for i := len(t.history) - 1; i >= 0; i-- {
+		if t.history[i].Family == f {
+			if n++; n > HistorySize {
+				t.history = slices.Delete(t.history, i, i+1)
+			}
+		}
+	}
+	var next []string // a next key was never current: not replaced
+	for _, k := range t.loaded {
+		if k.Family == f {
+			t.state(keyID{f, k.Fingerprint}) // to be marked below
+		}
+		if k.Role == keys.Next {
+			next = append(next, k.Fingerprint)
+		}
+	}
+	for id, s := range t.keys {
+		switch {
+		case id.family != f || id.fingerprint == to || slices.Contains(next, id.fingerprint):
+		case id.fingerprint == r.CurrentFingerprint:
+			s.replaced = now
+		case s.replaced.IsZero():
+			s.replaced = r.Started
+		}
+	}
+}
+
+// since is when the auth service stopped signing with a key that is not
+// its family's current key: when it was replaced, else the rotation start.
+// The caller holds mu.
+func (t *Tracker) since(id keyID, r *Rotation) time.Time {
+	if s, ok := t.keys[id]; ok && !s.replaced.IsZero() {
+		return s.replaced
+	}
+	return r.Started
 }
 
 // forget drops the state of keys unloaded for longer than the retention.
@@ -305,11 +413,12 @@ func (t *Tracker) Starts() map[keys.Family]time.Time {
 // Observe records one checked token seen at time at (the line's own time) and
 // returns the reasons it is suspicious, if any:
 //   - issued_after_rotation: a previous or retired key signed it, its iat is
-//     after the rotation start by more than the skew, and the line is after
-//     the start or at it (a token presented before the rotation was minted
-//     before it, whatever its iat says; issued_in_future covers such an iat);
+//     after the key was replaced as current (or, for a key never seen
+//     current, the rotation start) by more than the skew, and the line is at
+//     or after that moment (a token presented before it was minted before
+//     it, whatever its iat says; issued_in_future covers such an iat);
 //   - no_issued_at: a previous or retired key signed it without a numeric
-//     iat, on a line at or after the rotation start;
+//     iat, on a line at or after that moment;
 //   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
 //     or exp is missing, when MaxLifetime is set;
 //   - issued_in_future: iat is after the line time by more than the skew;
@@ -324,11 +433,13 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var started time.Time
+	var since time.Time
 	if r, ok := t.rotations[v.Token]; ok {
-		started = r.Started
+		// An old key signed legitimately until it was replaced as current
+		// (a rolled-back key: until the rollback), whatever the rotation start.
+		since = t.since(keyID{v.Token, v.Fingerprint}, r)
 	}
-	reasons := t.policy.Suspicions(nil, v, started, at)
+	reasons := t.policy.Suspicions(nil, v, since, at)
 	c := v.Claims
 	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()
 	if hasLifetime {
@@ -359,21 +470,22 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 }
 
 // Suspicions appends to dst the reasons a token verified by a loaded key is
-// suspicious, seen at time at (the line's own time); started is when its
-// family's rotation started, zero when unknown (then issued_after_rotation
-// and no_issued_at cannot be told). It is what Observe checks, for callers
-// that keep no tracker (jwtwatch scan).
-func (p Policy) Suspicions(dst []Reason, v verify.Verdict, started, at time.Time) []Reason {
+// suspicious, seen at time at (the line's own time); since is when the
+// auth service stopped signing with an old (previous or retired) key: when
+// it was replaced as current, else its family's rotation start; zero when
+// unknown (then issued_after_rotation and no_issued_at cannot be told). It
+// is what Observe checks, for callers that keep no tracker (jwtwatch scan).
+func (p Policy) Suspicions(dst []Reason, v verify.Verdict, since, at time.Time) []Reason {
 	if v.Key == keys.None || v.Fingerprint == "" {
 		return dst
 	}
 	c := v.Claims
 	old := v.Key == keys.Previous || v.Key == keys.Retired
-	if !started.IsZero() && old && !at.Before(started) {
+	if !since.IsZero() && old && !at.Before(since) {
 		switch {
 		case c.IssuedAt.IsZero():
 			dst = append(dst, NoIssuedAt)
-		case c.IssuedAt.After(started.Add(p.Skew)):
+		case c.IssuedAt.After(since.Add(p.Skew)):
 			dst = append(dst, IssuedAfterRotation)
 		}
 	}
@@ -406,6 +518,11 @@ type KeyReport struct {
 	// WithoutExpiry is when a valid, unsuspicious token without exp that
 	// the key signed was last seen; zero if never.
 	WithoutExpiry time.Time
+	// Replaced is when another key replaced it as its family's current key,
+	// the moment the auth service stopped signing with it; zero for the
+	// current key, and for a key never seen current while its family's
+	// current key has not changed (then the rotation start stands for it).
+	Replaced time.Time
 }
 
 // FamilyReport is what the metrics show for one token family with a current key.
@@ -428,6 +545,20 @@ type FamilyReport struct {
 	// have signed has expired (Policy.Expired); Never once a previous key
 	// signed a valid token without exp; zero while no lifetime is known.
 	AllExpired time.Time
+	// PreviousReplaced is when the previous key was replaced as current
+	// (KeyReport.Replaced): the window and the wait for unseen tokens count
+	// from it rather than from Started, which a rollback moves. Zero: from
+	// Started.
+	PreviousReplaced time.Time
+}
+
+// previousSince is when the previous key stopped signing: when it was
+// replaced as current, else the rotation start.
+func (f FamilyReport) previousSince() time.Time {
+	if !f.PreviousReplaced.IsZero() {
+		return f.PreviousReplaced
+	}
+	return f.Started
 }
 
 // Report is the state of the loaded keys, for metrics.
@@ -439,6 +570,9 @@ type Report struct {
 	// distinct subjects of their merged sketches. Key is the role's first key.
 	Roles    []KeyReport
 	Families []FamilyReport
+	// Changes counts the changes of each family's current key this process
+	// saw, every family and kind present.
+	Changes []ChangeCount
 }
 
 // Report evaluates the state against the policy at the injected now.
@@ -472,6 +606,13 @@ func (t *Tracker) Report() Report {
 			continue
 		}
 		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching, Lifetime: t.lifetime(f)}
+		// With several previous keys, the window counts from the latest
+		// replacement (a key never seen current: from the rotation start).
+		for _, kr := range rep.Keys {
+			if kr.Key.Family == f && kr.Key.Role == keys.Previous {
+				fr.PreviousReplaced = later(fr.PreviousReplaced, cmp.Or(kr.Replaced, r.Started))
+			}
+		}
 		fr.AllExpired = t.policy.Expired(fr)
 		for i := range rep.Roles {
 			if kr := rep.Roles[i]; kr.Key.Family == f && kr.Key.Role == keys.Previous {
@@ -484,6 +625,11 @@ func (t *Tracker) Report() Report {
 		}
 		fr.Removable = len(fr.Blocking) == 0
 		rep.Families = append(rep.Families, fr)
+	}
+	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
+		for _, k := range Kinds {
+			rep.Changes = append(rep.Changes, ChangeCount{Family: f, Kind: k, Count: t.changes[changeKind{f, k}]})
+		}
 	}
 	return rep
 }
@@ -501,7 +647,7 @@ func (t *Tracker) key(k keys.Key) KeyReport {
 	kr := KeyReport{Key: k}
 	if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
 		kr.LastValid, kr.MaxExpiry, kr.Subjects = s.lastValid, s.maxExpiry, s.subjects.Estimate()
-		kr.Longest, kr.WithoutExpiry = s.lifetimes.longest, s.withoutExpiry
+		kr.Longest, kr.WithoutExpiry, kr.Replaced = s.lifetimes.longest, s.withoutExpiry, s.replaced
 	}
 	return kr
 }
@@ -530,7 +676,7 @@ func later(a, b time.Time) time.Time {
 // none without exp.
 func (p Policy) blocking(now time.Time, f FamilyReport, prev KeyReport) []string {
 	var why []string
-	if now.Sub(f.Started) < p.MinWindow {
+	if now.Sub(f.previousSince()) < p.MinWindow {
 		why = append(why, BlockMinWindow)
 	}
 	if !prev.LastValid.IsZero() && now.Sub(prev.LastValid) < p.QuietPeriod {
@@ -551,22 +697,24 @@ func (p Policy) blocking(now time.Time, f FamilyReport, prev KeyReport) []string
 	return why
 }
 
-// Expired returns when every token signed before the family's rotation
-// started has expired, going by the lifetime this policy trusts: the
-// rotation start, plus the skew (the auth service may sign with the old key
-// that much later), plus --policy.max-lifetime when set (the operator
-// vouches that no token lives longer), else the family's longest lifetime
-// seen. It is the zero time while no lifetime is known. Tokens without exp
-// are not its business (tokens_without_expiry).
+// Expired returns when every token the previous key signed before it was
+// replaced (for a key never seen current: before the family's rotation
+// started) has expired, going by the lifetime this policy trusts: that
+// moment, plus the skew (the auth service may sign with the old key that
+// much later), plus --policy.max-lifetime when set (the operator vouches
+// that no token lives longer), else the family's longest lifetime seen. It
+// is the zero time while no lifetime is known. Tokens without exp are not
+// its business (tokens_without_expiry).
 func (p Policy) Expired(f FamilyReport) time.Time {
 	l := f.Lifetime
 	if p.MaxLifetime > 0 {
 		l = p.MaxLifetime
 	}
-	if l <= 0 || f.Started.IsZero() {
+	since := f.previousSince()
+	if l <= 0 || since.IsZero() {
 		return time.Time{}
 	}
-	return f.Started.Add(p.Skew).Add(l)
+	return since.Add(p.Skew).Add(l)
 }
 
 // lifetime is the family's longest token lifetime over every key it has
@@ -623,7 +771,7 @@ func (t *Tracker) Snapshot() (Snapshot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.forget(t.now())
-	snap := Snapshot{Rotations: map[keys.Family]Rotation{}}
+	snap := Snapshot{Rotations: map[keys.Family]Rotation{}, History: slices.Clone(t.history)}
 	for f, r := range t.rotations {
 		snap.Rotations[f] = *r
 	}
@@ -634,7 +782,7 @@ func (t *Tracker) Snapshot() (Snapshot, error) {
 		}
 		snap.Keys = append(snap.Keys, KeyState{
 			Family: id.family, Fingerprint: id.fingerprint, LastValid: s.lastValid, MaxExpiry: s.maxExpiry, Subjects: b,
-			CurrentSince: s.currentSince, Unloaded: s.unloaded,
+			CurrentSince: s.currentSince, Replaced: s.replaced, Unloaded: s.unloaded,
 			LongestLifetime: s.lifetimes.longest, LongestToken: s.lifetimes.longestToken, SecondLifetime: s.lifetimes.second,
 			WithoutExpiry: s.withoutExpiry,
 		})

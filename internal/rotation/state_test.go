@@ -107,20 +107,3 @@ func TestCurrentKeyUpdatedFirst(t *testing.T) {
 		t.Errorf("demoted key: last valid %v, max expiry %v, subjects %d; want %v, %v, 0", k.LastValid, k.MaxExpiry, k.Subjects, use, use.Add(24*time.Hour))
 	}
 }
-
-// TestCurrentKeyReturns checks that a current key that comes back after a
-// mistaken deploy of another keeps the rotation start it had.
-func TestCurrentKeyReturns(t *testing.T) {
-	cur, prev := testKeys()
-	typo := keys.New(keys.Access, keys.Current, []byte("a-typo-in-the-current-secret-000"))
-	c := &clock{t0}
-	tr, _ := New(policy(), c.now, Snapshot{})
-	tr.SetKeys([]keys.Key{cur, prev})
-	c.t = t0.Add(3 * 24 * time.Hour)
-	tr.SetKeys([]keys.Key{typo, prev})
-	c.t = c.t.Add(time.Hour)
-	tr.SetKeys([]keys.Key{cur, prev})
-	if got := tr.Report().Families[0].Started; !got.Equal(t0) {
-		t.Errorf("rotation start = %v, want the original %v", got, t0)
-	}
-}
