@@ -91,9 +91,13 @@ type Key struct {
 	// Source names where the key came from (the variable, or the key file
 	// and entry), for messages.
 	Source string
-	secret []byte
-	public crypto.PublicKey
-	env    bool // from an environment variable
+	// Remembered marks a retired key jwtwatch keeps in memory only: the
+	// current key a reload replaced with no previous key configured (see
+	// KeepReplaced). It is never persisted; a restart forgets it.
+	Remembered bool
+	secret     []byte
+	public     crypto.PublicKey
+	env        bool // from an environment variable
 }
 
 // Secret returns the raw HMAC secret for signature checks, nil for a public

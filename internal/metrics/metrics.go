@@ -266,7 +266,7 @@ func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason)
 		return // not a verdict of this Verifier; every one has bounded labels
 	}
 	m.tokens[t][k][r].Inc()
-	if gateway, ok := Mismatch(status, v.Result); ok {
+	if gateway, ok := Mismatch(status, v.Key, v.Result); ok {
 		m.mismatches[index(gateways, gateway)][k][r].Inc()
 	}
 	for _, reason := range reasons {
@@ -277,17 +277,22 @@ func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason)
 }
 
 // Mismatch reports whether the gateway's verdict, its HTTP status, contradicts
-// the mirror's result, and which verdict the gateway gave (GatewayAccepted or
-// GatewayRejected). A status of 0 is no verdict.
-func Mismatch(status int, result verify.Result) (gateway string, ok bool) {
+// the mirror's, and which verdict the gateway gave (GatewayAccepted or
+// GatewayRejected). A status of 0 is no verdict. The mirror's verdict is
+// "accept" for a valid token of a current or previous key, "reject" for
+// every other result and for any token of a retired key: that key was
+// removed (an immediate rotation's stale sessions must get a 401), so a
+// gateway accepting its tokens lets the removed key in.
+func Mismatch(status int, key keys.Role, result verify.Result) (gateway string, ok bool) {
 	if status == 0 {
 		return "", false
 	}
 	rejected := status == 401 || status == 403
+	mirrorAccepts := result == verify.Valid && key != keys.Retired
 	switch {
-	case rejected && result == verify.Valid:
+	case rejected && mirrorAccepts:
 		return GatewayRejected, true
-	case !rejected && result != verify.Valid:
+	case !rejected && !mirrorAccepts:
 		return GatewayAccepted, true
 	}
 	return "", false
@@ -400,6 +405,7 @@ type StateCollector struct {
 
 	keyInfo, rotationStarted, lastValid, maxExpiry, subjects, removable, blocked, behind, lastLine, firstLine, quietPeriod *prometheus.Desc
 	maxLifetime, allExpired, waitForUnseen                                                                                 *prometheus.Desc
+	rotations, retiredSubjects                                                                                             *prometheus.Desc
 }
 
 // NewStateCollector returns a collector reporting what state returns.
@@ -425,6 +431,10 @@ func NewStateCollector(state func() State) *StateCollector {
 		allExpired: d("previous_key_all_expired_timestamp_seconds", "When every token the previous key could legitimately have signed has expired, seen or not: "+
 			"the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). "+
 			"+Inf once the previous key signed a valid token without exp; absent while no lifetime is known.", "token"),
+		rotations: d("rotations_total", "Changes of the family's current key this process saw, by kind: rotation (a new key), "+
+			"rollback (back to the key the last rotation replaced).", "token", "kind"),
+		retiredSubjects: d("retired_key_recent_subjects", "Estimated distinct sub values that presented a token a retired key of the family verifies "+
+			"(any verdict) within --rotation.relogin-window, since the rotation: the sessions still on the removed key, falling to 0 as their users log in again.", "token"),
 		waitForUnseen: d("rotation_wait_for_unseen", "1 when --rotation.wait-for-unseen is on (the default): the previous key stays until every token "+
 			"it could have signed before the rotation has expired, seen or not."),
 	}
@@ -433,7 +443,7 @@ func NewStateCollector(state func() State) *StateCollector {
 // Describe implements prometheus.Collector.
 func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine, c.firstLine, c.quietPeriod,
-		c.maxLifetime, c.allExpired, c.waitForUnseen} {
+		c.maxLifetime, c.allExpired, c.waitForUnseen, c.rotations, c.retiredSubjects} {
 		ch <- d
 	}
 }
@@ -459,6 +469,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.rotationStarted, seconds(f.Started), t)
 		g(c.removable, boolf(f.Removable), t)
 		g(c.maxLifetime, f.Lifetime.Seconds(), t)
+		g(c.retiredSubjects, float64(f.RetiredSubjects), t)
 		switch {
 		case f.AllExpired.Equal(rotation.Never):
 			g(c.allExpired, math.Inf(1), t)
@@ -479,6 +490,9 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		l := LabelValue(src.Path)
 		g(c.behind, float64(src.BehindBytes), l)
 		g(c.lastLine, seconds(src.LastLine), l)
+	}
+	for _, n := range s.Rotation.Changes {
+		ch <- prometheus.MustNewConstMetric(c.rotations, prometheus.CounterValue, float64(n.Count), string(n.Family), n.Kind)
 	}
 	g(c.firstLine, seconds(s.FirstLine))
 	g(c.quietPeriod, s.QuietPeriod.Seconds())

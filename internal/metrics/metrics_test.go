@@ -38,6 +38,7 @@ func TestEveryTokenCombinationStartsAtZero(t *testing.T) {
 func TestToken(t *testing.T) {
 	prevValid := verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}
 	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	retiredValid := verify.Verdict{Token: keys.Access, Key: keys.Retired, Result: verify.Valid}
 	tests := []struct {
 		name   string
 		in     verify.Verdict
@@ -49,6 +50,9 @@ func TestToken(t *testing.T) {
 		{"forgery rejected agrees", forged, 403, ""},
 		{"forgery accepted", forged, 200, `gateway="accepted",key="none",result="bad_signature"`},
 		{"no status in the line", forged, 0, ""},
+		// Immediate rotation: a removed key's stale sessions must be rejected.
+		{"retired key rejected agrees", retiredValid, 401, ""},
+		{"retired key accepted: the removed key still works", retiredValid, 200, `gateway="accepted",key="retired",result="valid"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -234,6 +238,35 @@ jwtwatch_lines_read_total{source="/var/log/a.log"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
 		"jwtwatch_key_reloads_total", "jwtwatch_keys_loaded_timestamp_seconds", "jwtwatch_lines_dropped_total", "jwtwatch_lines_read_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestRotationsAndRelogin: the changes of each family's current key by kind
+// (a counter, every family and kind from zero) and the sessions still on a
+// removed key.
+func TestRotationsAndRelogin(t *testing.T) {
+	st := State{Rotation: rotation.Report{
+		Families: []rotation.FamilyReport{{Family: keys.Access, RetiredSubjects: 17}},
+		Changes: []rotation.ChangeCount{
+			{Family: keys.Access, Kind: rotation.KindRotation, Count: 2}, {Family: keys.Access, Kind: rotation.KindRollback, Count: 1},
+			{Family: keys.Refresh, Kind: rotation.KindRotation}, {Family: keys.Refresh, Kind: rotation.KindRollback},
+		},
+	}}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }))
+	want := `
+# HELP jwtwatch_retired_key_recent_subjects Estimated distinct sub values that presented a token a retired key of the family verifies (any verdict) within --rotation.relogin-window, since the rotation: the sessions still on the removed key, falling to 0 as their users log in again.
+# TYPE jwtwatch_retired_key_recent_subjects gauge
+jwtwatch_retired_key_recent_subjects{token="access"} 17
+# HELP jwtwatch_rotations_total Changes of the family's current key this process saw, by kind: rotation (a new key), rollback (back to the key the last rotation replaced).
+# TYPE jwtwatch_rotations_total counter
+jwtwatch_rotations_total{kind="rollback",token="access"} 1
+jwtwatch_rotations_total{kind="rollback",token="refresh"} 0
+jwtwatch_rotations_total{kind="rotation",token="access"} 2
+jwtwatch_rotations_total{kind="rotation",token="refresh"} 0
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "jwtwatch_rotations_total", "jwtwatch_retired_key_recent_subjects"); err != nil {
 		t.Error(err)
 	}
 }

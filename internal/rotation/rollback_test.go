@@ -205,3 +205,60 @@ func TestAnotherPreviousKeyKeepsItsDate(t *testing.T) {
 		})
 	}
 }
+
+// TestRetiredSubjectsFallToZero counts the sessions still on a removed key:
+// distinct subjects presenting a token a retired key of the family verifies
+// (valid or not) within the re-login window, since the rotation. It falls
+// to zero once they stop, and starts again at the next rotation.
+func TestRetiredSubjectsFallToZero(t *testing.T) {
+	k0, k1 := access("k0", keys.Current), access("k1", keys.Current)
+	gone := access("k0", keys.Retired)
+	c := &clock{t0}
+	p := policy()
+	p.ReloginWindow = 10 * time.Minute
+	tr, _ := New(p, c.now, Snapshot{})
+	tr.SetKeys([]keys.Key{k0})
+	c.t = t0.Add(time.Hour)
+	tr.SetKeys([]keys.Key{k1, gone})
+	stale := func(sub string, at time.Duration) {
+		v := valid(gone, sub, t0.Add(-time.Minute), t0.Add(3*time.Hour))
+		if sub == "expired" {
+			v.Result = verify.Expired
+		}
+		tr.Observe(v, c.t.Add(at))
+	}
+	retiredSubjects := func() uint64 {
+		for _, f := range tr.Report().Families {
+			if f.Family == keys.Access {
+				return f.RetiredSubjects
+			}
+		}
+		t.Fatal("no access family")
+		return 0
+	}
+	for i := range 50 {
+		stale(fmt.Sprintf("user-%d", i%20), time.Duration(i)*time.Second)
+	}
+	stale("expired", time.Minute)
+	stale("", time.Minute) // no subject: not counted
+	tr.Observe(valid(k1, "user-1", c.t, c.t.Add(time.Hour)), c.t.Add(time.Minute))
+	c.t = c.t.Add(2 * time.Minute)
+	if got := retiredSubjects(); got != 21 {
+		t.Errorf("sessions on the removed key = %d, want 21", got)
+	}
+	stale("late", 3*time.Minute)
+	c.t = c.t.Add(9 * time.Minute) // the first wave leaves the window
+	if got := retiredSubjects(); got != 1 {
+		t.Errorf("sessions on the removed key = %d, want 1 (late)", got)
+	}
+	c.t = c.t.Add(11 * time.Minute)
+	if got := retiredSubjects(); got != 0 {
+		t.Errorf("sessions on the removed key = %d, want 0 once everyone logged in again", got)
+	}
+	stale("again", 0)
+	c.t = c.t.Add(time.Second)
+	tr.SetKeys([]keys.Key{access("k2", keys.Current), access("k1", keys.Retired)})
+	if got := retiredSubjects(); got != 0 {
+		t.Errorf("after the next rotation: %d, want 0 (counted since the rotation)", got)
+	}
+}

@@ -92,6 +92,17 @@ type Policy struct {
 	// (--no-rotation.wait-for-unseen): unseen_tokens_may_be_valid never
 	// blocks. The zero Policy waits, so the verdict is safe by construction.
 	SkipUnseen bool
+	// ReloginWindow is how far back "sessions still on the removed key"
+	// (FamilyReport.RetiredSubjects) looks (--rotation.relogin-window);
+	// DefaultReloginWindow when 0.
+	ReloginWindow time.Duration
+}
+
+func (p Policy) reloginWindow() time.Duration {
+	if p.ReloginWindow <= 0 {
+		return DefaultReloginWindow
+	}
+	return p.ReloginWindow
 }
 
 // retention is how long the state of a key that is no longer loaded is
@@ -118,6 +129,9 @@ type Tracker struct {
 	lastID  keyID
 	history []Change // the last HistorySize changes per family, oldest first
 	changes map[changeKind]uint64
+	// relogin counts per family the subjects presenting retired-key tokens
+	// since the rotation, over the re-login window.
+	relogin map[keys.Family]*recentSubjects
 }
 
 type changeKind struct {
@@ -227,7 +241,7 @@ type ChangeCount struct {
 // New returns a tracker restored from a snapshot (which may be empty).
 func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 	t := &Tracker{policy: policy, now: now, rotations: map[keys.Family]*Rotation{}, keys: map[keyID]*keyState{},
-		history: slices.Clone(snap.History), changes: map[changeKind]uint64{}}
+		history: slices.Clone(snap.History), changes: map[changeKind]uint64{}, relogin: map[keys.Family]*recentSubjects{}}
 	for f, r := range snap.Rotations {
 		t.rotations[f] = &r
 	}
@@ -291,6 +305,7 @@ func (t *Tracker) SetKeys(loaded []keys.Key) (changed bool) {
 				s.subjects = newSketch()
 			}
 		}
+		delete(t.relogin, k.Family)
 	}
 	return changed
 }
@@ -445,6 +460,17 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if hasLifetime {
 		lifetime = lifetimeOf(c.IssuedAt, c.ExpiresAt)
 	}
+	if v.Key == keys.Retired && c.Subject != "" {
+		// A session still on a removed key, whatever the verdict: its holder
+		// has not logged in again. Rare but for the wave after an immediate
+		// rotation.
+		r := t.relogin[v.Token]
+		if r == nil {
+			r = newRecentSubjects(t.policy.reloginWindow())
+			t.relogin[v.Token] = r
+		}
+		r.insert(c.Subject, at)
+	}
 	if v.Result != verify.Valid {
 		return reasons
 	}
@@ -545,6 +571,11 @@ type FamilyReport struct {
 	// have signed has expired (Policy.Expired); Never once a previous key
 	// signed a valid token without exp; zero while no lifetime is known.
 	AllExpired time.Time
+	// RetiredSubjects estimates the sessions still on a removed key: the
+	// distinct subjects that presented a token a retired key of the family
+	// verifies, with any verdict, within the re-login window before now and
+	// since the rotation.
+	RetiredSubjects uint64
 	// PreviousReplaced is when the previous key was replaced as current
 	// (KeyReport.Replaced): the window and the wait for unseen tokens count
 	// from it rather than from Started, which a rollback moves. Zero: from
@@ -606,6 +637,9 @@ func (t *Tracker) Report() Report {
 			continue
 		}
 		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching, Lifetime: t.lifetime(f)}
+		if rs := t.relogin[f]; rs != nil {
+			fr.RetiredSubjects = rs.estimate(now, t.policy.reloginWindow())
+		}
 		// With several previous keys, the window counts from the latest
 		// replacement (a key never seen current: from the rotation start).
 		for _, kr := range rep.Keys {

@@ -150,6 +150,8 @@ type sidecar struct {
 
 	stragglers *stragglers.Sketch
 	previous   []string // fingerprints of the loaded previous keys, to reset the stragglers
+	inUse      keys.Set // the keys lines are checked against, remembered ones included; guarded by reloading
+	reloading  sync.Mutex
 	activity   map[keys.Family]*activity
 
 	pipe     sync.Mutex // one line at a time through the pipeline; checkpoints and key changes between lines
@@ -250,6 +252,7 @@ func Run(ctx context.Context, o Options) error {
 	// checkpoint, so a second restart still resumes them.
 	s.carried = maps.Clone(saved.Positions) // the tailer reads saved.Positions meanwhile
 	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile)
+	s.unknownReplaced(saved.Rotation, set)
 	s.useKeys(set)
 	s.keyFiles = set.Files
 	// The rotation start must survive even a crash before the first periodic checkpoint.
@@ -545,6 +548,23 @@ func (s *sidecar) state() metrics.State {
 	return st
 }
 
+// unknownReplaced warns, at start-up, about a current key that changed
+// while jwtwatch was not running to a key that does not configure the one
+// it replaced: that key's tokens, which the gateways may still see, now
+// count as bad_signature.
+func (s *sidecar) unknownReplaced(saved rotation.Snapshot, set keys.Set) {
+	for f, r := range saved.Rotations {
+		cur, ok := set.Find(f, keys.Current)
+		if !ok || cur.Fingerprint == r.CurrentFingerprint ||
+			slices.ContainsFunc(set.Keys, func(k keys.Key) bool { return k.Family == f && k.Fingerprint == r.CurrentFingerprint }) {
+			continue
+		}
+		s.log.Warn(fmt.Sprintf("the current %s key changed while jwtwatch was not running and the key it replaced is not configured: "+
+			"tokens that key signed count as bad_signature; set JWT_%s_SECRET_PREVIOUS (dual-key) or JWT_%[2]s_SECRET_RETIRED (immediate rotation) to it",
+			f, strings.ToUpper(string(f))), "replaced_fingerprint", r.CurrentFingerprint, "current_fingerprint", cur.Fingerprint)
+	}
+}
+
 // useKeys makes a loaded key set the one every later line is checked against.
 func (s *sidecar) useKeys(set keys.Set) {
 	for _, k := range set.Keys {
@@ -568,6 +588,7 @@ func (s *sidecar) useKeys(set keys.Set) {
 			previous = append(previous, k.Fingerprint)
 		}
 	}
+	s.inUse = set
 	// The verifier and the rotation state change together, between two
 	// lines: a line judged by the new keys against the old rotation start
 	// would make the old current key's tokens issued_after_rotation.
@@ -591,13 +612,25 @@ func (s *sidecar) useKeys(set keys.Set) {
 }
 
 // reload re-reads the keys; a failure keeps the keys in use. refetch also
-// fetches every JWKS URL first (SIGHUP); a secret file changing does not.
+// fetches every JWKS URL first (SIGHUP); a secret file changing does not. A
+// current key it replaces with no previous key configured for its family
+// is kept in memory as retired (keys.KeepReplaced): the immediate
+// rotation's stale sessions are recognised, not counted as forgeries.
 func (s *sidecar) reload(refetch bool) keys.Set {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
 	set, err := s.loadKeys(s.bg, refetch)
 	if err != nil {
 		s.metrics.Reload(err)
 		s.log.Error("key reload failed; keeping the loaded keys", "err", err)
 		return keys.Set{}
+	}
+	set = keys.KeepReplaced(s.inUse, set)
+	for _, k := range set.Keys {
+		if k.Remembered && !slices.ContainsFunc(s.inUse.Keys, func(o keys.Key) bool { return o.Remembered && o.Fingerprint == k.Fingerprint }) {
+			s.log.Warn(fmt.Sprintf("the replaced %s key is kept in memory as retired, so that its stale sessions are recognised: no previous key is configured "+
+				"(an immediate rotation); a restart forgets it: set JWT_%s_SECRET_RETIRED to keep recognising them", k.Family, strings.ToUpper(string(k.Family))), "key", k)
+		}
 	}
 	s.useKeys(set)
 	s.metrics.Reload(nil)

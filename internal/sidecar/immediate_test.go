@@ -1,0 +1,188 @@
+package sidecar
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+)
+
+// scrapeSum sums the samples of a metric on the /metrics endpoint whose
+// labels include every pair of match.
+func scrapeSum(t *testing.T, base, name string, match map[string]string) float64 {
+	t.Helper()
+	_, body := get(t, base+"/metrics")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+next:
+	for _, m := range fams[name].GetMetric() {
+		for k, v := range match {
+			found := false
+			for _, l := range m.GetLabel() {
+				found = found || (l.GetName() == k && l.GetValue() == v)
+			}
+			if !found {
+				continue next
+			}
+		}
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return sum
+}
+
+// syncWriter lets the sidecar's goroutines log into one buffer the test reads.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
+}
+
+// pinoLine is a gateway request line as pino-http logs it.
+func pinoLine(at time.Time, token string, status int) string {
+	return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/api/v1/orders","headers":{"authorization":"Bearer %s"}},"res":{"statusCode":%d}}`,
+		at.UnixMilli(), token, status)
+}
+
+func appendLines(t *testing.T, path string, lines ...string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replaceFile swaps path's content at once, as a secret manager does.
+func replaceFile(t *testing.T, path, content string) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(content+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestImmediateRotation follows the procedure's Option 2 on one replica:
+// the mounted access secret changes to a new key and no previous key is
+// configured. jwtwatch keeps the replaced key in memory as retired, so the
+// wave of stale sessions the gateway now rejects is recognised (key
+// retired), neither a mismatch nor a forgery nor suspicious, and counted as
+// sessions still on the removed key; a stale token the gateway accepts is
+// an accepted mismatch. The state file never holds the key, and a restart
+// forgets it: its tokens are bad_signature again.
+func TestImmediateRotation(t *testing.T) {
+	dir := t.TempDir()
+	k0, k1 := secret(t), secret(t)
+	keyFile, logPath, stateFile := filepath.Join(dir, "access"), filepath.Join(dir, "gw.log"), filepath.Join(dir, "state.json")
+	replaceFile(t, keyFile, k0)
+	appendLines(t, logPath, pinoLine(time.Now(), sign(t, k0, "alice", time.Now(), time.Now().Add(time.Hour)), 200))
+	env := map[string]string{"JWT_ACCESS_SECRET_FILE": keyFile}
+	logs := &syncWriter{w: &bytes.Buffer{}}
+	o := Options{
+		LogPaths: []string{logPath}, FromStart: true, StateFile: stateFile,
+		Policy: rotation.Policy{MinWindow: time.Hour, QuietPeriod: time.Hour, Skew: time.Minute, ReloginWindow: time.Hour},
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	}
+	sc := startSidecar(t, o)
+	waitFor(t, "the first line", func() bool {
+		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "current"}) == 1
+	})
+
+	replaceFile(t, keyFile, k1)
+	old := keys.Fingerprint([]byte(k0))
+	waitFor(t, "the replaced key kept as retired", func() bool {
+		return scrapeSum(t, sc.base, "jwtwatch_key_info", map[string]string{"role": "retired", "fingerprint": old}) == 1
+	})
+	now := time.Now()
+	stale := func(sub string) string { return sign(t, k0, sub, now.Add(-10*time.Minute), now.Add(time.Hour)) }
+	appendLines(t, logPath,
+		pinoLine(now, stale("carol"), 401),
+		pinoLine(now, stale("carol"), 401),
+		pinoLine(now, sign(t, k1, "carol", now, now.Add(time.Hour)), 200), // logged in again
+		pinoLine(now, stale("dave"), 401),
+	)
+	waitFor(t, "the stale sessions", func() bool {
+		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "retired", "result": "valid"}) == 3
+	})
+	for _, c := range []struct {
+		name  string
+		match map[string]string
+		want  float64
+	}{
+		{"jwtwatch_gateway_mismatches_total", nil, 0},
+		{"jwtwatch_tokens_total", map[string]string{"result": "bad_signature"}, 0},
+		{"jwtwatch_suspicious_tokens_total", nil, 0},
+		{"jwtwatch_retired_key_recent_subjects", map[string]string{"token": "access"}, 2},
+		{"jwtwatch_rotations_total", map[string]string{"token": "access", "kind": "rotation"}, 1},
+	} {
+		if got := scrapeSum(t, sc.base, c.name, c.match); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.match, got, c.want)
+		}
+	}
+	// The gateway lets a stale session in: the removed key still works there.
+	appendLines(t, logPath, pinoLine(now, stale("erin"), 200))
+	waitFor(t, "the accepted retired-key token", func() bool {
+		return scrapeSum(t, sc.base, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "accepted", "key": "retired", "result": "valid"}) == 1
+	})
+	if !strings.Contains(logs.String(), "kept in memory") || !strings.Contains(logs.String(), "JWT_ACCESS_SECRET_RETIRED") {
+		t.Errorf("the log does not say the replaced key is kept in memory, and how to keep it:\n%s", logs.String())
+	}
+	if err := sc.stop(); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := os.ReadFile(stateFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(saved, []byte(k0)) || bytes.Contains(saved, []byte(k1)) || strings.Contains(logs.String(), k0) {
+		t.Error("a secret is in the state file or the log")
+	}
+
+	// A restart forgets the remembered key. The key changes again while
+	// jwtwatch is down: the start-up log says the key it replaced is unknown.
+	k2 := secret(t)
+	replaceFile(t, keyFile, k2)
+	sc = startSidecar(t, o)
+	if !strings.Contains(logs.String(), "changed while jwtwatch was not running") || !strings.Contains(logs.String(), keys.Fingerprint([]byte(k1))) {
+		t.Errorf("the start-up log does not name the replaced key:\n%s", logs.String())
+	}
+	appendLines(t, logPath, pinoLine(time.Now(), stale("frank"), 401))
+	waitFor(t, "the stale token after a restart", func() bool {
+		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"result": "bad_signature"}) == 1
+	})
+	if got := scrapeSum(t, sc.base, "jwtwatch_key_info", map[string]string{"role": "retired"}); got != 0 {
+		t.Errorf("after a restart %v retired keys are loaded", got)
+	}
+}
