@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/tail"
 )
 
 // scrapeSum sums the samples of a metric on the /metrics endpoint whose
@@ -184,5 +186,61 @@ func TestImmediateRotation(t *testing.T) {
 	})
 	if got := scrapeSum(t, sc.base, "jwtwatch_key_info", map[string]string{"role": "retired"}); got != 0 {
 		t.Errorf("after a restart %v retired keys are loaded", got)
+	}
+}
+
+// TestRollback follows the Rollback Procedure after an immediate rotation,
+// through reloads: k0 → k1 with no previous key, then "Revert to previous
+// secret": k0 again. The restored key's tokens are not suspicious; the
+// rolled-back key, kept in memory as retired, signed its tokens issued
+// before the rollback legitimately, and those issued after it are
+// issued_after_rotation.
+func TestRollback(t *testing.T) {
+	k0, k1 := secret(t), secret(t)
+	current := k0
+	clock := fixed
+	s, reg := pipelineOnly(t, Options{
+		Lookup: func(k string) (string, bool) { return current, k == "JWT_ACCESS_SECRET" },
+		Now:    func() time.Time { return clock },
+		Policy: rotation.Policy{MinWindow: time.Hour, QuietPeriod: time.Hour, Skew: time.Minute},
+	})
+	line := func(at time.Time, tok string, status int) tail.Line {
+		return tail.Line{Source: "gw.log", Text: pinoLine(at, tok, status)}
+	}
+	t1, t2 := fixed.Add(time.Hour), fixed.Add(2*time.Hour)
+	clock, current = t1, k1
+	s.reload(false)
+	clock, current = t2, k0
+	s.reload(false)
+	for _, l := range []tail.Line{
+		line(t2.Add(time.Minute), sign(t, k0, "alice", t2.Add(time.Minute), t2.Add(time.Hour)), 200),      // restored key, after
+		line(t2.Add(time.Minute), sign(t, k0, "bob", fixed, t2.Add(time.Hour)), 200),                      // restored key, before the rotation
+		line(t2.Add(time.Minute), sign(t, k1, "carol", t1.Add(time.Minute), t2.Add(time.Hour)), 401),      // rolled-back key, while current
+		line(t2.Add(time.Hour), sign(t, k1, "mallory", t2.Add(50*time.Minute), t2.Add(2*time.Hour)), 401), // rolled-back key, after
+	} {
+		s.handle(l)
+	}
+	for _, c := range []struct {
+		match map[string]string
+		want  float64
+	}{
+		{map[string]string{"key": "current"}, 0},
+		{map[string]string{"key": "retired", "reason": "issued_after_rotation"}, 1},
+		{nil, 1},
+	} {
+		if got := counter(t, reg, "jwtwatch_suspicious_tokens_total", c.match); got != c.want {
+			t.Errorf("suspicious tokens %v = %v, want %v", c.match, got, c.want)
+		}
+	}
+	if got := counter(t, reg, "jwtwatch_tokens_total", map[string]string{"key": "retired", "result": "valid"}); got != 2 {
+		t.Errorf("retired-key tokens = %v, want 2", got)
+	}
+	if got := counter(t, reg, "jwtwatch_gateway_mismatches_total", nil); got != 0 {
+		t.Errorf("mismatches = %v, want 0", got)
+	}
+	rep := s.tracker.Report()
+	want := []rotation.ChangeCount{{Family: keys.Access, Kind: rotation.KindRotation, Count: 1}, {Family: keys.Access, Kind: rotation.KindRollback, Count: 1}}
+	if got := rep.Changes[:2]; !slices.Equal(got, want) {
+		t.Errorf("changes %v, want %v", got, want)
 	}
 }
