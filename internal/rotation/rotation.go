@@ -604,6 +604,9 @@ type Report struct {
 	// Changes counts the changes of each family's current key this process
 	// saw, every family and kind present.
 	Changes []ChangeCount
+	// History is the last HistorySize changes of each family's current
+	// key, kept across restarts, oldest first.
+	History []Change
 }
 
 // Report evaluates the state against the policy at the injected now.
@@ -660,6 +663,7 @@ func (t *Tracker) Report() Report {
 		fr.Removable = len(fr.Blocking) == 0
 		rep.Families = append(rep.Families, fr)
 	}
+	rep.History = slices.Clone(t.history)
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
 		for _, k := range Kinds {
 			rep.Changes = append(rep.Changes, ChangeCount{Family: f, Kind: k, Count: t.changes[changeKind{f, k}]})

@@ -1,6 +1,7 @@
 package sidecar
 
 import (
+	"slices"
 	"time"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
@@ -56,12 +57,18 @@ func (s *sidecar) statusPage() status.Page {
 		p.Sources = append(p.Sources, status.Source{Path: src.Path, LastLine: src.LastLine})
 	}
 	for _, f := range st.Rotation.Families {
-		fam := status.Family{Name: string(f.Family), Started: f.Started}
+		fam := status.Family{Name: string(f.Family), Started: f.Started, RetiredSubjects: f.RetiredSubjects}
+		for _, c := range slices.Backward(st.Rotation.History) {
+			if c.Family == f.Family {
+				fam.Changes = append(fam.Changes, status.Change{Kind: c.Kind, From: c.From, To: c.To, At: c.At})
+			}
+		}
 		for _, k := range st.Rotation.Keys {
 			if k.Key.Family != f.Family {
 				continue
 			}
-			fam.Keys = append(fam.Keys, status.Key{Role: string(k.Key.Role), Fingerprint: k.Key.Fingerprint, Alg: k.Key.Alg, Weak: k.Key.Weak, LastValid: k.LastValid})
+			fam.Keys = append(fam.Keys, status.Key{Role: string(k.Key.Role), Fingerprint: k.Key.Fingerprint, Alg: k.Key.Alg, Weak: k.Key.Weak, LastValid: k.LastValid,
+				Remembered: k.Key.Remembered})
 		}
 		if f.Previous != nil {
 			fam.Previous = s.removal(f, *f.Previous)

@@ -55,6 +55,18 @@ type Family struct {
 	// PreviousPerMinute counts valid previous-key tokens per minute over the
 	// last 24 hours, oldest first.
 	PreviousPerMinute []uint64
+	// RetiredSubjects estimates the sessions still on a removed key (with a
+	// retired key loaded).
+	RetiredSubjects uint64
+	// Changes are the last changes of the family's current key, newest first.
+	Changes []Change
+}
+
+// Change is one change of a family's current key.
+type Change struct {
+	Kind     string // rotation or rollback
+	From, To string // fingerprints
+	At       time.Time
 }
 
 // Key is one loaded key, as safe to show as its metric: no secret.
@@ -62,6 +74,8 @@ type Key struct {
 	Role, Fingerprint, Alg string
 	Weak                   bool
 	LastValid              time.Time
+	// Remembered: a retired key kept in memory after an immediate rotation.
+	Remembered bool
 }
 
 // Previous is the removal decision for a family's previous key.

@@ -136,3 +136,36 @@ func TestBlockers(t *testing.T) {
 		})
 	}
 }
+
+// TestRotationsOnThePage: a retired key kept in memory says a restart
+// forgets it; the sessions still on the removed key and the last changes
+// of the current key, rollbacks named, are shown.
+func TestRotationsOnThePage(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	var b strings.Builder
+	err := Render(&b, Page{Now: now, Families: []Family{{
+		Name: "access", Started: now.Add(-time.Hour),
+		Keys: []Key{
+			{Role: "current", Fingerprint: "111111111111", Alg: "HS256"},
+			{Role: "retired", Fingerprint: "222222222222", Alg: "HS256", Remembered: true},
+		},
+		RetiredSubjects: 42,
+		Changes: []Change{
+			{Kind: "rollback", From: "222222222222", To: "111111111111", At: now.Add(-time.Hour)},
+			{Kind: "rotation", From: "111111111111", To: "222222222222", At: now.Add(-3 * time.Hour)},
+		},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{
+		"<td>retired <span class=\"muted\">(kept in memory: a restart forgets it; set JWT_*_SECRET_RETIRED to keep it)</span></td>",
+		"<span>sessions still on the removed key</span><b>42</b>",
+		"<li>rollback 1h ago: <span class=\"fp\">222222222222</span> → <span class=\"fp\">111111111111</span></li>\n" +
+			"    <li>rotation 3h ago: <span class=\"fp\">111111111111</span> → <span class=\"fp\">222222222222</span></li>",
+	} {
+		if !strings.Contains(b.String(), w) {
+			t.Errorf("the page lacks %q:\n%s", w, b.String())
+		}
+	}
+}
