@@ -108,6 +108,7 @@ func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io
 		r := inspect.Token(f.Token, v, tracker, now)
 		r.Where = f.Where
 		r.FreshlyIssued()
+		r.RemovedKeyHint(set.Issuers, tracker.Starts())
 		r.Notes = append(slices.Clone(notes), r.Notes...)
 		if i > 0 {
 			fmt.Fprintln(stdout)

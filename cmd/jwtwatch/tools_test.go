@@ -75,6 +75,7 @@ func TestInspect(t *testing.T) {
 	good := saveState("good.json", keys.Fingerprint([]byte(s.current)), now.Add(-2*time.Hour))
 	stale := saveState("stale.json", "0123456789ab", now.Add(-2*time.Hour))
 	minted := sign(s.previous, map[string]any{"sub": "mallory", "iss": "auth-service", "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()})
+	removed := sign(s.attacker, map[string]any{"sub": "dave", "iss": "auth-service", "iat": now.Add(-3 * time.Hour).Unix(), "exp": now.Add(time.Hour).Unix()})
 	fresh := sign(s.current, map[string]any{"sub": "test@example.com", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix()})
 	freshRefresh := sign(s.refresh, map[string]any{"sub": "test@example.com", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(7 * 24 * time.Hour).Unix()})
 	stillOld := sign(s.previous, map[string]any{"sub": "test@example.com", "iss": "auth-service", "iat": now.Unix(), "exp": now.Add(15 * time.Minute).Unix()})
@@ -97,6 +98,9 @@ func TestInspect(t *testing.T) {
 		{"state file of another current key", []string{"inspect", "--state.file", stale}, minted, exitOK,
 			[]string{"note:", "--state.file records the access rotation to key 0123456789ab, not to the loaded current key " + keys.Fingerprint([]byte(s.current)) + "; its start is not used"}},
 		{"nothing given", []string{"inspect"}, "  \n", exitUsage, nil},
+		// Right after an immediate rotation jwtwatch was not told about: a stale session, not a forgery.
+		{"a removed key's token", []string{"inspect", "--state.file", good}, removed, exitFailed,
+			[]string{"bad_signature", "most likely a stale session signed with the key that rotation removed", "JWT_ACCESS_SECRET_RETIRED"}},
 		// Post-Rotation Verification: curl ... /auth/login | jwtwatch inspect -
 		{"login response: each token, which key signed it", []string{"inspect", "-"},
 			`{"access_token":"` + fresh + `","refresh_token":"` + freshRefresh + `"}`, exitOK,
@@ -128,7 +132,7 @@ func TestInspect(t *testing.T) {
 			if slices.Contains(tt.args, stale) && strings.Contains(out.String(), "rotation started:") {
 				t.Errorf("a rotation start from the state file of another key is shown:\n%s", out.String())
 			}
-			assertNoLeak(t, out.String()+errOut.String(), s, []string{valid, expired, forged, nest, minted, fresh, freshRefresh, stillOld})
+			assertNoLeak(t, out.String()+errOut.String(), s, []string{valid, expired, forged, nest, minted, fresh, freshRefresh, stillOld, removed})
 		})
 	}
 }

@@ -87,6 +87,49 @@ func (r *Report) FreshlyIssued() {
 		"(it missed \"Update environment variables\" or was not restarted)", r.Verdict.Key))
 }
 
+// RemovedKeyHint adds a note to a bad_signature token whose claims are
+// shaped like the auth service's own: its issuer is a configured one and it
+// was issued before a family's rotation started (starts; when none is
+// known, the note says so). That is most likely a session signed with a key
+// removed in an immediate rotation, which jwtwatch was not told about, not
+// a forgery: configuring the removed secret as JWT_*_SECRET_RETIRED tells
+// them apart.
+func (r *Report) RemovedKeyHint(issuers map[keys.Family]string, starts map[keys.Family]time.Time) {
+	if r.Verdict.Result != verify.BadSignature {
+		return
+	}
+	var c struct {
+		Iss string   `json:"iss"`
+		Iat *float64 `json:"iat"`
+	}
+	if json.Unmarshal([]byte(r.Claims), &c) != nil || c.Iat == nil || c.Iss == "" {
+		return
+	}
+	iat := time.Unix(int64(*c.Iat), 0)
+	var ours []keys.Family // the families whose issuer it names
+	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
+		if issuers[f] == c.Iss {
+			ours = append(ours, f)
+		}
+	}
+	known := false
+	for _, f := range ours {
+		start, ok := starts[f]
+		known = known || ok
+		if ok && iat.Before(start) {
+			r.Notes = append(r.Notes, fmt.Sprintf("no configured key verifies it, but its issuer is your %s issuer and it was issued before the %[1]s rotation started: "+
+				"most likely a stale session signed with the key that rotation removed, not a forgery; set JWT_%s_SECRET_RETIRED to the removed secret to tell",
+				f, strings.ToUpper(string(f))))
+			return
+		}
+	}
+	if len(ours) > 0 && !known {
+		r.Notes = append(r.Notes, fmt.Sprintf("no configured key verifies it, but its issuer is your %s issuer: if a key was removed lately "+
+			"(an immediate rotation), this is likely a stale session signed with it, not a forgery; set JWT_%s_SECRET_RETIRED to the removed secret to tell",
+			ours[0], strings.ToUpper(string(ours[0]))))
+	}
+}
+
 // WriteSummary prints one line per report: where the token was found, the
 // verdict, and the key that signed it.
 func WriteSummary(w io.Writer, reports []Report) error {

@@ -2,9 +2,14 @@ package inspect
 
 import (
 	"encoding/base64"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
 
 // jwtShaped builds a token-shaped string; Find never verifies, so no key is needed.
@@ -77,5 +82,50 @@ func TestFind(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRemovedKeyHint: a token no configured key verifies, but whose issuer
+// is the auth service's and whose iat is before the rotation, is most
+// likely a session of the removed key rather than a forgery.
+func TestRemovedKeyHint(t *testing.T) {
+	start := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	enc := base64.RawURLEncoding
+	tok := func(claims string) string {
+		return enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(claims)) + "." + enc.EncodeToString([]byte("sig"))
+	}
+	before, after := start.Add(-time.Hour).Unix(), start.Add(time.Hour).Unix()
+	tests := []struct {
+		name   string
+		claims string
+		starts map[keys.Family]time.Time
+		want   string // substring of the note, "" for none
+	}{
+		{"our issuer, issued before the rotation", fmt.Sprintf(`{"sub":"carol","iss":"auth-service","iat":%d}`, before),
+			map[keys.Family]time.Time{keys.Access: start}, "issued before the access rotation started"},
+		{"our issuer, no rotation known", fmt.Sprintf(`{"sub":"carol","iss":"auth-service","iat":%d}`, before),
+			nil, "if a key was removed lately"},
+		{"our issuer, issued after the rotation", fmt.Sprintf(`{"sub":"carol","iss":"auth-service","iat":%d}`, after),
+			map[keys.Family]time.Time{keys.Access: start}, ""},
+		{"another issuer", fmt.Sprintf(`{"sub":"carol","iss":"evil","iat":%d}`, before), map[keys.Family]time.Time{keys.Access: start}, ""},
+		{"no iat", `{"sub":"carol","iss":"auth-service"}`, map[keys.Family]time.Time{keys.Access: start}, ""},
+	}
+	issuers := map[keys.Family]string{keys.Access: "auth-service", keys.Refresh: "auth-service"}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Report{Verdict: verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}}
+			r.Claims = decodeJSON(strings.Split(tok(tt.claims), ".")[1])
+			r.RemovedKeyHint(issuers, tt.starts)
+			got := strings.Join(r.Notes, "\n")
+			if (tt.want == "") != (got == "") || !strings.Contains(got, tt.want) {
+				t.Errorf("notes %q, want %q", got, tt.want)
+			}
+		})
+	}
+	// A verifying token gets no hint.
+	r := Report{Verdict: verify.Verdict{Token: keys.Access, Key: keys.Current, Result: verify.Valid}, Claims: `{"iss":"auth-service","iat":1}`}
+	r.RemovedKeyHint(issuers, nil)
+	if len(r.Notes) > 0 {
+		t.Errorf("a valid token got %q", r.Notes)
 	}
 }
