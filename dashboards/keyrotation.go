@@ -161,6 +161,40 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 			"{{token}}")).
 		Thresholds(thresholds("green")))
 
+	b.WithRow(dashboard.NewRowBuilder("Immediate rotation and rollback: sessions on the removed key"))
+	b.WithPanel(timeseriesPanel("Sessions still on the removed key",
+		"After \"Option 2: Immediate Rotation\" (or an emergency rotation, or a rollback) the removed key's sessions "+
+			"get a 401 and their users must log in again. This is how many distinct users (sub) still presented a token "+
+			"of the removed (retired) key within --rotation.relogin-window (15m), since the rotation: it rises with the "+
+			"wave and falls to 0 as users log in again. The largest replica's estimate per family, a lower bound for the "+
+			"fleet. Retired-key tokens the gateways reject are expected and never paged; one a gateway accepts is a "+
+			"bypass. What stays above 0 once the wave is over is clients that never re-authenticate: "+
+			"/api/v1/stragglers and jwtwatch scan --key retired name them (runbook, Immediate rotation). "+
+			"jwtwatch knows the removed key when it is configured as JWT_*_SECRET_RETIRED, or kept in memory after a "+
+			"reload replaced it (forgotten at restart); otherwise these sessions count as bad_signature.",
+		"none").
+		Height(8).Span(12).
+		WithTarget(query("A",
+			`max by (token) (jwtwatch_retired_key_recent_subjects{`+selToken+`})`,
+			"{{token}}")).
+		Min(0).
+		Thresholds(thresholds("green")))
+
+	b.WithPanel(timeseriesPanel("Share of requests on the removed key",
+		"Of the tokens of each family the gateways received, the share a retired key signed: the requests still "+
+			"presenting a removed key's token, whatever their verdict. Falls to 0 as sessions end and users log in "+
+			"again, the same wave as \"Sessions still on the removed key\" in requests. Rotations and rollbacks of "+
+			"the current key (jwtwatch_rotations_total) are marked by the \"Rotation started\" annotation.",
+		"percentunit").
+		Height(8).Span(12).
+		WithTarget(query("A",
+			`sum by (token) (rate(jwtwatch_tokens_total{`+selToken+`, key="retired"}[$__rate_interval]))
+  /
+(sum by (token) (rate(jwtwatch_tokens_total{`+selToken+`, key!="none"}[$__rate_interval])) > 0)`,
+			"{{token}}")).
+		Min(0).Max(1).
+		Thresholds(thresholds("green")))
+
 	b.WithRow(dashboard.NewRowBuilder("When does old-key traffic end?"))
 	b.WithPanel(statPanel("Time since the previous key was last used validly",
 		"How long ago the newest valid token signed by the previous key was seen (by the log line's time), on any "+
