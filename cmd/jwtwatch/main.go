@@ -116,6 +116,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	demoCmd.Flag("duration", "Stop after this long; 0 runs until interrupted.").Default("0s").SetValue(durationValue{"duration", &d.Duration})
 	var demoAlg []string
 	demoCmd.Flag("alg", "What the simulated auth service signs with: HS256 (environment variables) or RS256, ES256, EdDSA (a key file naming a JWK Set by kid, with a next key).").Default("HS256").SetValue(&enumValue{flag: "alg", options: []string{"HS256", "RS256", "ES256", "EdDSA"}, dst: &demoAlg})
+	var scenario []string
+	demoCmd.Flag("scenario", "What the simulated gateway goes through: dual-key (Option 1, just after the rotation), immediate (Option 2: the old key removed at once, users log in again), rollback (a rotation undone by the Rollback Procedure).").Default(demo.ScenarioDualKey).SetValue(&enumValue{flag: "scenario", options: demo.Scenarios, dst: &scenario})
 
 	inspectC := addInspect(app)
 	scanC := addScan(app)
@@ -158,7 +160,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// The demo's own summary is the output; the sidecar speaks only of problems.
 		quiet := promslog.NewLevel()
 		_ = quiet.Set("warn")
-		d.Build, d.Alg = build, demoAlg[0]
+		d.Build, d.Alg, d.Scenario = build, demoAlg[0], scenario[0]
 		d.Out, d.Logger = stdout, promslog.New(&promslog.Config{Level: quiet, Format: logCfg.Format, Writer: stderr})
 		if err := demo.Run(ctx, d); err != nil {
 			logger.Error("demo failed", "err", err)

@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -48,6 +50,9 @@ type Options struct {
 	// EdDSA through a --keys.file naming a JWK Set by kid, with a next key
 	// published ahead of its promotion.
 	Alg string
+	// Scenario is what the simulated gateway goes through (one of
+	// Scenarios); ScenarioDualKey when empty.
+	Scenario string
 }
 
 const issuer = "auth-service"
@@ -82,6 +87,21 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	var sim simulation = g
+	intro := fmt.Sprintf("jwtwatch demo: a gateway mid-rotation (%s access key rotated just now; the previous key is still accepted).", g.alg)
+	if o.Scenario != "" && o.Scenario != ScenarioDualKey {
+		if g.alg != "HS256" {
+			return fmt.Errorf("the %s scenario signs with HS256 secrets of the environment variables, not %s", o.Scenario, g.alg)
+		}
+		if sim, env, intro, err = newScenario(o.Scenario, time.Now()); err != nil {
+			return err
+		}
+		keysFile = ""
+	}
+	// A scenario changes the keys while it runs, as "Update environment
+	// variables" does, and reloads them as SIGHUP would.
+	var keysMu sync.Mutex
+	reload := make(chan os.Signal, 1)
 	addrs := make(chan []net.Addr, 1)
 	opts := sidecar.Options{
 		LogPaths:        []string{logPath},
@@ -92,8 +112,14 @@ func Run(ctx context.Context, o Options) error {
 		// skew allowance with it (the minted token's iat is seconds after the
 		// start). Access tokens live accessLifetime, so the wait for the
 		// tokens nobody saw outlasts the window and clears last.
-		Policy:   rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second},
-		Lookup:   func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second, ReloginWindow: reloginWindow},
+		Lookup: func(k string) (string, bool) {
+			keysMu.Lock()
+			defer keysMu.Unlock()
+			v, ok := env[k]
+			return v, ok
+		},
+		Reload:   reload,
 		KeysFile: keysFile,
 		Logger:   o.Logger,
 		Build:    o.Build,
@@ -123,18 +149,22 @@ func Run(ctx context.Context, o Options) error {
 	}
 	defer f.Close()
 
-	fmt.Fprintf(o.Out, "jwtwatch demo: a gateway mid-rotation (%s access key rotated just now; the previous key is still accepted).\n", g.alg)
+	fmt.Fprintln(o.Out, intro)
 	if keysFile != "" {
 		fmt.Fprintf(o.Out, "  key file:    %s (a JWK Set by kid, with a next key)\n", keysFile)
 	}
 	fmt.Fprintf(o.Out, "  gateway log: %s\n  status page: %s/\n  metrics:     %s/metrics\n  a summary every %s; Ctrl-C to stop.\n\n", logPath, base, base, o.Interval)
 
 	start := time.Now()
+	if r, ok := sim.(rekeying); ok {
+		r.begin(start)
+	}
 	write := time.NewTicker(20 * time.Millisecond)
 	defer write.Stop()
 	report := time.NewTicker(o.Interval)
 	defer report.Stop()
 	client := &http.Client{Timeout: 5 * time.Second}
+	reloads := 0 // successful key reloads so far
 	for {
 		select {
 		case <-ctx.Done():
@@ -144,7 +174,20 @@ func Run(ctx context.Context, o Options) error {
 			fmt.Fprintln(o.Out, "demo stopped.")
 			return err
 		case now := <-write.C:
-			for _, line := range g.tick(now) {
+			if r, ok := sim.(rekeying); ok {
+				if next, what := r.rekey(now); next != nil {
+					keysMu.Lock()
+					env = next
+					keysMu.Unlock()
+					reload <- syscall.SIGHUP
+					// The simulated gateway switched at once; its log waits for
+					// jwtwatch to switch too, as a deploy takes both together.
+					waitReload(client, base, reloads)
+					reloads++
+					fmt.Fprintf(o.Out, "── %s: %s ──\n\n", now.Sub(start).Round(500*time.Millisecond), what)
+				}
+			}
+			for _, line := range sim.tick(now) {
 				if _, err := f.WriteString(line + "\n"); err != nil {
 					return fmt.Errorf("demo log: %w", err)
 				}
@@ -369,6 +412,27 @@ func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
 			fmt.Fprintf(w, "  ! gateway %s %.0f token(s) jwtwatch judged %s (%s key)\n", l["gateway"], v, l["result"], l["key"])
 		}
 	}
+	removalSummary(w, fams)
+	rotationSummary(w, fams)
+	for _, m := range metrics(fams, "jwtwatch_suspicious_tokens_total") {
+		if l := labels(m); l["reason"] == "issued_after_rotation" && l["key"] == "previous" && m.GetCounter().GetValue() > 0 {
+			if rolledBack(fams, l["token"]) {
+				fmt.Fprintf(w, "  the rolled-back %s key signed tokens after the rollback: an auth-service instance that missed \"Revert to previous secret\" still signs with it, or it leaked\n", l["token"])
+				continue
+			}
+			fmt.Fprintf(w, "  but the previous %s key signed tokens after the rotation: it has leaked — remove it now (Emergency Rotation)\n", l["token"])
+		}
+	}
+	fmt.Fprintln(w)
+}
+
+// removalSummary prints the removal verdict on the previous access key,
+// and when no token it signed can still be valid.
+func removalSummary(w io.Writer, fams map[string]*dto.MetricFamily) {
+	if !loaded(fams, "access", "previous") {
+		fmt.Fprintln(w, "  no previous access key is loaded: nothing to remove")
+		return
+	}
 	var blocked []string
 	for _, m := range metrics(fams, "jwtwatch_previous_key_removal_blocked") {
 		if l := labels(m); l["token"] == "access" && m.GetGauge().GetValue() == 1 {
@@ -401,12 +465,6 @@ func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
 			fmt.Fprintf(w, "  no old access token can still be valid, seen or not, since %s ago (%s)\n", -left, why)
 		}
 	}
-	for _, m := range metrics(fams, "jwtwatch_suspicious_tokens_total") {
-		if l := labels(m); l["reason"] == "issued_after_rotation" && l["key"] == "previous" && m.GetCounter().GetValue() > 0 {
-			fmt.Fprintf(w, "  but the previous %s key signed tokens after the rotation: it has leaked — remove it now (Emergency Rotation)\n", l["token"])
-		}
-	}
-	fmt.Fprintln(w)
 }
 
 func metrics(fams map[string]*dto.MetricFamily, name string) []*dto.Metric {

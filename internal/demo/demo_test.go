@@ -143,3 +143,63 @@ func TestDemoJWKS(t *testing.T) {
 		t.Error("--alg none was accepted")
 	}
 }
+
+// TestDemoScenarios plays the immediate rotation and the rollback: what a
+// new user must see in each, and no token.
+func TestDemoScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for 13 seconds")
+	}
+	tests := []struct {
+		scenario string
+		want     []string // in this order
+		not      []string
+	}{
+		{ScenarioImmediate, []string{
+			"immediate rotation: the access key is replaced at 2s with no previous key",
+			"── 2s: JWT_ACCESS_SECRET replaced, no previous key",
+			"retired  access  valid",
+			"access key: 1 rotation(s), 0 rollback(s) seen",
+			"the gateway answers 401, as it must: they log in again",
+			"no previous access key is loaded: nothing to remove",
+			"sessions still on the removed access key: 0",
+			"the wave is over",
+		}, []string{"bad_signature", "BYPASS", "gateway accepted", "gateway rejected", "suspicious"}},
+		{ScenarioRollback, []string{
+			"── 1.5s: the rotation",
+			"── 4s: \"Rollback Procedure\"",
+			"access key: 1 rotation(s), 1 rollback(s) seen",
+			"previous  access  valid",
+			"access token(s) signed by the previous key: issued_after_rotation",
+			"the rolled-back access key signed tokens after the rollback: an auth-service instance that missed",
+		}, []string{"bad_signature", "gateway accepted", "gateway rejected"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.scenario, func(t *testing.T) {
+			t.Parallel()
+			out := &syncBuffer{}
+			err := Run(context.Background(), Options{ListenAddress: "127.0.0.1:0", Interval: 3 * time.Second, Duration: 13 * time.Second, Out: out, Scenario: tt.scenario})
+			if err != nil {
+				t.Fatalf("Run: %v\n%s", err, out.String())
+			}
+			text := out.String()
+			at := 0
+			for _, w := range tt.want {
+				i := strings.Index(text[at:], w)
+				if i < 0 {
+					t.Errorf("demo output lacks %q after position %d:\n%s", w, at, text)
+					continue
+				}
+				at += i
+			}
+			for _, n := range tt.not {
+				if strings.Contains(text, n) {
+					t.Errorf("demo output shows %q:\n%s", n, text)
+				}
+			}
+			if regexp.MustCompile(`eyJ[\w-]+\.`).MatchString(text) {
+				t.Errorf("demo output shows a token:\n%s", text)
+			}
+		})
+	}
+}
