@@ -42,6 +42,7 @@ func TestFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and Alertmanager; about a minute")
 	}
+	t.Parallel()
 	prom := binary(t, "prometheus")
 	am := binary(t, "prometheus-alertmanager", "alertmanager")
 	dir := t.TempDir()
@@ -446,11 +447,12 @@ func newWebhook(t *testing.T) *webhook {
 	return w
 }
 
+// find returns a firing alert of that name (any name when empty) whose labels match.
 func (w *webhook) find(name string, match func(map[string]string) bool) (delivered, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, a := range w.alerts {
-		if a.Status == "firing" && a.Labels["alertname"] == name && match(a.Labels) {
+		if a.Status == "firing" && (name == "" || a.Labels["alertname"] == name) && match(a.Labels) {
 			return a, true
 		}
 	}
