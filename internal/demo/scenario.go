@@ -62,6 +62,17 @@ func hs256() *signer {
 // secretOf is the environment variable's value of an HS256 key.
 func secretOf(s *signer) string { return string(s.secret) }
 
+// sessions returns n users, user-first to user-(first+n-1), each with a
+// token of key issued at iat and expiring at exp.
+func sessions(key *signer, first, n int, iat, exp time.Time) []*session {
+	out := make([]*session, n)
+	for i := range out {
+		sub := fmt.Sprintf("user-%03d", first+i)
+		out[i] = &session{sub: sub, token: key.sign(sub, iat, exp), key: key}
+	}
+	return out
+}
+
 // immediate plays "Option 2: Immediate Rotation" of the access key at
 // rotateAt: no previous key is configured, so every old session presents a
 // token of the removed key, gets a 401 and its user logs in again. One
@@ -80,10 +91,7 @@ func newImmediate(start time.Time) *immediate {
 	s := &immediate{old: hs256(), new: hs256(), refresh: hs256()}
 	s.begin(start)
 	iat := start.Truncate(time.Second).Add(-10 * time.Second)
-	for i := range 20 {
-		sub := fmt.Sprintf("user-%03d", 200+i)
-		s.users = append(s.users, &session{sub: sub, token: s.old.sign(sub, iat, iat.Add(accessLifetime+time.Minute)), key: s.old})
-	}
+	s.users = sessions(s.old, 200, 20, iat, iat.Add(accessLifetime+time.Minute))
 	s.cron = session{sub: "svc-report-cron", token: s.old.sign("svc-report-cron", iat, iat.Add(24*time.Hour)), key: s.old}
 	return s
 }
@@ -160,10 +168,7 @@ func newRollback(start time.Time) *rollback {
 	s := &rollback{old: hs256(), new: hs256(), refresh: hs256()}
 	s.begin(start)
 	iat := start.Truncate(time.Second).Add(-10 * time.Second)
-	for i := range 12 {
-		sub := fmt.Sprintf("user-%03d", 300+i)
-		s.users = append(s.users, &session{sub: sub, token: s.old.sign(sub, iat, iat.Add(time.Hour)), key: s.old})
-	}
+	s.users = sessions(s.old, 300, 12, iat, iat.Add(time.Hour))
 	return s
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/jwtwatch/jwtwatch/internal/cache"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
@@ -55,24 +56,30 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, match map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum float64
 	for _, f := range fams {
-		if f.GetName() != name {
-			continue
+		if f.GetName() == name {
+			return sumOf(f, match)
 		}
-	next:
-		for _, m := range f.GetMetric() {
-			for k, v := range match {
-				found := false
-				for _, l := range m.GetLabel() {
-					found = found || (l.GetName() == k && l.GetValue() == v)
-				}
-				if !found {
-					continue next
-				}
+	}
+	return 0
+}
+
+// sumOf sums the samples (counters and gauges) of a metric family whose
+// labels include every pair of match.
+func sumOf(f *dto.MetricFamily, match map[string]string) float64 {
+	var sum float64
+next:
+	for _, m := range f.GetMetric() {
+		for k, v := range match {
+			found := false
+			for _, l := range m.GetLabel() {
+				found = found || (l.GetName() == k && l.GetValue() == v)
 			}
-			sum += m.GetCounter().GetValue()
+			if !found {
+				continue next
+			}
 		}
+		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 	}
 	return sum
 }

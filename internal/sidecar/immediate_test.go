@@ -30,21 +30,7 @@ func scrapeSum(t *testing.T, base, name string, match map[string]string) float64
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sum float64
-next:
-	for _, m := range fams[name].GetMetric() {
-		for k, v := range match {
-			found := false
-			for _, l := range m.GetLabel() {
-				found = found || (l.GetName() == k && l.GetValue() == v)
-			}
-			if !found {
-				continue next
-			}
-		}
-		sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-	}
-	return sum
+	return sumOf(fams[name], match)
 }
 
 // syncWriter lets the sidecar's goroutines log into one buffer the test reads.
