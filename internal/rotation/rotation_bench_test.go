@@ -41,3 +41,26 @@ func BenchmarkObserve(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserveWave is the tracker's share of a line during the wave
+// after an immediate rotation: every token is a stale session of the
+// removed (retired) key, from a few thousand subjects, each counted in the
+// sessions still on the removed key.
+func BenchmarkObserveWave(b *testing.B) {
+	old, cur := access("old", keys.Retired), access("new", keys.Current)
+	var vs []verify.Verdict
+	for i := range 4096 {
+		vs = append(vs, valid(old, fmt.Sprintf("user-%d", i), t0.Add(-time.Hour), t0.Add(time.Hour)))
+	}
+	c := &clock{t0}
+	tr, err := New(policy(), c.now, Snapshot{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr.SetKeys([]keys.Key{access("old", keys.Current)})
+	tr.SetKeys([]keys.Key{cur, old})
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tr.Observe(vs[i%len(vs)], t0.Add(time.Duration(i)*time.Millisecond))
+	}
+}
