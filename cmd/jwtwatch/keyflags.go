@@ -36,7 +36,13 @@ func addKeyFlags(c *kingpin.CmdClause, k *keyFlags, refresh bool) {
 // load reads the keys once, as inspect and scan use them: each JWKS URL of
 // the key file is fetched once.
 func (k *keyFlags) load(ctx context.Context, now func() time.Time) (keys.Set, error) {
-	return keys.LoadAll(keys.Config{
+	return keys.LoadAll(k.config(ctx, now))
+}
+
+// config is where the keys are: the process environment, and the key file
+// whose JWKS URLs are fetched once each.
+func (k *keyFlags) config(ctx context.Context, now func() time.Time) keys.Config {
+	return keys.Config{
 		Lookup: os.LookupEnv, ReadFile: os.ReadFile, File: k.file, AllowHTTP: k.jwks.AllowHTTP,
 		Remote: func(e keys.Entry) ([]byte, error) {
 			f := jwks.New(jwks.Config{URL: e.JWKSURL, Label: e.RedactedURL(), Timeout: k.jwks.Timeout, AllowHTTP: k.jwks.AllowHTTP, Now: now})
@@ -45,5 +51,5 @@ func (k *keyFlags) load(ctx context.Context, now func() time.Time) (keys.Set, er
 			}
 			return f.Body(), nil
 		},
-	})
+	}
 }

@@ -153,7 +153,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case keygenC.clause.FullCommand():
 		return keygenC.run(stdout, stderr)
 	case checkKeysC.clause.FullCommand():
-		return checkKeysC.run(stdout, stderr)
+		return checkKeysC.run(ctx, stdout, stderr)
 	case benchC.clause.FullCommand():
 		return benchC.run(ctx, stdout, stderr)
 	case demoCmd.FullCommand():

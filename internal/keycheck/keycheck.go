@@ -1,16 +1,17 @@
 // Package keycheck is the procedure's Pre-Rotation Checklist for the keys
 // themselves, as `jwtwatch check-keys` runs it in CI/CD or by hand before
 // new secrets are deployed: per family and role the fingerprint, the
-// length, weaknesses (short, low-entropy patterns, placeholders),
-// whitespace around the value, one secret in two places, and fingerprints
-// another environment uses. It reports by fingerprint and variable name,
-// never by value.
+// length, weaknesses (short, low-entropy patterns, placeholders; an RSA key
+// under 2048 bits), whitespace around the value, one key in two places,
+// fingerprints another environment uses, and what would keep the sidecar
+// from loading them. It reports by fingerprint and source, never by value.
 package keycheck
 
 import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"crypto/rsa"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -29,14 +30,19 @@ const (
 	CheckLoad          = "load_error"
 	CheckNoKey         = "no_key"
 	CheckPreviousAlone = "previous_without_current"
+	CheckKeyFile       = "key_file"
+	CheckConflict      = "conflict"
 	CheckShort         = "short"
 	CheckRepeated      = "repeated"
 	CheckFewCharacters = "few_characters"
 	CheckPlaceholder   = "placeholder"
 	CheckWhitespace    = "whitespace"
-	CheckSameSecret    = "same_secret"
+	CheckSameKey       = "same_key"
 	CheckForbidden     = "forbidden_fingerprint"
 )
+
+// minRSABits is the least RSA modulus RS256 and PS256 want (RFC 7518 §3.3).
+const minRSABits = 2048
 
 // ErrFingerprint is returned for a forbidden fingerprint that is not one.
 var ErrFingerprint = errors.New("not a key fingerprint (12 hexadecimal characters, as jwtwatch_key_info shows them)")
@@ -51,10 +57,15 @@ type Problem struct {
 type Key struct {
 	Token keys.Family `json:"token"`
 	Role  keys.Role   `json:"role"`
-	// Source is the variable the key comes from (NAME or NAME_FILE).
+	// Source is where the key comes from: the variable (NAME or NAME_FILE),
+	// or the key file's entry.
 	Source      string `json:"source"`
 	Fingerprint string `json:"fingerprint,omitempty"`
-	Bytes       int    `json:"bytes,omitempty"`
+	Alg         string `json:"alg,omitempty"`
+	KID         string `json:"kid,omitempty"`
+	// Bytes is an HMAC secret's length, Bits an RSA key's.
+	Bytes int `json:"bytes,omitempty"`
+	Bits  int `json:"bits,omitempty"`
 	// Weak is what jwtwatch_key_info's weak label will say: shorter than 32 bytes.
 	Weak     bool      `json:"weak"`
 	Problems []Problem `json:"problems"`
@@ -70,47 +81,54 @@ type Report struct {
 	OK bool `json:"ok"`
 }
 
-// Check runs the checklist over the keys the environment configures (as
-// keys.ReadEach reads them), with forbidden mapping each fingerprint another
-// environment uses (lower case) to where it was listed.
-func Check(configured []keys.Configured, issuers map[keys.Family]string, forbidden map[string]string) Report {
-	r := Report{Keys: []Key{}, Problems: []Problem{}, Issuers: issuers}
-	configured = slices.Clone(configured)
+// Check runs the checklist over what keys.ReadEach read, with forbidden
+// mapping each fingerprint another environment uses (lower case) to where
+// it was listed.
+func Check(ch keys.Checked, forbidden map[string]string) Report {
+	r := Report{Keys: []Key{}, Problems: []Problem{}, Issuers: ch.Issuers}
+	configured := slices.Clone(ch.Keys)
 	slices.SortStableFunc(configured, func(a, b keys.Configured) int {
 		return cmp.Or(cmp.Compare(slices.Index(keys.Families, a.Family), slices.Index(keys.Families, b.Family)),
 			cmp.Compare(slices.Index(keys.Roles, a.Role), slices.Index(keys.Roles, b.Role)))
 	})
-	if len(configured) == 0 {
-		r.Problems = append(r.Problems, Problem{CheckNoKey, "no key is configured: set JWT_ACCESS_SECRET or JWT_ACCESS_SECRET_FILE"})
-	}
-	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
-		has := func(role keys.Role) bool {
-			return slices.ContainsFunc(configured, func(c keys.Configured) bool { return c.Family == f && c.Role == role })
+	for _, err := range ch.Problems {
+		check := CheckConflict
+		switch {
+		case errors.Is(err, keys.ErrNoKey):
+			check = CheckNoKey
+		case errors.Is(err, keys.ErrPreviousAlone):
+			check = CheckPreviousAlone
+		case errors.Is(err, keys.ErrKeyFile):
+			check = CheckKeyFile
 		}
-		if has(keys.Previous) && !has(keys.Current) {
-			r.Problems = append(r.Problems, Problem{CheckPreviousAlone, fmt.Sprintf(
-				"JWT_%s_SECRET_PREVIOUS is set without JWT_%[1]s_SECRET: a previous key needs the current key it was replaced by", strings.ToUpper(string(f)))})
-		}
+		r.Problems = append(r.Problems, Problem{check, err.Error()})
 	}
 	for i, c := range configured {
-		k := Key{Token: c.Family, Role: c.Role, Source: c.Variable, Problems: []Problem{}}
+		k := Key{Token: c.Family, Role: c.Role, Source: c.Source, Problems: []Problem{}}
 		if c.Err != nil {
 			k.Problems = append(k.Problems, Problem{CheckLoad, c.Err.Error() + ": jwtwatch (and the gateway) cannot use it"})
 			r.Keys = append(r.Keys, k)
 			continue
 		}
-		secret := c.Key.Secret()
-		k.Fingerprint, k.Bytes, k.Weak = c.Key.Fingerprint, len(secret), c.Key.Weak
-		k.Problems = append(k.Problems, weaknesses(secret)...)
+		k.Fingerprint, k.Alg, k.KID, k.Weak = c.Key.Fingerprint, c.Key.Alg, c.Key.KID, c.Key.Weak
+		if secret := c.Key.Secret(); secret != nil {
+			k.Bytes = len(secret)
+			k.Problems = append(k.Problems, weaknesses(secret)...)
+		} else if pub, ok := c.Key.Public().(*rsa.PublicKey); ok {
+			k.Bits = pub.N.BitLen()
+			if k.Bits < minRSABits {
+				k.Problems = append(k.Problems, Problem{CheckShort, fmt.Sprintf("an RSA key of %d bits: %s wants at least %d", k.Bits, k.Alg, minRSABits)})
+			}
+		}
 		for j, o := range configured {
-			if j != i && o.Err == nil && bytes.Equal(o.Key.Secret(), secret) {
-				k.Problems = append(k.Problems, Problem{CheckSameSecret, fmt.Sprintf(
-					"the same secret as %s/%s (%s): every role and family needs its own secret", o.Family, o.Role, o.Variable)})
+			if j != i && o.Err == nil && keys.SameMaterial(o.Key, c.Key) {
+				k.Problems = append(k.Problems, Problem{CheckSameKey, fmt.Sprintf(
+					"the same key as %s/%s (%s): every role and family needs its own", o.Family, o.Role, o.Source)})
 			}
 		}
 		if where, ok := forbidden[k.Fingerprint]; ok {
 			k.Problems = append(k.Problems, Problem{CheckForbidden, fmt.Sprintf(
-				"fingerprint %s is listed in %s: another environment uses this secret (\"Use different secrets per environment\")", k.Fingerprint, where)})
+				"fingerprint %s is listed in %s: another environment uses this key (\"Use different secrets per environment\")", k.Fingerprint, where)})
 		}
 		r.Keys = append(r.Keys, k)
 	}
@@ -267,7 +285,7 @@ func (r Report) WriteJSON(w io.Writer) error {
 func (r Report) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	if len(r.Keys) > 0 {
-		fmt.Fprintln(tw, "KEY\tSOURCE\tFINGERPRINT\tBYTES\tRESULT")
+		fmt.Fprintln(tw, "KEY\tSOURCE\tFINGERPRINT\tALG\tSIZE\tRESULT")
 	}
 	problems := len(r.Problems)
 	for _, k := range r.Keys {
@@ -279,11 +297,14 @@ func (r Report) WriteText(w io.Writer) error {
 			result = fmt.Sprintf("%d problems", n)
 		}
 		problems += len(k.Problems)
-		fp, size := k.Fingerprint, fmt.Sprint(k.Bytes)
-		if fp == "" {
-			fp, size = "-", "-"
+		fp, alg, size := cmp.Or(k.Fingerprint, "-"), cmp.Or(k.Alg, "-"), "-"
+		switch {
+		case k.Bytes > 0:
+			size = fmt.Sprintf("%d bytes", k.Bytes)
+		case k.Bits > 0:
+			size = fmt.Sprintf("%d bits", k.Bits)
 		}
-		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\n", k.Token, k.Role, k.Source, fp, size, result)
+		fmt.Fprintf(tw, "%s/%s\t%s\t%s\t%s\t%s\t%s\n", k.Token, k.Role, k.Source, fp, alg, size, result)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

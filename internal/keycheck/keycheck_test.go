@@ -3,8 +3,10 @@ package keycheck
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -76,8 +78,8 @@ func TestCheck(t *testing.T) {
 		b = "Hx7Kp2Qw9Lm4Nz8Rt1Vb6Yc3Ja5Sd0Fg-Uo_Ei2Wq7Z"
 		c = "Mn3Bv8Cx1Zl6Kj4Hg9Fd2Sa7Qw5Er0Ty-Ui_Op3As8D"
 	)
-	env := func(m map[string]string) []keys.Configured {
-		got, _, err := keys.ReadEach(func(k string) (string, bool) { v, ok := m[k]; return v, ok }, os.ReadFile)
+	env := func(m map[string]string) keys.Checked {
+		got, err := keys.ReadEach(keys.Config{Lookup: func(k string) (string, bool) { v, ok := m[k]; return v, ok }, ReadFile: os.ReadFile})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,9 +95,9 @@ func TestCheck(t *testing.T) {
 		{"nothing configured", map[string]string{}, nil, []string{"-: " + CheckNoKey}},
 		{"previous without current", map[string]string{"JWT_ACCESS_SECRET_PREVIOUS": a}, nil, []string{"-: " + CheckPreviousAlone}},
 		{"same secret in two roles", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_ACCESS_SECRET_PREVIOUS": a},
-			nil, []string{"access/current: " + CheckSameSecret, "access/previous: " + CheckSameSecret}},
+			nil, []string{"access/current: " + CheckSameKey, "access/previous: " + CheckSameKey}},
 		{"same secret in two families", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_REFRESH_SECRET": a},
-			nil, []string{"access/current: " + CheckSameSecret, "refresh/current: " + CheckSameSecret}},
+			nil, []string{"access/current: " + CheckSameKey, "refresh/current: " + CheckSameKey}},
 		{"another environment's key", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_REFRESH_SECRET": c},
 			map[string]string{keys.Fingerprint([]byte(c)): "staging.txt:2 (staging refresh)"}, []string{"refresh/current: " + CheckForbidden}},
 		{"a variable that cannot be loaded", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_REFRESH_SECRET": " "}, nil, []string{"refresh/current: " + CheckLoad}},
@@ -104,7 +106,7 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Check(env(tt.in), nil, tt.forbidden)
+			r := Check(env(tt.in), tt.forbidden)
 			var got []string
 			for _, p := range r.Problems {
 				got = append(got, "-: "+p.Check)
@@ -160,5 +162,46 @@ func TestReadForbidden(t *testing.T) {
 	}
 	if _, err := ParseFingerprint("5d41402abc"); !errors.Is(err, ErrFingerprint) {
 		t.Errorf("10 characters: err = %v", err)
+	}
+}
+
+// TestCheckPublicKeys: an RSA key under 2048 bits is short; one public key
+// in two roles is the same key; a public key shows its algorithm and size.
+func TestCheckPublicKeys(t *testing.T) {
+	pub := func(bits int, r keys.Role) keys.Key {
+		rk, err := rsa.GenerateKey(rand.Reader, bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := keys.NewPublic(keys.Access, r, "RS256", &rk.PublicKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	strong, weak := pub(2048, keys.Current), pub(1024, keys.Previous)
+	again := strong
+	again.Role = keys.Retired
+	r := Check(keys.Checked{Keys: []keys.Configured{
+		{Source: "keys.yaml: access.keys[0]", Family: keys.Access, Role: keys.Current, Key: strong},
+		{Source: "keys.yaml: access.keys[1]", Family: keys.Access, Role: keys.Previous, Key: weak},
+		{Source: "keys.yaml: access.keys[2]", Family: keys.Access, Role: keys.Retired, Key: again},
+	}}, nil)
+	var got []string
+	for _, k := range r.Keys {
+		for _, p := range k.Problems {
+			got = append(got, fmt.Sprintf("%s %d: %s", k.Role, k.Bits, p.Check))
+		}
+	}
+	want := []string{"current 2048: same_key", "previous 1024: short", "retired 2048: same_key"}
+	if !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "RS256  1024 bits") {
+		t.Errorf("the table lacks the algorithm and size:\n%s", text.String())
 	}
 }
