@@ -35,7 +35,7 @@ func addInspect(app *kingpin.Application) *inspectCmd {
 	c := &inspectCmd{}
 	c.clause = app.Command("inspect", "Explain tokens locally: which configured key verifies each, the verdict, the claims. Reads a token, or a login response (its JSON, or curl -i output with Set-Cookie and Authorization headers) and inspects every token in it. Exit 0 all valid, 1 not, 2 usage error or no token.")
 	c.clause.Arg("token", "The token or login response, or - (the default) to read it from stdin so it stays out of shell history.").Default("-").StringVar(&c.token)
-	c.clause.Flag("expect-key", "Exit 1 unless every token is signed by a key of this role (current after a rotation: the auth service signs with the new key).").PlaceHolder("ROLE").SetValue(&enumValue{flag: "expect-key", options: []string{string(keys.Current), string(keys.Previous), string(keys.Retired)}, dst: &c.expectKey})
+	c.clause.Flag("expect-key", "Exit 1 unless every token is signed by a key of this role (current after a rotation: the auth service signs with the new key).").PlaceHolder("ROLE").SetValue(&enumValue{flag: "expect-key", options: []string{string(keys.Next), string(keys.Current), string(keys.Previous), string(keys.Retired)}, dst: &c.expectKey})
 	c.clause.Flag("state.file", "jwtwatch's state file, for the rotation start (issued_after_rotation).").PlaceHolder("PATH").StringVar(&c.stateFile)
 	addKeyFlags(c.clause, &c.keys, false)
 	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.verify.Leeway})
