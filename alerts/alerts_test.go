@@ -277,7 +277,14 @@ func anchor(heading string) string {
 // skipping fenced code blocks (whose shell comments start with # too).
 func runbookHeadings(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open(runbookFile)
+	return headings(t, runbookFile)
+}
+
+// headings returns the text of a Markdown file's headings, outside fenced
+// code blocks.
+func headings(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,9 +313,42 @@ func runbookHeadings(t *testing.T) []string {
 
 func runbookAnchors(t *testing.T) map[string]bool {
 	t.Helper()
-	anchors := map[string]bool{}
-	for _, h := range runbookHeadings(t) {
-		anchors[anchor(h)] = true
+	return anchors(t, runbookFile)
+}
+
+func anchors(t *testing.T, path string) map[string]bool {
+	t.Helper()
+	a := map[string]bool{}
+	for _, h := range headings(t, path) {
+		a[anchor(h)] = true
 	}
-	return anchors
+	return a
+}
+
+// docLink is a Markdown link to a section of the same file or of another
+// file beside it: [text](#anchor), [text](file.md#anchor).
+var docLink = regexp.MustCompile(`\]\(([a-z0-9_-]*\.md)?#([^)\s]+)\)`)
+
+// Every link of the runbook to one of its sections, or to a section of
+// another page of docs/, names a heading there: alerts link to the runbook,
+// and the runbook's sections send the reader on to each other.
+func TestRunbookLinks(t *testing.T) {
+	text, err := os.ReadFile(runbookFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, m := range docLink.FindAllStringSubmatch(string(text), -1) {
+		found++
+		file := runbookFile
+		if m[1] != "" {
+			file = filepath.Join(filepath.Dir(runbookFile), m[1])
+		}
+		if !anchors(t, file)[m[2]] {
+			t.Errorf("%s links to %s#%s, which is no heading there", runbookFile, filepath.Base(file), m[2])
+		}
+	}
+	if found == 0 {
+		t.Fatal("no section links found in the runbook")
+	}
 }
