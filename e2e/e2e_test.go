@@ -43,8 +43,6 @@ func TestFleet(t *testing.T) {
 		t.Skip("starts Prometheus and Alertmanager; about a minute")
 	}
 	t.Parallel()
-	prom := binary(t, "prometheus")
-	am := binary(t, "prometheus-alertmanager", "alertmanager")
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -57,52 +55,7 @@ func TestFleet(t *testing.T) {
 		replicas[name] = startReplica(t, ctx, dir, name, env)
 	}
 
-	hook := newWebhook(t)
-	amAddr := freeAddr(t)
-	writeFile(t, filepath.Join(dir, "am.yml"), fmt.Sprintf(`
-route:
-  receiver: test
-  group_by: ['...']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: test
-    webhook_configs:
-      - url: %s
-`, hook.URL))
-	run(t, ctx, dir, "alertmanager", am, "--config.file="+filepath.Join(dir, "am.yml"),
-		"--storage.path="+filepath.Join(dir, "am-data"), "--web.listen-address="+amAddr, "--cluster.listen-address=")
-	waitHTTP(t, "http://"+amAddr+"/-/ready")
-
-	shipped, err := os.ReadFile(filepath.Join("..", "alerts", "jwtwatch.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := alerts.WithFor(shipped, forOverride)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "rules.yml"), string(rules))
-	promAddr := freeAddr(t)
-	// The job is deliberately not called "jwtwatch": the rules must not depend on it.
-	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [%s]
-alerting:
-  alertmanagers:
-    - static_configs: [{targets: [%q]}]
-scrape_configs:
-  - job_name: gateway-sidecars
-    static_configs: [{targets: [%q, %q]}]
-`, filepath.Join(dir, "rules.yml"), amAddr, replicas["gw-a"].addr, replicas["gw-b"].addr))
-	run(t, ctx, dir, "prometheus", prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "prom-data"), "--web.listen-address="+promAddr)
-	waitHTTP(t, "http://"+promAddr+"/-/ready")
-	api := promAPI{base: "http://" + promAddr}
+	api, hook := startStack(t, ctx, dir, replicas["gw-a"].addr, replicas["gw-b"].addr)
 
 	// Phase one. Old-key tokens were issued just before the rotation and
 	// expire at the end of the phase; gw-b's gateway lacks the previous key
@@ -179,7 +132,18 @@ type replica struct {
 	log  *os.File
 }
 
+// startReplica runs one in-process jwtwatch reading its keys from env.
 func startReplica(t *testing.T, ctx context.Context, dir, name string, env map[string]string) *replica {
+	t.Helper()
+	return startReplicaWith(t, ctx, dir, name, sidecar.Options{
+		Policy: rotation.Policy{MinWindow: 20 * time.Second, QuietPeriod: 5 * time.Second, Skew: 5 * time.Second},
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+	})
+}
+
+// startReplicaWith runs one in-process jwtwatch on its own log file, with o
+// as the rest of its options, until ctx is done.
+func startReplicaWith(t *testing.T, ctx context.Context, dir, name string, o sidecar.Options) *replica {
 	t.Helper()
 	path := filepath.Join(dir, name+".log")
 	f, err := os.Create(path)
@@ -189,17 +153,10 @@ func startReplica(t *testing.T, ctx context.Context, dir, name string, env map[s
 	t.Cleanup(func() { f.Close() })
 	addrs := make(chan []net.Addr, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- sidecar.Run(ctx, sidecar.Options{
-			LogPaths:        []string{path},
-			FromStart:       true,
-			ListenAddresses: []string{"127.0.0.1:0"},
-			Policy:          rotation.Policy{MinWindow: 20 * time.Second, QuietPeriod: 5 * time.Second, Skew: 5 * time.Second},
-			Lookup:          func(k string) (string, bool) { v, ok := env[k]; return v, ok },
-			Logger:          slog.New(slog.DiscardHandler),
-			Listening:       func(a []net.Addr) { addrs <- a },
-		})
-	}()
+	o.LogPaths, o.FromStart, o.ListenAddresses = []string{path}, true, []string{"127.0.0.1:0"}
+	o.Logger = slog.New(slog.DiscardHandler)
+	o.Listening = func(a []net.Addr) { addrs <- a }
+	go func() { done <- sidecar.Run(ctx, o) }()
 	t.Cleanup(func() {
 		if err := <-done; err != nil {
 			t.Errorf("replica %s: %v", name, err)
@@ -213,6 +170,65 @@ func startReplica(t *testing.T, ctx context.Context, dir, name string, env map[s
 		t.Fatalf("replica %s: %v", name, err)
 	}
 	return nil
+}
+
+// startStack starts a real Alertmanager, whose webhook the test serves, and
+// a real Prometheus that scrapes the targets every second and evaluates the
+// shipped rules (every `for` shortened to forOverride), until ctx is done.
+func startStack(t *testing.T, ctx context.Context, dir string, targets ...string) (promAPI, *webhook) {
+	t.Helper()
+	prom := binary(t, "prometheus")
+	am := binary(t, "prometheus-alertmanager", "alertmanager")
+	hook := newWebhook(t)
+	amAddr := freeAddr(t)
+	writeFile(t, filepath.Join(dir, "am.yml"), fmt.Sprintf(`
+route:
+  receiver: test
+  group_by: ['...']
+  group_wait: 1s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: test
+    webhook_configs:
+      - url: %s
+`, hook.URL))
+	run(t, ctx, dir, "alertmanager", am, "--config.file="+filepath.Join(dir, "am.yml"),
+		"--storage.path="+filepath.Join(dir, "am-data"), "--web.listen-address="+amAddr, "--cluster.listen-address=")
+	waitHTTP(t, "http://"+amAddr+"/-/ready")
+
+	shipped, err := os.ReadFile(filepath.Join("..", "alerts", "jwtwatch.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := alerts.WithFor(shipped, forOverride)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "rules.yml"), string(rules))
+	quoted := make([]string, len(targets))
+	for i, a := range targets {
+		quoted[i] = fmt.Sprintf("%q", a)
+	}
+	promAddr := freeAddr(t)
+	// The job is deliberately not called "jwtwatch": the rules must not depend on it.
+	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files: [%s]
+alerting:
+  alertmanagers:
+    - static_configs: [{targets: [%q]}]
+scrape_configs:
+  - job_name: gateway-sidecars
+    static_configs: [{targets: [%s]}]
+`, filepath.Join(dir, "rules.yml"), amAddr, strings.Join(quoted, ", ")))
+	run(t, ctx, dir, "prometheus", prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
+		"--storage.tsdb.path="+filepath.Join(dir, "prom-data"), "--web.listen-address="+promAddr)
+	waitHTTP(t, "http://"+promAddr+"/-/ready")
+	return promAPI{base: "http://" + promAddr}, hook
 }
 
 func (r *replica) write(t *testing.T, lines ...string) {

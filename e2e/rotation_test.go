@@ -3,15 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jwtwatch/jwtwatch/alerts"
 	"github.com/jwtwatch/jwtwatch/dashboards"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
@@ -183,94 +180,4 @@ func replaceFile(t *testing.T, path, content string) {
 	if err := os.Rename(path+".new", path); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// startReplicaWith runs one in-process jwtwatch on its own log file, with o
-// as the rest of its options, until ctx is done.
-func startReplicaWith(t *testing.T, ctx context.Context, dir, name string, o sidecar.Options) *replica {
-	t.Helper()
-	path := filepath.Join(dir, name+".log")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	addrs := make(chan []net.Addr, 1)
-	done := make(chan error, 1)
-	o.LogPaths, o.FromStart, o.ListenAddresses = []string{path}, true, []string{"127.0.0.1:0"}
-	o.Logger = slog.New(slog.DiscardHandler)
-	o.Listening = func(a []net.Addr) { addrs <- a }
-	go func() { done <- sidecar.Run(ctx, o) }()
-	t.Cleanup(func() {
-		if err := <-done; err != nil {
-			t.Errorf("replica %s: %v", name, err)
-		}
-	})
-	select {
-	case a := <-addrs:
-		return &replica{addr: a[0].String(), log: f}
-	case err := <-done:
-		done <- err
-		t.Fatalf("replica %s: %v", name, err)
-	}
-	return nil
-}
-
-// startStack starts a real Alertmanager, whose webhook the test serves, and
-// a real Prometheus that scrapes the targets every second and evaluates the
-// shipped rules (every `for` shortened to forOverride), until ctx is done.
-func startStack(t *testing.T, ctx context.Context, dir string, targets ...string) (promAPI, *webhook) {
-	t.Helper()
-	prom := binary(t, "prometheus")
-	am := binary(t, "prometheus-alertmanager", "alertmanager")
-	hook := newWebhook(t)
-	amAddr := freeAddr(t)
-	writeFile(t, filepath.Join(dir, "am.yml"), fmt.Sprintf(`
-route:
-  receiver: test
-  group_by: ['...']
-  group_wait: 1s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: test
-    webhook_configs:
-      - url: %s
-`, hook.URL))
-	run(t, ctx, dir, "alertmanager", am, "--config.file="+filepath.Join(dir, "am.yml"),
-		"--storage.path="+filepath.Join(dir, "am-data"), "--web.listen-address="+amAddr, "--cluster.listen-address=")
-	waitHTTP(t, "http://"+amAddr+"/-/ready")
-
-	shipped, err := os.ReadFile(filepath.Join("..", "alerts", "jwtwatch.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rules, err := alerts.WithFor(shipped, forOverride)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "rules.yml"), string(rules))
-	quoted := make([]string, len(targets))
-	for i, a := range targets {
-		quoted[i] = fmt.Sprintf("%q", a)
-	}
-	promAddr := freeAddr(t)
-	// The job is deliberately not called "jwtwatch": the rules must not depend on it.
-	writeFile(t, filepath.Join(dir, "prometheus.yml"), fmt.Sprintf(`
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files: [%s]
-alerting:
-  alertmanagers:
-    - static_configs: [{targets: [%q]}]
-scrape_configs:
-  - job_name: gateway-sidecars
-    static_configs: [{targets: [%s]}]
-`, filepath.Join(dir, "rules.yml"), amAddr, strings.Join(quoted, ", ")))
-	run(t, ctx, dir, "prometheus", prom, "--config.file="+filepath.Join(dir, "prometheus.yml"),
-		"--storage.tsdb.path="+filepath.Join(dir, "prom-data"), "--web.listen-address="+promAddr)
-	waitHTTP(t, "http://"+promAddr+"/-/ready")
-	return promAPI{base: "http://" + promAddr}, hook
 }
