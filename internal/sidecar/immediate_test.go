@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/tail"
@@ -24,13 +21,7 @@ import (
 // labels include every pair of match.
 func scrapeSum(t *testing.T, base, name string, match map[string]string) float64 {
 	t.Helper()
-	_, body := get(t, base+"/metrics")
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sumOf(fams[name], match)
+	return sumOf(families(t, base)[name], match)
 }
 
 // syncWriter lets the sidecar's goroutines log into one buffer the test reads.

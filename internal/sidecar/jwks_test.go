@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
@@ -88,8 +89,8 @@ func (p *idp) sign(t *testing.T, kid, sub string, iat time.Time) string {
 		map[string]any{"sub": sub, "iss": "auth", "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})
 }
 
-// scrape returns every sample of the sidecar's /metrics by its series name.
-func scrape(t *testing.T, base string) map[string]float64 {
+// families returns the metric families of the sidecar's /metrics.
+func families(t *testing.T, base string) map[string]*dto.MetricFamily {
 	t.Helper()
 	_, body := get(t, base+"/metrics")
 	parser := expfmt.NewTextParser(model.UTF8Validation)
@@ -97,8 +98,14 @@ func scrape(t *testing.T, base string) map[string]float64 {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return fams
+}
+
+// scrape returns every sample of the sidecar's /metrics by its series name.
+func scrape(t *testing.T, base string) map[string]float64 {
+	t.Helper()
 	out := map[string]float64{}
-	for name, f := range fams {
+	for name, f := range families(t, base) {
 		for _, m := range f.GetMetric() {
 			var ls []string
 			for _, l := range m.GetLabel() {
