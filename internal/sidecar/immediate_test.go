@@ -2,7 +2,6 @@ package sidecar
 
 import (
 	"bytes"
-	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -42,12 +41,6 @@ func (s *syncWriter) String() string {
 	return s.w.String()
 }
 
-// pinoLine is a gateway request line as pino-http logs it.
-func pinoLine(at time.Time, token string, status int) string {
-	return fmt.Sprintf(`{"level":30,"time":%d,"req":{"method":"GET","url":"/api/v1/orders","headers":{"authorization":"Bearer %s"}},"res":{"statusCode":%d}}`,
-		at.UnixMilli(), token, status)
-}
-
 func appendLines(t *testing.T, path string, lines ...string) {
 	t.Helper()
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
@@ -85,7 +78,7 @@ func TestImmediateRotation(t *testing.T) {
 	k0, k1 := secret(t), secret(t)
 	keyFile, logPath, stateFile := filepath.Join(dir, "access"), filepath.Join(dir, "gw.log"), filepath.Join(dir, "state.json")
 	replaceFile(t, keyFile, k0)
-	appendLines(t, logPath, pinoLine(time.Now(), sign(t, k0, "alice", time.Now(), time.Now().Add(time.Hour)), 200))
+	appendLines(t, logPath, pino(time.Now(), sign(k0, "alice", time.Now(), time.Now().Add(time.Hour)), 200))
 	env := map[string]string{"JWT_ACCESS_SECRET_FILE": keyFile}
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	o := Options{
@@ -105,12 +98,12 @@ func TestImmediateRotation(t *testing.T) {
 		return scrapeSum(t, sc.base, "jwtwatch_key_info", map[string]string{"role": "retired", "fingerprint": old}) == 1
 	})
 	now := time.Now()
-	stale := func(sub string) string { return sign(t, k0, sub, now.Add(-10*time.Minute), now.Add(time.Hour)) }
+	stale := func(sub string) string { return sign(k0, sub, now.Add(-10*time.Minute), now.Add(time.Hour)) }
 	appendLines(t, logPath,
-		pinoLine(now, stale("carol"), 401),
-		pinoLine(now, stale("carol"), 401),
-		pinoLine(now, sign(t, k1, "carol", now, now.Add(time.Hour)), 200), // logged in again
-		pinoLine(now, stale("dave"), 401),
+		pino(now, stale("carol"), 401),
+		pino(now, stale("carol"), 401),
+		pino(now, sign(k1, "carol", now, now.Add(time.Hour)), 200), // logged in again
+		pino(now, stale("dave"), 401),
 	)
 	waitFor(t, "the stale sessions", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "retired", "result": "valid"}) == 3
@@ -131,7 +124,7 @@ func TestImmediateRotation(t *testing.T) {
 		}
 	}
 	// The gateway lets a stale session in: the removed key still works there.
-	appendLines(t, logPath, pinoLine(now, stale("erin"), 200))
+	appendLines(t, logPath, pino(now, stale("erin"), 200))
 	waitFor(t, "the accepted retired-key token", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "accepted", "key": "retired", "result": "valid"}) == 1
 	})
@@ -157,7 +150,7 @@ func TestImmediateRotation(t *testing.T) {
 	if !strings.Contains(logs.String(), "changed while jwtwatch was not running") || !strings.Contains(logs.String(), keys.Fingerprint([]byte(k1))) {
 		t.Errorf("the start-up log does not name the replaced key:\n%s", logs.String())
 	}
-	appendLines(t, logPath, pinoLine(time.Now(), stale("frank"), 401))
+	appendLines(t, logPath, pino(time.Now(), stale("frank"), 401))
 	waitFor(t, "the stale token after a restart", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"result": "bad_signature"}) == 1
 	})
@@ -182,7 +175,7 @@ func TestRollback(t *testing.T) {
 		Policy: rotation.Policy{MinWindow: time.Hour, QuietPeriod: time.Hour, Skew: time.Minute},
 	})
 	line := func(at time.Time, tok string, status int) tail.Line {
-		return tail.Line{Source: "gw.log", Text: pinoLine(at, tok, status)}
+		return tail.Line{Source: "gw.log", Text: pino(at, tok, status)}
 	}
 	t1, t2 := fixed.Add(time.Hour), fixed.Add(2*time.Hour)
 	clock, current = t1, k1
@@ -190,10 +183,10 @@ func TestRollback(t *testing.T) {
 	clock, current = t2, k0
 	s.reload(false)
 	for _, l := range []tail.Line{
-		line(t2.Add(time.Minute), sign(t, k0, "alice", t2.Add(time.Minute), t2.Add(time.Hour)), 200),      // restored key, after
-		line(t2.Add(time.Minute), sign(t, k0, "bob", fixed, t2.Add(time.Hour)), 200),                      // restored key, before the rotation
-		line(t2.Add(time.Minute), sign(t, k1, "carol", t1.Add(time.Minute), t2.Add(time.Hour)), 401),      // rolled-back key, while current
-		line(t2.Add(time.Hour), sign(t, k1, "mallory", t2.Add(50*time.Minute), t2.Add(2*time.Hour)), 401), // rolled-back key, after
+		line(t2.Add(time.Minute), sign(k0, "alice", t2.Add(time.Minute), t2.Add(time.Hour)), 200),      // restored key, after
+		line(t2.Add(time.Minute), sign(k0, "bob", fixed, t2.Add(time.Hour)), 200),                      // restored key, before the rotation
+		line(t2.Add(time.Minute), sign(k1, "carol", t1.Add(time.Minute), t2.Add(time.Hour)), 401),      // rolled-back key, while current
+		line(t2.Add(time.Hour), sign(k1, "mallory", t2.Add(50*time.Minute), t2.Add(2*time.Hour)), 401), // rolled-back key, after
 	} {
 		s.handle(l)
 	}
