@@ -361,7 +361,11 @@ func (t *Tracker) change(f keys.Family, r *Rotation, to string, now time.Time) {
 // its family's current key: when it was replaced, else the rotation start.
 // The caller holds mu.
 func (t *Tracker) since(id keyID, r *Rotation) time.Time {
-	if s, ok := t.keys[id]; ok && !s.replaced.IsZero() {
+	s := t.last // the line's key is nearly always the last one's
+	if s == nil || id != t.lastID {
+		s = t.keys[id]
+	}
+	if s != nil && !s.replaced.IsZero() {
 		return s.replaced
 	}
 	return r.Started
@@ -448,11 +452,13 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var since time.Time
-	if r, ok := t.rotations[v.Token]; ok {
-		// An old key signed legitimately until it was replaced as current
-		// (a rolled-back key: until the rollback), whatever the rotation start.
-		since = t.since(keyID{v.Token, v.Fingerprint}, r)
+	var since time.Time // only an old key's tokens need it
+	if v.Key == keys.Previous || v.Key == keys.Retired {
+		if r, ok := t.rotations[v.Token]; ok {
+			// An old key signed legitimately until it was replaced as current
+			// (a rolled-back key: until the rollback), whatever the rotation start.
+			since = t.since(keyID{v.Token, v.Fingerprint}, r)
+		}
 	}
 	reasons := t.policy.Suspicions(nil, v, since, at)
 	c := v.Claims
