@@ -2,6 +2,8 @@ package sidecar
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/stragglers"
 	"github.com/jwtwatch/jwtwatch/internal/tail"
 )
 
@@ -122,6 +125,19 @@ func TestImmediateRotation(t *testing.T) {
 		if got := scrapeSum(t, sc.base, c.name, c.match); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.match, got, c.want)
 		}
+	}
+	// The clients still on the removed key, for the runbook's "find them":
+	// the straggler list names them by subject, with the key's role.
+	var list stragglers.Snapshot
+	if _, body := get(t, sc.base+"/api/v1/stragglers"); json.Unmarshal([]byte(body), &list) != nil {
+		t.Fatalf("/api/v1/stragglers: %s", body)
+	}
+	var onRemoved []string
+	for _, c := range list.Clients {
+		onRemoved = append(onRemoved, fmt.Sprintf("%s %s/%s %d", c.Subject, c.Token, c.Key, c.Count))
+	}
+	if want := []string{"carol access/retired 2", "dave access/retired 1"}; !slices.Equal(onRemoved, want) {
+		t.Errorf("stragglers %q, want %q", onRemoved, want)
 	}
 	// The gateway lets a stale session in: the removed key still works there.
 	appendLines(t, logPath, pino(now, stale("erin"), 200))

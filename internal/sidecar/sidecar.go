@@ -447,10 +447,13 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 	if a := s.activity[v.Token]; a != nil {
 		a.record(v, obs.Status, len(reasons) > 0, at)
 	}
-	if v.Key == keys.Previous && v.Result == verify.Valid {
-		// Rare once the rotation is under way, so the second look at the line is cheap.
+	// Who still depends on the previous key (valid tokens), and who still
+	// presents a retired key's tokens at all, valid or not: after an
+	// immediate rotation, the clients that never log in again. Rare once the
+	// rotation is under way, so the second look at the line is cheap.
+	if v.Key == keys.Previous && v.Result == verify.Valid || v.Key == keys.Retired {
 		d := s.parser.DetailsString(l.Text)
-		s.stragglers.Observe(string(v.Token), stragglers.Client{
+		s.stragglers.Observe(string(v.Token), string(v.Key), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}

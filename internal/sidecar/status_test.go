@@ -167,8 +167,8 @@ func (f statusFixture) check(t *testing.T, doc *html.Node) {
 		}
 	}
 	stragglers := tableRows(access, "stragglers")
-	if len(stragglers) == 0 || stragglers[0][0] != "bob" || stragglers[0][4] != "6" || stragglers[0][3] != "10.1.2.3" {
-		t.Errorf("stragglers %q, want bob with 6 requests first", stragglers)
+	if len(stragglers) == 0 || stragglers[0][0] != "previous" || stragglers[0][1] != "bob" || stragglers[0][5] != "6" || stragglers[0][4] != "10.1.2.3" {
+		t.Errorf("stragglers %q, want bob on the previous key with 6 requests first", stragglers)
 	}
 	if rt := text(byID(doc, "family-refresh")); !strings.Contains(rt, "No previous key is loaded: nothing to remove.") {
 		t.Errorf("refresh section:\n%s", rt)

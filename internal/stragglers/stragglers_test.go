@@ -3,6 +3,7 @@ package stragglers
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,10 +31,10 @@ func TestHeavyHittersSurvive(t *testing.T) {
 			for i := range max(tt.heavy*3, tt.lights) {
 				at = at.Add(time.Second)
 				if i < tt.heavy*3 {
-					s.Observe("access", Client{Subject: fmt.Sprintf("svc-%d", i%3), UserAgent: "batch/1.0"}, at)
+					s.Observe("access", "previous", Client{Subject: fmt.Sprintf("svc-%d", i%3), UserAgent: "batch/1.0"}, at)
 				}
 				if i < tt.lights {
-					s.Observe("access", Client{Subject: fmt.Sprintf("user-%d", i)}, at)
+					s.Observe("access", "previous", Client{Subject: fmt.Sprintf("user-%d", i)}, at)
 				}
 			}
 			snap := s.Top()
@@ -62,7 +63,7 @@ func TestHeavyHittersSurvive(t *testing.T) {
 
 func TestFieldsAreBounded(t *testing.T) {
 	s := New(2)
-	s.Observe("access", Client{Subject: "u", UserAgent: strings.Repeat("é", 1000)}, t0)
+	s.Observe("access", "previous", Client{Subject: "u", UserAgent: strings.Repeat("é", 1000)}, t0)
 	e := s.Top().Clients[0]
 	if len(e.UserAgent) > maxField || !strings.HasPrefix(e.UserAgent, "é") {
 		t.Errorf("user agent kept as %d bytes", len(e.UserAgent))
@@ -71,10 +72,10 @@ func TestFieldsAreBounded(t *testing.T) {
 
 func TestOrderAndReset(t *testing.T) {
 	s := New(5)
-	s.Observe("access", Client{Subject: "a"}, t0)
-	s.Observe("access", Client{Subject: "b"}, t0.Add(time.Minute))
-	s.Observe("access", Client{Subject: "b"}, t0.Add(2*time.Minute))
-	s.Observe("refresh", Client{Subject: "a"}, t0.Add(3*time.Minute))
+	s.Observe("access", "previous", Client{Subject: "a"}, t0)
+	s.Observe("access", "previous", Client{Subject: "b"}, t0.Add(time.Minute))
+	s.Observe("access", "previous", Client{Subject: "b"}, t0.Add(2*time.Minute))
+	s.Observe("refresh", "previous", Client{Subject: "a"}, t0.Add(3*time.Minute))
 	got := s.Top().Clients
 	if len(got) != 3 || got[0].Subject != "b" || got[0].Count != 2 || !got[0].LastSeen.Equal(t0.Add(2*time.Minute)) || got[1].Token != "refresh" {
 		t.Errorf("top = %+v", got)
@@ -82,6 +83,34 @@ func TestOrderAndReset(t *testing.T) {
 	s.Reset()
 	if snap := s.Top(); len(snap.Clients) != 0 || snap.Observed != 0 {
 		t.Errorf("after reset: %+v", snap)
+	}
+}
+
+// A client on the previous key and the same client on a retired key are
+// two entries, each with its role, and stay apart through a merge.
+func TestRoles(t *testing.T) {
+	s := New(5)
+	c := Client{Subject: "svc-report", UserAgent: "cron/1.0"}
+	s.Observe("access", "previous", c, t0)
+	s.Observe("access", "retired", c, t0.Add(time.Minute))
+	s.Observe("access", "retired", c, t0.Add(2*time.Minute))
+	merged := Restore(s.Top())
+	merged.Merge(s.Top())
+	for _, tt := range []struct {
+		name string
+		in   *Sketch
+		want []string
+	}{
+		{"observed", s, []string{"access/retired 2", "access/previous 1"}},
+		{"merged with itself", merged, []string{"access/retired 4", "access/previous 2"}},
+	} {
+		var got []string
+		for _, e := range tt.in.Top().Clients {
+			got = append(got, fmt.Sprintf("%s/%s %d", e.Token, e.Key, e.Count))
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("%s: clients %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }
 
@@ -93,7 +122,7 @@ func TestConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 1000 {
-				s.Observe("access", Client{Subject: fmt.Sprintf("u%d", (g*i)%20)}, t0)
+				s.Observe("access", "previous", Client{Subject: fmt.Sprintf("u%d", (g*i)%20)}, t0)
 				if i%100 == 0 {
 					s.Top()
 				}
@@ -115,11 +144,11 @@ func TestMergeExactWhileRoomy(t *testing.T) {
 	for i := range 40 {
 		c := Client{Subject: fmt.Sprintf("u%d", i%7), Address: "10.0.0.1"}
 		when := at.Add(time.Duration(i) * time.Minute)
-		whole.Observe("access", c, when)
+		whole.Observe("access", "previous", c, when)
 		if i < 25 {
-			a.Observe("access", c, when)
+			a.Observe("access", "previous", c, when)
 		} else {
-			b.Observe("access", c, when)
+			b.Observe("access", "previous", c, when)
 		}
 	}
 	a.Merge(b.Top())
@@ -138,9 +167,9 @@ func TestMergeExactWhileRoomy(t *testing.T) {
 		sub := fmt.Sprintf("u%d", (i*i)%8)
 		truth[sub]++
 		if i%2 == 0 {
-			x.Observe("access", Client{Subject: sub}, at)
+			x.Observe("access", "previous", Client{Subject: sub}, at)
 		} else {
-			y.Observe("access", Client{Subject: sub}, at)
+			y.Observe("access", "previous", Client{Subject: sub}, at)
 		}
 	}
 	x.Merge(y.Top())
