@@ -360,3 +360,57 @@ func gunzipped(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
+
+// TestScanRetired runs the runbook's "find them" after an immediate
+// rotation: the removed secret given to jwtwatch as
+// JWT_ACCESS_SECRET_RETIRED, `scan --key retired` lists the users whose
+// stale sessions got a 401, with first and last use, and no token or
+// secret.
+func TestScanRetired(t *testing.T) {
+	dir := t.TempDir()
+	s := newSecrets(t)
+	old, cur := s.previous, s.current
+	t.Setenv("JWT_ACCESS_SECRET", cur)
+	t.Setenv("JWT_ACCESS_SECRET_RETIRED", old)
+	rotated := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	sign := func(key, sub string, iat time.Time) string {
+		return gatewaylog.Token(gatewaylog.HS256([]byte(key)), map[string]any{"sub": sub, "iat": iat.Unix(), "exp": iat.Add(time.Hour).Unix()})
+	}
+	line := func(at time.Time, tok string, status int) string {
+		return gatewaylog.Request{Time: at, URL: "/api/v1/orders", Headers: []gatewaylog.Header{gatewaylog.Bearer(tok)}, Status: status}.Pino()
+	}
+	var lines []string
+	for i, sub := range []string{"carol", "carol", "dave", "svc-report", "svc-report", "svc-report"} {
+		at := rotated.Add(time.Duration(i+1) * time.Minute)
+		lines = append(lines, line(at, sign(old, sub, rotated.Add(-10*time.Minute)), 401), line(at, sign(cur, "alice", at), 200))
+	}
+	log := filepath.Join(dir, "access.log")
+	if err := os.WriteFile(log, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	if code := run([]string{"scan", "--key", "retired", "--from", rotated.Format(time.RFC3339), log}, nil, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d; stderr %q", code, errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{
+		"Key retired: access/retired " + keys.Fingerprint([]byte(old)),
+		"6 requests (valid 6), 3 subjects",
+		"Subjects (3)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	subjects := regexp.MustCompile(`(?m)^\s+access\s+(\S+)\s+-\s+(\d+)\s`).FindAllStringSubmatch(text, -1)
+	var got []string
+	for _, m := range subjects {
+		got = append(got, m[1]+" "+m[2])
+	}
+	if want := []string{"svc-report 3", "carol 2", "dave 1"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("subjects %q, want %q, heaviest first:\n%s", got, want, text)
+	}
+	if strings.Contains(text, old) || strings.Contains(text, cur) || strings.Contains(text, "eyJ") {
+		t.Errorf("a secret or a token in the report:\n%s", text)
+	}
+}
