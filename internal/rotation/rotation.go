@@ -357,6 +357,14 @@ func (t *Tracker) change(f keys.Family, r *Rotation, to string, now time.Time) {
 	}
 }
 
+// History returns the last HistorySize changes of each family's current
+// key, oldest first.
+func (t *Tracker) History() []Change {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.history)
+}
+
 // since is when the auth service stopped signing with a key that is not
 // its family's current key: when it was replaced, else the rotation start.
 // The caller holds mu.

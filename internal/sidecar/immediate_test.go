@@ -144,6 +144,9 @@ func TestImmediateRotation(t *testing.T) {
 	waitFor(t, "the accepted retired-key token", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "accepted", "key": "retired", "result": "valid"}) == 1
 	})
+	if want := fmt.Sprintf("the current access key changed: a rotation\" token=access kind=rotation from=%s to=%s", old, keys.Fingerprint([]byte(k1))); !strings.Contains(logs.String(), want) {
+		t.Errorf("the log does not record the rotation %q:\n%s", want, logs.String())
+	}
 	if !strings.Contains(logs.String(), "kept in memory") || !strings.Contains(logs.String(), "JWT_ACCESS_SECRET_RETIRED") {
 		t.Errorf("the log does not say the replaced key is kept in memory, and how to keep it:\n%s", logs.String())
 	}

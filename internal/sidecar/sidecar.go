@@ -596,6 +596,7 @@ func (s *sidecar) useKeys(set keys.Set) {
 	// lines: a line judged by the new keys against the old rotation start
 	// would make the old current key's tokens issued_after_rotation.
 	s.pipe.Lock()
+	before := s.tracker.History()
 	changed := s.tracker.SetKeys(set.Keys)
 	opts := s.opts.Verify
 	opts.Rotations = s.tracker.Starts()
@@ -606,6 +607,11 @@ func (s *sidecar) useKeys(set keys.Set) {
 	}
 	s.pipe.Unlock()
 	if changed {
+		for _, c := range s.tracker.History() {
+			if !slices.Contains(before, c) {
+				s.log.Info(fmt.Sprintf("the current %s key changed: a %s", c.Family, c.Kind), "token", c.Family, "kind", c.Kind, "from", c.From, "to", c.To)
+			}
+		}
 		if err := s.checkpoint(); err != nil {
 			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)
 		}
