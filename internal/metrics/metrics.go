@@ -259,14 +259,15 @@ func (m *Metrics) VerdictCache(hit bool) {
 }
 
 // Token records one checked token and, when the line had a status, whether
-// the gateway's verdict contradicts the mirror's.
-func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason) {
+// the gateway's verdict contradicts the mirror's; removed says the token's
+// key had been removed from the gateway by the line's time (see Mismatch).
+func (m *Metrics) Token(v verify.Verdict, status int, removed bool, reasons []rotation.Reason) {
 	t, k, r := index(keys.Families, v.Token), index(keys.Roles, v.Key), index(verify.Results, v.Result)
 	if t < 0 || k < 0 || r < 0 {
 		return // not a verdict of this Verifier; every one has bounded labels
 	}
 	m.tokens[t][k][r].Inc()
-	if gateway, ok := Mismatch(status, v.Key, v.Result); ok {
+	if gateway, ok := Mismatch(status, v.Result, removed); ok {
 		m.mismatches[index(gateways, gateway)][k][r].Inc()
 	}
 	for _, reason := range reasons {
@@ -279,16 +280,18 @@ func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason)
 // Mismatch reports whether the gateway's verdict, its HTTP status, contradicts
 // the mirror's, and which verdict the gateway gave (GatewayAccepted or
 // GatewayRejected). A status of 0 is no verdict. The mirror's verdict is
-// "accept" for a valid token of a current or previous key, "reject" for
-// every other result and for any token of a retired key: that key was
-// removed (an immediate rotation's stale sessions must get a 401), so a
-// gateway accepting its tokens lets the removed key in.
-func Mismatch(status int, key keys.Role, result verify.Result) (gateway string, ok bool) {
+// "accept" for a valid token, "reject" for every other result and for any
+// token whose key had been removed from the gateway when the line was
+// logged (removed: a retired key, on a line after it was replaced; see
+// rotation.Tracker.Removed): an immediate rotation's stale sessions must
+// get a 401, so a gateway accepting them lets the removed key in, while a
+// line logged before the rotation and read after it is no contradiction.
+func Mismatch(status int, result verify.Result, removed bool) (gateway string, ok bool) {
 	if status == 0 {
 		return "", false
 	}
 	rejected := status == 401 || status == 403
-	mirrorAccepts := result == verify.Valid && key != keys.Retired
+	mirrorAccepts := result == verify.Valid && !removed
 	switch {
 	case rejected && mirrorAccepts:
 		return GatewayRejected, true

@@ -28,7 +28,7 @@ func BenchmarkToken(b *testing.B) {
 			m := New(prometheus.NewRegistry())
 			b.ReportAllocs()
 			for b.Loop() {
-				m.Token(bb.v, bb.status, bb.reasons)
+				m.Token(bb.v, bb.status, false, bb.reasons)
 			}
 		})
 	}

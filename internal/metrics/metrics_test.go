@@ -40,25 +40,29 @@ func TestToken(t *testing.T) {
 	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
 	retiredValid := verify.Verdict{Token: keys.Access, Key: keys.Retired, Result: verify.Valid}
 	tests := []struct {
-		name   string
-		in     verify.Verdict
-		status int
-		want   string // the non-zero mismatch series, or "" for none
+		name    string
+		in      verify.Verdict
+		status  int
+		removed bool
+		want    string // the non-zero mismatch series, or "" for none
 	}{
-		{"valid and accepted agree", prevValid, 200, ""},
-		{"valid but rejected: a replica missed the deploy", prevValid, 401, `gateway="rejected",key="previous",result="valid"`},
-		{"forgery rejected agrees", forged, 403, ""},
-		{"forgery accepted", forged, 200, `gateway="accepted",key="none",result="bad_signature"`},
-		{"no status in the line", forged, 0, ""},
+		{"valid and accepted agree", prevValid, 200, false, ""},
+		{"valid but rejected: a replica missed the deploy", prevValid, 401, false, `gateway="rejected",key="previous",result="valid"`},
+		{"forgery rejected agrees", forged, 403, false, ""},
+		{"forgery accepted", forged, 200, false, `gateway="accepted",key="none",result="bad_signature"`},
+		{"no status in the line", forged, 0, false, ""},
 		// Immediate rotation: a removed key's stale sessions must be rejected.
-		{"retired key rejected agrees", retiredValid, 401, ""},
-		{"retired key accepted: the removed key still works", retiredValid, 200, `gateway="accepted",key="retired",result="valid"`},
+		{"removed key rejected agrees", retiredValid, 401, true, ""},
+		{"removed key accepted: it still works there", retiredValid, 200, true, `gateway="accepted",key="retired",result="valid"`},
+		// A line logged before the rotation, read after it.
+		{"retired key accepted before its removal agrees", retiredValid, 200, false, ""},
+		{"retired key rejected before its removal", retiredValid, 401, false, `gateway="rejected",key="retired",result="valid"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			m := New(reg)
-			m.Token(tt.in, tt.status, []rotation.Reason{rotation.IssuedAfterRotation})
+			m.Token(tt.in, tt.status, tt.removed, []rotation.Reason{rotation.IssuedAfterRotation})
 			tf, k, r := index(keys.Families, tt.in.Token), index(keys.Roles, tt.in.Key), index(verify.Results, tt.in.Result)
 			if got := testutil.ToFloat64(m.tokens[tf][k][r]); got != 1 {
 				t.Errorf("tokens_total = %v, want 1", got)

@@ -262,3 +262,49 @@ func TestRetiredSubjectsFallToZero(t *testing.T) {
 		t.Errorf("after the next rotation: %d, want 0 (counted since the rotation)", got)
 	}
 }
+
+// TestRemoved: a retired key is removed from the gateway from the moment it
+// was replaced as current (for one never seen current, when the key that
+// replaced it became current, at the latest). A line logged before, read only after the reload because
+// the log lags, is neither a removed key's token nor a session still on it.
+func TestRemoved(t *testing.T) {
+	k0, k1 := access("k0", keys.Current), access("k1", keys.Current)
+	gone, configured := access("k0", keys.Retired), access("older", keys.Retired)
+	c := &clock{t0}
+	p := policy()
+	p.ReloginWindow = time.Hour
+	tr, _ := New(p, c.now, Snapshot{})
+	tr.SetKeys([]keys.Key{k0})
+	replaced := t0.Add(time.Hour)
+	c.t = replaced
+	tr.SetKeys([]keys.Key{k1, gone, configured})
+	tests := []struct {
+		name string
+		v    verify.Verdict
+		at   time.Time
+		want bool
+	}{
+		{"replaced key, line before the reload", valid(gone, "u", t0, replaced.Add(time.Hour)), replaced.Add(-time.Second), false},
+		{"replaced key, line at the reload", valid(gone, "u", t0, replaced.Add(time.Hour)), replaced, true},
+		{"replaced key, line after", valid(gone, "u", t0, replaced.Add(time.Hour)), replaced.Add(time.Minute), true},
+		// A key configured as retired, never seen current here, was replaced
+		// when the key it gave way to, k0, became current, at the latest.
+		{"configured retired key, line before k0 became current", valid(configured, "u", t0.Add(-time.Hour), replaced), t0.Add(-time.Minute), false},
+		{"configured retired key, line after", valid(configured, "u", t0.Add(-time.Hour), replaced), t0.Add(time.Minute), true},
+		{"the current key is never removed", valid(k1, "u", replaced, replaced.Add(time.Hour)), replaced.Add(time.Minute), false},
+	}
+	for _, tt := range tests {
+		if got := tr.Removed(tt.v, tt.at); got != tt.want {
+			t.Errorf("%s: removed %t, want %t", tt.name, got, tt.want)
+		}
+	}
+	// Only the lines after the removal are sessions still on the removed key.
+	tr.Observe(valid(gone, "late-read", t0, replaced.Add(time.Hour)), replaced.Add(-time.Second))
+	tr.Observe(valid(gone, "stale", t0, replaced.Add(time.Hour)), replaced.Add(time.Second))
+	c.t = replaced.Add(time.Minute)
+	for _, f := range tr.Report().Families {
+		if f.Family == keys.Access && f.RetiredSubjects != 1 {
+			t.Errorf("sessions on the removed key = %d, want 1 (stale, not late-read)", f.RetiredSubjects)
+		}
+	}
+}

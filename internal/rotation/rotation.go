@@ -357,6 +357,24 @@ func (t *Tracker) change(f keys.Family, r *Rotation, to string, now time.Time) {
 	}
 }
 
+// Removed reports whether the key that verified v, a retired key, had been
+// removed from the gateway by line time at: it was replaced as its
+// family's current key at or before at (for a key never seen current, as
+// issued_after_rotation has it: when the key that replaced it became
+// current, at the latest; else the family's rotation start). A gateway accepting its token later lets
+// a removed key in; one logged before, and read only after the reload
+// (the log lags behind), was accepted rightly. Other roles are never
+// removed.
+func (t *Tracker) Removed(v verify.Verdict, at time.Time) bool {
+	if v.Key != keys.Retired {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	r, ok := t.rotations[v.Token]
+	return !ok || !at.Before(t.since(keyID{v.Token, v.Fingerprint}, r))
+}
+
 // History returns the last HistorySize changes of each family's current
 // key, oldest first.
 func (t *Tracker) History() []Change {
@@ -474,10 +492,10 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if hasLifetime {
 		lifetime = lifetimeOf(c.IssuedAt, c.ExpiresAt)
 	}
-	if v.Key == keys.Retired && c.Subject != "" {
+	if v.Key == keys.Retired && c.Subject != "" && !since.IsZero() && !at.Before(since) {
 		// A session still on a removed key, whatever the verdict: its holder
-		// has not logged in again. Rare but for the wave after an immediate
-		// rotation.
+		// has not logged in again (a line from before the key's removal, read
+		// late, is none). Rare but for the wave after an immediate rotation.
 		r := t.relogin[v.Token]
 		if r == nil {
 			r = newRecentSubjects(t.policy.reloginWindow())

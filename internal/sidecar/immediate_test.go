@@ -95,6 +95,7 @@ func TestImmediateRotation(t *testing.T) {
 		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "current"}) == 1
 	})
 
+	beforeReload := time.Now()
 	replaceFile(t, keyFile, k1)
 	old := keys.Fingerprint([]byte(k0))
 	waitFor(t, "the replaced key kept as retired", func() bool {
@@ -103,13 +104,17 @@ func TestImmediateRotation(t *testing.T) {
 	now := time.Now()
 	stale := func(sub string) string { return sign(k0, sub, now.Add(-10*time.Minute), now.Add(time.Hour)) }
 	appendLines(t, logPath,
+		// Logged before the reload, read after it (the log lags): the old
+		// key was still the gateway's, so its 200 is no bypass, and bob no
+		// session left on the removed key.
+		pino(beforeReload, stale("bob"), 200),
 		pino(now, stale("carol"), 401),
 		pino(now, stale("carol"), 401),
 		pino(now, sign(k1, "carol", now, now.Add(time.Hour)), 200), // logged in again
 		pino(now, stale("dave"), 401),
 	)
 	waitFor(t, "the stale sessions", func() bool {
-		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "retired", "result": "valid"}) == 3
+		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "retired", "result": "valid"}) == 4
 	})
 	for _, c := range []struct {
 		name  string

@@ -443,15 +443,16 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		s.requestRefresh()
 	}
 	reasons := s.tracker.Observe(v, at)
-	s.metrics.Token(v, obs.Status, reasons)
+	removed := v.Key == keys.Retired && s.tracker.Removed(v, at)
+	s.metrics.Token(v, obs.Status, removed, reasons)
 	if a := s.activity[v.Token]; a != nil {
-		a.record(v, obs.Status, len(reasons) > 0, at)
+		a.record(v, obs.Status, removed, len(reasons) > 0, at)
 	}
 	// Who still depends on the previous key (valid tokens), and who still
 	// presents a retired key's tokens at all, valid or not: after an
 	// immediate rotation, the clients that never log in again. Rare once the
 	// rotation is under way, so the second look at the line is cheap.
-	if v.Key == keys.Previous && v.Result == verify.Valid || v.Key == keys.Retired {
+	if v.Key == keys.Previous && v.Result == verify.Valid || removed {
 		d := s.parser.DetailsString(l.Text)
 		s.stragglers.Observe(string(v.Token), string(v.Key), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,

@@ -35,14 +35,14 @@ func newActivity() map[keys.Family]*activity {
 }
 
 // record counts one checked token at line time at; it does not allocate.
-func (a *activity) record(v verify.Verdict, status int, suspicious bool, at time.Time) {
+func (a *activity) record(v verify.Verdict, status int, removed, suspicious bool, at time.Time) {
 	if v.Key == keys.Previous && v.Result == verify.Valid {
 		a.previousValid.Add(at)
 	}
 	if suspicious {
 		a.suspicious.Add(at)
 	}
-	if _, ok := metrics.Mismatch(status, v.Key, v.Result); ok {
+	if _, ok := metrics.Mismatch(status, v.Result, removed); ok {
 		a.mismatches.Add(at)
 	}
 }
