@@ -294,8 +294,16 @@ func TestRemoved(t *testing.T) {
 		{"the current key is never removed", valid(k1, "u", replaced, replaced.Add(time.Hour)), replaced.Add(time.Minute), false},
 	}
 	for _, tt := range tests {
-		if got := tr.Removed(tt.v, tt.at); got != tt.want {
+		if got, _ := tr.Removed(tt.v, tt.at); got != tt.want {
 			t.Errorf("%s: removed %t, want %t", tt.name, got, tt.want)
+		}
+	}
+	// Within the clock skew (a minute) of the replacement either verdict of
+	// the gateway is right: it switched keys about then.
+	for _, d := range []time.Duration{-2 * time.Minute, -time.Minute, -time.Second, 0, 59 * time.Second, time.Minute} {
+		_, sure := tr.Removed(valid(gone, "u", t0, replaced.Add(time.Hour)), replaced.Add(d))
+		if want := d < -time.Minute || d >= time.Minute; sure != want {
+			t.Errorf("line %s from the replacement: sure %t, want %t", d, sure, want)
 		}
 	}
 	// Only the lines after the removal are sessions still on the removed key.

@@ -361,18 +361,25 @@ func (t *Tracker) change(f keys.Family, r *Rotation, to string, now time.Time) {
 // removed from the gateway by line time at: it was replaced as its
 // family's current key at or before at (for a key never seen current, as
 // issued_after_rotation has it: when the key that replaced it became
-// current, at the latest; else the family's rotation start). A gateway accepting its token later lets
-// a removed key in; one logged before, and read only after the reload
-// (the log lags behind), was accepted rightly. Other roles are never
-// removed.
-func (t *Tracker) Removed(v verify.Verdict, at time.Time) bool {
+// current, at the latest; else the family's rotation start). A gateway
+// accepting its token later lets a removed key in; one logged before, and
+// read only after the reload (the log lags behind), was accepted rightly.
+// sure is false within the clock skew either side of that moment: the
+// gateway switched keys near it, but not at the same instant as jwtwatch
+// (its secret file is updated, or it restarts, a little earlier or later).
+// Other roles are never removed.
+func (t *Tracker) Removed(v verify.Verdict, at time.Time) (removed, sure bool) {
 	if v.Key != keys.Retired {
-		return false
+		return false, true
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	r, ok := t.rotations[v.Token]
-	return !ok || !at.Before(t.since(keyID{v.Token, v.Fingerprint}, r))
+	if !ok {
+		return true, true
+	}
+	since := t.since(keyID{v.Token, v.Fingerprint}, r)
+	return !at.Before(since), at.Before(since.Add(-t.policy.Skew)) || !at.Before(since.Add(t.policy.Skew))
 }
 
 // History returns the last HistorySize changes of each family's current

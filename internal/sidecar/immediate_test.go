@@ -81,10 +81,19 @@ func TestImmediateRotation(t *testing.T) {
 	k0, k1 := secret(t), secret(t)
 	keyFile, logPath, stateFile := filepath.Join(dir, "access"), filepath.Join(dir, "gw.log"), filepath.Join(dir, "state.json")
 	replaceFile(t, keyFile, k0)
-	appendLines(t, logPath, pino(time.Now(), sign(k0, "alice", time.Now(), time.Now().Add(time.Hour)), 200))
+	// The sidecar's clock, so that the reload happens at a known time and
+	// the lines fall clearly before it or after it (beyond the clock skew).
+	var (
+		mu  sync.Mutex
+		now = time.Now().Truncate(time.Second)
+	)
+	setClock := func(t time.Time) { mu.Lock(); defer mu.Unlock(); now = t }
+	t0 := now
+	appendLines(t, logPath, pino(t0, sign(k0, "alice", t0, t0.Add(time.Hour)), 200))
 	env := map[string]string{"JWT_ACCESS_SECRET_FILE": keyFile}
 	logs := &syncWriter{w: &bytes.Buffer{}}
 	o := Options{
+		Now:      func() time.Time { mu.Lock(); defer mu.Unlock(); return now },
 		LogPaths: []string{logPath}, FromStart: true, StateFile: stateFile,
 		Policy: rotation.Policy{MinWindow: time.Hour, QuietPeriod: time.Hour, Skew: time.Minute, ReloginWindow: time.Hour},
 		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
@@ -95,23 +104,25 @@ func TestImmediateRotation(t *testing.T) {
 		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "current"}) == 1
 	})
 
-	beforeReload := time.Now()
+	reloaded := t0.Add(time.Hour)
+	setClock(reloaded)
 	replaceFile(t, keyFile, k1)
 	old := keys.Fingerprint([]byte(k0))
 	waitFor(t, "the replaced key kept as retired", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_key_info", map[string]string{"role": "retired", "fingerprint": old}) == 1
 	})
-	now := time.Now()
-	stale := func(sub string) string { return sign(k0, sub, now.Add(-10*time.Minute), now.Add(time.Hour)) }
+	later := reloaded.Add(10 * time.Minute)
+	setClock(later)
+	stale := func(sub string) string { return sign(k0, sub, reloaded.Add(-10*time.Minute), reloaded.Add(time.Hour)) }
 	appendLines(t, logPath,
 		// Logged before the reload, read after it (the log lags): the old
 		// key was still the gateway's, so its 200 is no bypass, and bob no
 		// session left on the removed key.
-		pino(beforeReload, stale("bob"), 200),
-		pino(now, stale("carol"), 401),
-		pino(now, stale("carol"), 401),
-		pino(now, sign(k1, "carol", now, now.Add(time.Hour)), 200), // logged in again
-		pino(now, stale("dave"), 401),
+		pino(reloaded.Add(-2*time.Minute), stale("bob"), 200),
+		pino(later, stale("carol"), 401),
+		pino(later, stale("carol"), 401),
+		pino(later, sign(k1, "carol", later, later.Add(time.Hour)), 200), // logged in again
+		pino(later, stale("dave"), 401),
 	)
 	waitFor(t, "the stale sessions", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"key": "retired", "result": "valid"}) == 4
@@ -145,7 +156,7 @@ func TestImmediateRotation(t *testing.T) {
 		t.Errorf("stragglers %q, want %q", onRemoved, want)
 	}
 	// The gateway lets a stale session in: the removed key still works there.
-	appendLines(t, logPath, pino(now, stale("erin"), 200))
+	appendLines(t, logPath, pino(later, stale("erin"), 200))
 	waitFor(t, "the accepted retired-key token", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "accepted", "key": "retired", "result": "valid"}) == 1
 	})
@@ -174,7 +185,7 @@ func TestImmediateRotation(t *testing.T) {
 	if !strings.Contains(logs.String(), "changed while jwtwatch was not running") || !strings.Contains(logs.String(), keys.Fingerprint([]byte(k1))) {
 		t.Errorf("the start-up log does not name the replaced key:\n%s", logs.String())
 	}
-	appendLines(t, logPath, pino(time.Now(), stale("frank"), 401))
+	appendLines(t, logPath, pino(later, stale("frank"), 401))
 	waitFor(t, "the stale token after a restart", func() bool {
 		return scrapeSum(t, sc.base, "jwtwatch_tokens_total", map[string]string{"result": "bad_signature"}) == 1
 	})

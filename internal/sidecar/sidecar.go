@@ -443,10 +443,16 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		s.requestRefresh()
 	}
 	reasons := s.tracker.Observe(v, at)
-	removed := v.Key == keys.Retired && s.tracker.Removed(v, at)
-	s.metrics.Token(v, obs.Status, removed, reasons)
+	status, removed := obs.Status, false
+	if v.Key == keys.Retired {
+		var sure bool
+		if removed, sure = s.tracker.Removed(v, at); !sure {
+			status = 0 // the gateway switched keys about then: no verdict to compare
+		}
+	}
+	s.metrics.Token(v, status, removed, reasons)
 	if a := s.activity[v.Token]; a != nil {
-		a.record(v, obs.Status, removed, len(reasons) > 0, at)
+		a.record(v, status, removed, len(reasons) > 0, at)
 	}
 	// Who still depends on the previous key (valid tokens), and who still
 	// presents a retired key's tokens at all, valid or not: after an
