@@ -162,11 +162,16 @@ func explain(r rotation.Reason) string {
 
 // Relative says how far t is from now, as "in 14m" or "3d ago".
 func Relative(t, now time.Time) string {
-	d := t.Sub(now)
 	suffix, prefix := "", "in "
-	if d < 0 {
-		d, suffix, prefix = -d, " ago", ""
+	if t.Before(now) {
+		t, now, suffix, prefix = now, t, " ago", ""
 	}
+	// time.Duration saturates at 292 years, and a JWT's times span the
+	// years 1 to 9999: whole days come from Unix seconds.
+	if days := (t.Unix() - now.Unix()) / 86400; days >= 365*100 {
+		return fmt.Sprintf("%s%dd%s", prefix, days, suffix)
+	}
+	d := t.Sub(now)
 	if d >= time.Minute {
 		d = d.Round(time.Minute) // 13m59s reads as 14m
 	}

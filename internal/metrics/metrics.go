@@ -485,11 +485,14 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	g(c.waitForUnseen, boolf(s.WaitForUnseen))
 }
 
+// seconds is t as a Unix timestamp, 0 for the zero time. Whole seconds and
+// the fraction are converted apart: UnixNano overflows outside 1678-2262,
+// and a JWT's exp can be any time up to 9999-12-31.
 func seconds(t time.Time) float64 {
 	if t.IsZero() {
 		return 0
 	}
-	return float64(t.UnixNano()) / 1e9
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
 }
 
 func boolf(b bool) float64 {

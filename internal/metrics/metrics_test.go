@@ -237,3 +237,42 @@ jwtwatch_lines_read_total{source="/var/log/a.log"} 1
 		t.Error(err)
 	}
 }
+
+// Every timestamp metric is right for any time a JWT can carry: time.Time's
+// UnixNano overflows after 2262 and before 1678.
+func TestTimestampsForAnyJWTTime(t *testing.T) {
+	cur := keys.New(keys.Access, keys.Current, []byte("current-secret-current-secret-00"))
+	end := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC) // exp 253402300799
+	early := time.Date(1000, 1, 1, 0, 0, 0, 500_000_000, time.UTC)
+	st := State{
+		Rotation: rotation.Report{
+			Keys:     []rotation.KeyReport{{Key: cur, LastValid: early, MaxExpiry: end}},
+			Families: []rotation.FamilyReport{{Family: keys.Access, Started: end}},
+		},
+		FirstLine: end,
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }))
+	want := `
+# HELP jwtwatch_key_max_token_expiry_timestamp_seconds Latest exp among valid tokens seen signed by the key; 0 if none.
+# TYPE jwtwatch_key_max_token_expiry_timestamp_seconds gauge
+jwtwatch_key_max_token_expiry_timestamp_seconds{role="current",token="access"} 2.53402300799e+11
+# HELP jwtwatch_key_last_valid_timestamp_seconds Last time (line time) a valid token signed by the key was seen; 0 if never.
+# TYPE jwtwatch_key_last_valid_timestamp_seconds gauge
+jwtwatch_key_last_valid_timestamp_seconds{role="current",token="access"} -3.06102239995e+10
+# HELP jwtwatch_rotation_started_timestamp_seconds When the current key of the token family became current.
+# TYPE jwtwatch_rotation_started_timestamp_seconds gauge
+jwtwatch_rotation_started_timestamp_seconds{token="access"} 2.53402300799e+11
+# HELP jwtwatch_first_line_timestamp_seconds When this process read its first log line, from any source; 0 until it has. A replica votes removable only after reading its log for the quiet period.
+# TYPE jwtwatch_first_line_timestamp_seconds gauge
+jwtwatch_first_line_timestamp_seconds 2.53402300799e+11
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jwtwatch_key_max_token_expiry_timestamp_seconds", "jwtwatch_key_last_valid_timestamp_seconds",
+		"jwtwatch_rotation_started_timestamp_seconds", "jwtwatch_first_line_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	if got, want := seconds(time.Unix(1764000000, 250_000_000)), 1764000000.25; got != want {
+		t.Errorf("seconds keeps the fraction: got %v, want %v", got, want)
+	}
+}

@@ -215,3 +215,24 @@ func readCSV(b []byte) ([][]string, error) {
 	r.FieldsPerRecord = -1
 	return r.ReadAll()
 }
+
+// A lifetime beyond time.Duration's 292 years (exp 9999-12-31) is told in
+// days, not as the saturated 2562047h47m16s.
+func TestLifetime(t *testing.T) {
+	iat := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		exp  time.Time
+		want string
+	}{
+		{"hours", iat.Add(90 * time.Minute), "1h30m0s"},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), "2912112d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lifetime(iat, tt.exp); got != tt.want {
+				t.Errorf("lifetime = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -371,7 +371,7 @@ func explain(reason string, s Sighting, rotations []RotationStart) string {
 		}
 		return "signed with an old key but issued after the rotation started"
 	case rotation.LifetimeExceedsPolicy:
-		return fmt.Sprintf("lives %s, longer than --policy.max-lifetime", s.ExpiresAt.Sub(s.IssuedAt))
+		return fmt.Sprintf("lives %s, longer than --policy.max-lifetime", lifetime(s.IssuedAt, s.ExpiresAt))
 	case rotation.IssuedInFuture:
 		return "iat later than the line's own time (beyond --policy.clock-skew)"
 	}
@@ -440,4 +440,13 @@ func safe(s string) string {
 		}
 	}
 	return s
+}
+
+// lifetime is exp - iat in words; beyond the 292 years a time.Duration
+// holds (exp 9999-12-31 is a valid JWT) in whole days.
+func lifetime(iat, exp time.Time) string {
+	if days := (exp.Unix() - iat.Unix()) / 86400; days > 100*365 {
+		return fmt.Sprintf("%dd", days)
+	}
+	return exp.Sub(iat).String()
 }
