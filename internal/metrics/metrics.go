@@ -74,6 +74,7 @@ type Metrics struct {
 	linesRead        *prometheus.CounterVec
 	linesNoToken     *prometheus.CounterVec
 	linesDropped     *prometheus.CounterVec
+	linesTimeSkewed  *prometheus.CounterVec
 	reopens          *prometheus.CounterVec
 	rotatedWhileDown *prometheus.CounterVec
 	lostBytes        *prometheus.CounterVec
@@ -138,7 +139,7 @@ func (m *Metrics) DeleteJWKS(label string) {
 // Source holds the counters of one log source, all created together so each
 // appears at zero as soon as the source is known.
 type Source struct {
-	Read, NoToken, TooLong, Invalid, Reopens, RotatedWhileDown, LostBytes prometheus.Counter
+	Read, NoToken, TooLong, Invalid, TimeSkewed, Reopens, RotatedWhileDown, LostBytes prometheus.Counter
 }
 
 // New registers every metric on reg and creates every bounded label
@@ -191,6 +192,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: namespace, Name: "lines_dropped_total",
 		Help: "Log lines skipped unchecked, per source and reason (too_long, invalid).",
 	}, []string{"source", "reason"})
+	m.linesTimeSkewed = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "lines_time_skewed_total",
+		Help: "Log lines whose own time is ahead of jwtwatch's clock by more than --policy.clock-skew, per source; they are judged and recorded at the time they were read.",
+	}, []string{"source"})
 	m.reopens = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "source_reopens_total",
 		Help: "Times a followed log file was reopened after rotation or truncation.",
@@ -306,6 +311,7 @@ func (m *Metrics) Source(path string) *Source {
 		NoToken:          m.linesNoToken.WithLabelValues(l),
 		TooLong:          m.linesDropped.WithLabelValues(l, DropTooLong),
 		Invalid:          m.linesDropped.WithLabelValues(l, DropInvalid),
+		TimeSkewed:       m.linesTimeSkewed.WithLabelValues(l),
 		Reopens:          m.reopens.WithLabelValues(l),
 		RotatedWhileDown: m.rotatedWhileDown.WithLabelValues(l),
 		LostBytes:        m.lostBytes.WithLabelValues(l),
@@ -321,7 +327,7 @@ func (m *Metrics) DeleteSource(path string) {
 	defer m.mu.Unlock()
 	delete(m.sources, path)
 	l := LabelValue(path)
-	for _, v := range []*prometheus.CounterVec{m.linesRead, m.linesNoToken, m.reopens, m.rotatedWhileDown, m.lostBytes} {
+	for _, v := range []*prometheus.CounterVec{m.linesRead, m.linesNoToken, m.linesTimeSkewed, m.reopens, m.rotatedWhileDown, m.lostBytes} {
 		v.DeleteLabelValues(l)
 	}
 	m.linesDropped.DeleteLabelValues(l, DropTooLong)

@@ -430,8 +430,15 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		src.counters.Invalid.Inc()
 		return
 	}
+	// The line's own time, unless it has none or is ahead of the clock by
+	// more than the skew: a gateway clock in 2030 must not move last_valid
+	// (and with it the removal verdict) years ahead.
 	at := obs.Time
-	if at.IsZero() {
+	switch {
+	case at.IsZero():
+		at = now
+	case at.After(now.Add(s.opts.Policy.Skew)):
+		src.counters.TimeSkewed.Inc()
 		at = now
 	}
 	v, hit := s.verdicts.Check(s.verifier.Load(), obs.Token, at)

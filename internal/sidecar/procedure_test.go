@@ -1,0 +1,63 @@
+package sidecar
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
+	"github.com/jwtwatch/jwtwatch/internal/tail"
+)
+
+// env returns a Lookup over a map of variables.
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+// A line whose own time is beyond jwtwatch's clock plus the skew (a gateway
+// clock in 2030) must not move the rotation state forward: last_valid at
+// 2030 would block removal until then. It is judged and recorded at the time
+// it was read, and counted.
+func TestFutureLineTime(t *testing.T) {
+	cur, prev := secret(t), secret(t)
+	s, reg := pipelineOnly(t, Options{
+		Lookup: env(map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev}),
+		Now:    func() time.Time { return fixed },
+		Policy: rotation.Policy{Skew: time.Minute},
+	})
+	future := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	line := func(at time.Time, tok string) tail.Line {
+		return tail.Line{Source: "gw.log", Text: fmt.Sprintf("%s GET /api Bearer %s", at.Format(time.RFC3339), tok)}
+	}
+	// Valid at the arrival time, so the verdict is judged there too.
+	s.handle(line(future, sign(prev, "u", fixed.Add(-time.Hour), fixed.Add(time.Hour))))
+	var lastValid time.Time
+	for _, k := range s.tracker.Report().Keys {
+		if k.Key.Role == keys.Previous {
+			lastValid = k.LastValid
+		}
+	}
+	if !lastValid.Equal(fixed) {
+		t.Errorf("last valid use of the previous key = %s, want the arrival time %s", lastValid, fixed)
+	}
+	if got := counter(t, reg, "jwtwatch_tokens_total", map[string]string{"key": "previous", "result": "valid"}); got != 1 {
+		t.Errorf("judged at the line's own time: %v valid", got)
+	}
+	// Within the skew, the line's own time counts.
+	ahead := fixed.Add(30 * time.Second)
+	s.handle(line(ahead, sign(prev, "u", fixed.Add(-time.Hour), fixed.Add(time.Hour))))
+	for _, k := range s.tracker.Report().Keys {
+		if k.Key.Role == keys.Previous && !k.LastValid.Equal(ahead) {
+			t.Errorf("a line 30s ahead (skew 1m): last valid %s, want %s", k.LastValid, ahead)
+		}
+	}
+	if got := testutil.ToFloat64(s.source("gw.log").counters.TimeSkewed); got != 1 {
+		t.Errorf("jwtwatch_lines_time_skewed_total = %v, want 1", got)
+	}
+	if got := counter(t, reg, "jwtwatch_lines_time_skewed_total", map[string]string{"source": "gw.log"}); got != 1 {
+		t.Errorf("jwtwatch_lines_time_skewed_total{source=gw.log} = %v, want 1", got)
+	}
+}
