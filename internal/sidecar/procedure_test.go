@@ -1,7 +1,13 @@
 package sidecar
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,4 +66,82 @@ func TestFutureLineTime(t *testing.T) {
 	if got := counter(t, reg, "jwtwatch_lines_time_skewed_total", map[string]string{"source": "gw.log"}); got != 1 {
 		t.Errorf("jwtwatch_lines_time_skewed_total{source=gw.log} = %v, want 1", got)
 	}
+}
+
+// A secret with whitespace at either end is warned about at start-up and on
+// every reload, by variable and fingerprint, never by value.
+func TestSecretWhitespaceWarned(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "access")
+	clean := secret(t)
+	if err := os.WriteFile(file, []byte(clean+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	s, _ := pipelineOnly(t, Options{
+		Lookup:   env(map[string]string{"JWT_ACCESS_SECRET_FILE": file}),
+		ReadFile: keys.ReadFile,
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if strings.Contains(logs.String(), "whitespace") {
+		t.Errorf("a clean secret file is warned about:\n%s", logs.String())
+	}
+	spaced := secret(t)
+	if err := os.WriteFile(file, []byte(spaced+" \n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if set := s.reload(false); len(set.Keys) != 1 {
+		t.Fatalf("reload loaded %d keys", len(set.Keys))
+	}
+	out := logs.String()
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "whitespace") || !strings.Contains(out, "JWT_ACCESS_SECRET_FILE") {
+		t.Errorf("no warning names the variable of a secret ending in whitespace:\n%s", out)
+	}
+	if strings.Contains(out, spaced) || strings.Contains(out, clean) {
+		t.Error("a secret appears in the log")
+	}
+}
+
+// The previous secret equal to the current one fails a reload, which keeps
+// the keys in use and names both variables.
+func TestSameSecretReloadFails(t *testing.T) {
+	cur, prev := secret(t), secret(t)
+	vars := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev}
+	var logs syncBuffer
+	s, reg := pipelineOnly(t, Options{
+		Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	vars["JWT_ACCESS_SECRET_PREVIOUS"] = cur
+	if set := s.reload(false); len(set.Keys) != 0 {
+		t.Fatalf("a reload with the same secret in two roles loaded %d keys", len(set.Keys))
+	}
+	if got := counter(t, reg, "jwtwatch_key_reloads_total", map[string]string{"result": "failure"}); got != 1 {
+		t.Errorf("reload failures = %v, want 1", got)
+	}
+	out := logs.String()
+	if !strings.Contains(out, "JWT_ACCESS_SECRET and JWT_ACCESS_SECRET_PREVIOUS") || strings.Contains(out, cur) {
+		t.Errorf("the reload failure does not name both variables (or shows the secret):\n%s", out)
+	}
+	if got := len(s.tracker.Report().Keys); got != 2 {
+		t.Errorf("after the failed reload %d keys are loaded, want the 2 before", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger and a test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

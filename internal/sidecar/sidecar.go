@@ -77,7 +77,7 @@ type Options struct {
 	VerdictCacheSize int
 
 	// Lookup and ReadFile read the key variables and secret files
-	// (os.LookupEnv and os.ReadFile in production).
+	// (os.LookupEnv and keys.ReadFile in production).
 	Lookup   func(string) (string, bool)
 	ReadFile func(string) ([]byte, error)
 	// KeysFile is the --keys.file; empty for the environment variables alone.
@@ -116,7 +116,7 @@ func (o *Options) defaults() {
 		o.Lookup = os.LookupEnv
 	}
 	if o.ReadFile == nil {
-		o.ReadFile = os.ReadFile
+		o.ReadFile = keys.ReadFile
 	}
 	if o.Stdin == nil {
 		o.Stdin = os.Stdin
@@ -560,6 +560,10 @@ func (s *sidecar) useKeys(set keys.Set) {
 			s.log.Warn("secret is shorter than 32 bytes; HS256 wants at least 256 bits", "key", k, "source", k.Source)
 		case k.Weak:
 			s.log.Warn("RSA key is shorter than 2048 bits (RFC 7518 §3.3)", "key", k, "source", k.Source)
+		}
+		if k.Whitespace {
+			s.log.Warn("secret begins or ends with whitespace (after the one trailing newline a file may have); jwtwatch uses it as it is, and a gateway whose copy lacks it has every token counted bad_signature",
+				"key", k, "source", k.Source)
 		}
 	}
 	for _, n := range set.Notes {
