@@ -94,7 +94,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	runCmd.Flag("log.poll-interval", "How often each log file is looked at for new lines, rotation and truncation (the longest a new line waits).").Default("25ms").SetValue(durationValue{"log.poll-interval", &pollInterval})
 	var kf keyFlags
 	addKeyFlags(runCmd, &kf, true)
-	runCmd.Flag("jwt.cache-size", "Tokens whose verdict is cached (repeated tokens skip base64, JSON and HMAC; exp and nbf are judged per line); 0 disables.").Default("4096").IntVar(&cacheSize)
+	runCmd.Flag("jwt.cache-size", "Tokens whose verdict is cached (repeated tokens skip base64, JSON and HMAC; exp and nbf are judged per line); 0 disables, at most 65536.").Default("4096").IntVar(&cacheSize)
 	runCmd.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &o.Verify.Leeway})
 	runCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.TelemetryPath)
 	web := kingpinflag.AddFlags(runCmd, ":9824")
@@ -106,7 +106,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	runCmd.Flag("rotation.wait-for-unseen", "Keep the previous key until every token it could have signed before the rotation has expired, seen or not: the rotation start + the longest token lifetime (or --policy.max-lifetime). --no-rotation.wait-for-unseen decides on the tokens seen only.").Default("true").BoolVar(&waitForUnseen)
 	runCmd.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables. When set, also the longest lifetime --rotation.wait-for-unseen waits for.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &o.Policy.MaxLifetime})
 	runCmd.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &o.Policy.Skew})
-	runCmd.Flag("stragglers.size", "How many clients still on the previous key /api/v1/stragglers keeps (a bounded heavy-hitters sketch).").Default("100").IntVar(&o.StragglersSize)
+	runCmd.Flag("stragglers.size", "How many clients still on the previous key /api/v1/stragglers keeps (a bounded heavy-hitters sketch); at most 10000.").Default("100").IntVar(&o.StragglersSize)
 
 	var d demo.Options
 	demoCmd := app.Command("demo", "Simulate a gateway in the middle of a key rotation and run jwtwatch on its log.")

@@ -497,6 +497,9 @@ func TestStartupErrors(t *testing.T) {
 		{"FIFO as log path", s.env(), []string{"--log.path=" + fifo}, fifo + `\": not a regular file: a named pipe`},
 		{"symlink loop as log path", s.env(), []string{"--log.path=" + loop}, "too many levels of symbolic links"},
 		{"no poll interval", s.env(), []string{log, "--log.poll-interval=0s"}, "--log.poll-interval"},
+		// Allocated as used, but bounded: 10,000,000 allocated 3 GB up front.
+		{"stragglers size beyond the bound", s.env(), []string{log, "--stragglers.size=10000000"}, "--stragglers.size: 10000000 is more than the maximum 10000"},
+		{"cache size beyond the bound", s.env(), []string{log, "--jwt.cache-size=10000000"}, "--jwt.cache-size: 10000000 is more than the maximum 65536"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

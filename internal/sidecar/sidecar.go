@@ -184,6 +184,14 @@ func Run(ctx context.Context, o Options) error {
 	defer s.jwksWait.Wait()
 	defer stopJWKS()
 
+	// Both are allocated as they fill, but a bound keeps a typo (or a hostile
+	// flood of distinct clients or tokens) from taking gigabytes.
+	if o.StragglersSize > stragglers.MaxSize {
+		return fmt.Errorf("%w: --stragglers.size: %d is more than the maximum %d", ErrConfig, o.StragglersSize, stragglers.MaxSize)
+	}
+	if o.VerdictCacheSize > cache.MaxSize {
+		return fmt.Errorf("%w: --jwt.cache-size: %d is more than the maximum %d", ErrConfig, o.VerdictCacheSize, cache.MaxSize)
+	}
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
 		return fmt.Errorf("%w: --log.format: %w", ErrConfig, err)
@@ -252,9 +260,10 @@ func Run(ctx context.Context, o Options) error {
 	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile)
 	s.useKeys(set)
 	s.keyFiles = set.Files
-	// The rotation start must survive even a crash before the first periodic checkpoint.
+	// The rotation start must survive even a crash before the first periodic
+	// checkpoint, and a state file that cannot be written stops jwtwatch here.
 	if err := s.checkpoint(); err != nil {
-		return fmt.Errorf("%w: --state.file: %w", ErrConfig, err)
+		return fmt.Errorf("%w: --state.file: cannot write it (its directory must be writable by jwtwatch): %w", ErrConfig, err)
 	}
 
 	var listeners []net.Listener
@@ -552,8 +561,10 @@ func (s *sidecar) state() metrics.State {
 	return st
 }
 
-// useKeys makes a loaded key set the one every later line is checked against.
-func (s *sidecar) useKeys(set keys.Set) {
+// useKeys makes a loaded key set the one every later line is checked
+// against. It reports whether a rotation started (or a current key returned),
+// which the caller persists at once.
+func (s *sidecar) useKeys(set keys.Set) (changed bool) {
 	for _, k := range set.Keys {
 		switch {
 		case k.Weak && k.Secret() != nil:
@@ -583,7 +594,7 @@ func (s *sidecar) useKeys(set keys.Set) {
 	// lines: a line judged by the new keys against the old rotation start
 	// would make the old current key's tokens issued_after_rotation.
 	s.pipe.Lock()
-	changed := s.tracker.SetKeys(set.Keys)
+	changed = s.tracker.SetKeys(set.Keys)
 	opts := s.opts.Verify
 	opts.Rotations = s.tracker.Starts()
 	s.verifier.Store(verify.New(set, opts))
@@ -592,13 +603,9 @@ func (s *sidecar) useKeys(set keys.Set) {
 		s.previous = previous
 	}
 	s.pipe.Unlock()
-	if changed {
-		if err := s.checkpoint(); err != nil {
-			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)
-		}
-	}
 	s.metrics.KeysLoaded(s.opts.Now())
 	s.log.Info("keys loaded", "keys", len(set.Keys), "ring", set.Summary())
+	return changed
 }
 
 // reload re-reads the keys; a failure keeps the keys in use. refetch also
@@ -610,7 +617,12 @@ func (s *sidecar) reload(refetch bool) keys.Set {
 		s.log.Error("key reload failed; keeping the loaded keys", "err", err)
 		return keys.Set{}
 	}
-	s.useKeys(set)
+	if s.useKeys(set) {
+		// The periodic checkpoint tries again, so a failure here is not the end.
+		if err := s.checkpoint(); err != nil {
+			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)
+		}
+	}
 	s.metrics.Reload(nil)
 	return set
 }

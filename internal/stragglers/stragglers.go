@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// MaxSize bounds the sketch's capacity: each client holds up to four
+// 256-byte strings, so the largest sketch stays near 12 MiB.
+const MaxSize = 10_000
+
 // maxField bounds every stored string: user agents are attacker-controlled
 // and a sketch of bounded size must not hold unbounded strings.
 const maxField = 256
@@ -56,9 +60,10 @@ type item struct {
 	index      int
 }
 
-// New returns a sketch that keeps the k heaviest clients.
+// New returns a sketch that keeps the k heaviest clients, k between 1 and
+// MaxSize. Memory is taken as clients arrive, not for k up front.
 func New(k int) *Sketch {
-	return &Sketch{k: max(k, 1), items: make(map[key]*item, k)}
+	return &Sketch{k: min(max(k, 1), MaxSize), items: map[key]*item{}}
 }
 
 // Observe counts one request by client, with a token of the given family, at time at.
@@ -197,7 +202,7 @@ func Restore(snap Snapshot) *Sketch {
 func (s *Sketch) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.items, s.h, s.total = make(map[key]*item, s.k), nil, 0
+	s.items, s.h, s.total = map[key]*item{}, nil, 0
 }
 
 func cut(s string) string {

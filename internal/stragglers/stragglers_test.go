@@ -3,6 +3,7 @@ package stragglers
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -152,5 +153,25 @@ func TestMergeExactWhileRoomy(t *testing.T) {
 		if n := truth[e.Subject]; e.Count < n || e.Count-e.Error > n {
 			t.Errorf("%s: count %d error %d, true count %d", e.Subject, e.Count, e.Error, n)
 		}
+	}
+}
+
+// The sketch allocates as clients arrive, not its whole capacity up front:
+// --stragglers.size=10000000 allocated 3 GB at start-up.
+func TestAllocatedAsUsed(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := New(MaxSize)
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+		t.Errorf("New(%d) allocated %d bytes before any client", MaxSize, got)
+	}
+	s.Observe("access", Client{Subject: "u"}, time.Now())
+	if got := s.Top().Capacity; got != MaxSize {
+		t.Errorf("capacity %d, want %d", got, MaxSize)
+	}
+	if got := New(MaxSize * 10).Top().Capacity; got != MaxSize {
+		t.Errorf("New above the maximum keeps %d, want %d", got, MaxSize)
 	}
 }
