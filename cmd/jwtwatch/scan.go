@@ -56,6 +56,7 @@ func addScan(app *kingpin.Application) *scanCmd {
 	c.clause.Flag("log.max-line-bytes", "Lines longer than this are counted as too long, not parsed.").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &c.opts.MaxLineBytes})
 	addKeyFlags(c.clause, &c.keys, false)
 	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.opts.Verify.Leeway})
+	c.clause.Flag("rotation.grace", "How long after the rotation start old-key tokens count as issued_during_grace rather than issued_after_rotation.").Default("10m").SetValue(durationValue{"rotation.grace", &c.opts.Policy.Grace})
 	c.clause.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.opts.Policy.MaxLifetime})
 	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.opts.Policy.Skew})
 	return c

@@ -154,6 +154,8 @@ func explain(r rotation.Reason) string {
 		return "issued in the future: a clock far off, or a minted token"
 	case rotation.LifetimeExceedsPolicy:
 		return "lifetime longer than the policy allows (or no iat or exp to tell)"
+	case rotation.IssuedDuringGrace:
+		return "signed with an old key, issued within --rotation.grace after the rotation started: the auth service had not restarted yet, or someone holds the old secret"
 	case rotation.NoIssuedAt:
 		return "signed with an old key, without iat, after the rotation started: the auth service always sets iat, so someone else may hold the old secret"
 	}

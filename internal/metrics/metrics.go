@@ -271,7 +271,7 @@ func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason)
 		return // not a verdict of this Verifier; every one has bounded labels
 	}
 	m.tokens[t][k][r].Inc()
-	if gateway, ok := Mismatch(status, v.Result); ok {
+	if gateway, ok := Mismatch(status, v.Key, v.Result); ok {
 		m.mismatches[index(gateways, gateway)][k][r].Inc()
 	}
 	for _, reason := range reasons {
@@ -281,18 +281,23 @@ func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason)
 	}
 }
 
-// Mismatch reports whether the gateway's verdict, its HTTP status, contradicts
-// the mirror's result, and which verdict the gateway gave (GatewayAccepted or
-// GatewayRejected). A status of 0 is no verdict.
-func Mismatch(status int, result verify.Result) (gateway string, ok bool) {
-	if status == 0 {
-		return "", false
-	}
+// Mismatch reports whether the gateway's verdict, its HTTP status,
+// contradicts the mirror's, and which verdict the gateway gave
+// (GatewayAccepted or GatewayRejected). Only a 2xx or 3xx is accepted and
+// only a 401 or 403 rejected: any other status (404, 429, 5xx: the route,
+// the rate limit or the backend answered, maybe before the token was looked
+// at) is no verdict, as is 0, a line without status. The mirror's verdict is
+// "accept" for a valid token of a current or previous key, "reject" for
+// every other result and for any token of a retired key: that key was
+// removed, so a gateway accepting its tokens lets the removed key in.
+func Mismatch(status int, key keys.Role, result verify.Result) (gateway string, ok bool) {
+	accepted := status >= 200 && status < 400
 	rejected := status == 401 || status == 403
+	mirrorAccepts := result == verify.Valid && key != keys.Retired
 	switch {
-	case rejected && result == verify.Valid:
+	case rejected && mirrorAccepts:
 		return GatewayRejected, true
-	case !rejected && result != verify.Valid:
+	case accepted && !mirrorAccepts:
 		return GatewayAccepted, true
 	}
 	return "", false
@@ -397,6 +402,8 @@ type State struct {
 	QuietPeriod time.Duration
 	// WaitForUnseen is the configured --rotation.wait-for-unseen.
 	WaitForUnseen bool
+	// MaxAge is the configured --rotation.max-age.
+	MaxAge time.Duration
 }
 
 // StateCollector reports rotation and source state, read at scrape time so the
@@ -405,17 +412,37 @@ type StateCollector struct {
 	state func() State
 
 	keyInfo, rotationStarted, lastValid, maxExpiry, subjects, removable, blocked, behind, lastLine, firstLine, quietPeriod *prometheus.Desc
-	maxLifetime, allExpired, waitForUnseen                                                                                 *prometheus.Desc
+	maxLifetime, allExpired, waitForUnseen, firstValid, currentSince, maxAge                                               *prometheus.Desc
 }
 
+// Values of the `since` label of jwtwatch_current_key_since_timestamp_seconds.
+const (
+	// SinceRotation: this replica saw the key become current.
+	SinceRotation = "rotation"
+	// SinceFirstSeen: the key was current already when jwtwatch first saw
+	// it; it has been current at least since then.
+	SinceFirstSeen = "first_seen"
+)
+
 // NewStateCollector returns a collector reporting what state returns.
-func NewStateCollector(state func() State) *StateCollector {
+// environment, when not empty, labels jwtwatch_key_info (--environment);
+// when empty the label is absent, so that one set by relabelling applies.
+func NewStateCollector(state func() State, environment string) *StateCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
 	}
+	var env prometheus.Labels
+	if environment != "" {
+		env = prometheus.Labels{"environment": environment}
+	}
 	return &StateCollector{
-		state:           state,
-		keyInfo:         d("key_info", "One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).", "token", "role", "fingerprint", "alg", "weak", "kid"),
+		state: state,
+		keyInfo: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "key_info"),
+			"One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).",
+			[]string{"token", "role", "fingerprint", "alg", "weak", "kid"}, env),
+		firstValid:      d("key_first_valid_timestamp_seconds", "First time (line time) a valid token signed by the key (any key of the role) was seen since its family's rotation started; 0 if not yet.", "token", "role"),
+		currentSince:    d("current_key_since_timestamp_seconds", "Since when the family's current key is current: since=\"rotation\" when this replica saw it become current, since=\"first_seen\" when it was current already when jwtwatch first saw it (the key is at least that old).", "token", "since"),
+		maxAge:          d("rotation_max_age_seconds", "The configured --rotation.max-age: how long a key may stay current before the rotation schedule calls for the next rotation."),
 		rotationStarted: d("rotation_started_timestamp_seconds", "When the current key of the token family became current.", "token"),
 		lastValid:       d("key_last_valid_timestamp_seconds", "Last time (line time) a valid token signed by the key (any key of the role) was seen; 0 if never.", "token", "role"),
 		maxExpiry:       d("key_max_token_expiry_timestamp_seconds", "Latest exp among valid tokens seen signed by the key (any key of the role); 0 if none.", "token", "role"),
@@ -439,7 +466,7 @@ func NewStateCollector(state func() State) *StateCollector {
 // Describe implements prometheus.Collector.
 func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine, c.firstLine, c.quietPeriod,
-		c.maxLifetime, c.allExpired, c.waitForUnseen} {
+		c.maxLifetime, c.allExpired, c.waitForUnseen, c.firstValid, c.currentSince, c.maxAge} {
 		ch <- d
 	}
 }
@@ -459,10 +486,16 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.lastValid, seconds(k.LastValid), t, r)
 		g(c.maxExpiry, seconds(k.MaxExpiry), t, r)
 		g(c.subjects, float64(k.Subjects), t, r)
+		g(c.firstValid, seconds(k.FirstValid), t, r)
 	}
 	for _, f := range s.Rotation.Families {
 		t := string(f.Family)
 		g(c.rotationStarted, seconds(f.Started), t)
+		since := SinceFirstSeen
+		if f.Exact {
+			since = SinceRotation
+		}
+		g(c.currentSince, seconds(f.Started), t, since)
 		g(c.removable, boolf(f.Removable), t)
 		g(c.maxLifetime, f.Lifetime.Seconds(), t)
 		switch {
@@ -489,6 +522,7 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	g(c.firstLine, seconds(s.FirstLine))
 	g(c.quietPeriod, s.QuietPeriod.Seconds())
 	g(c.waitForUnseen, boolf(s.WaitForUnseen))
+	g(c.maxAge, s.MaxAge.Seconds())
 }
 
 // seconds is t as a Unix timestamp, 0 for the zero time. Whole seconds and

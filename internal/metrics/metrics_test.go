@@ -38,6 +38,7 @@ func TestEveryTokenCombinationStartsAtZero(t *testing.T) {
 func TestToken(t *testing.T) {
 	prevValid := verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}
 	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	retiredValid := verify.Verdict{Token: keys.Access, Key: keys.Retired, Result: verify.Valid}
 	tests := []struct {
 		name   string
 		in     verify.Verdict
@@ -49,6 +50,18 @@ func TestToken(t *testing.T) {
 		{"forgery rejected agrees", forged, 403, ""},
 		{"forgery accepted", forged, 200, `gateway="accepted",key="none",result="bad_signature"`},
 		{"no status in the line", forged, 0, ""},
+		// Only 2xx and 3xx are accepted, 401 and 403 rejected; a 404, 429 or
+		// 500 says nothing about the token (the route, the rate limit or the
+		// backend answered), so it is no verdict at all.
+		{"forgery redirected (3xx) is accepted", forged, 302, `gateway="accepted",key="none",result="bad_signature"`},
+		{"forgery not found is no verdict", forged, 404, ""},
+		{"forgery rate-limited is no verdict", forged, 429, ""},
+		{"forgery with a server error is no verdict", forged, 500, ""},
+		{"valid with a server error is no verdict", prevValid, 503, ""},
+		// A retired key was removed (an emergency rotation): a gateway that
+		// still accepts its tokens, valid or not, lets in the leaked key.
+		{"retired-key token accepted", retiredValid, 200, `gateway="accepted",key="retired",result="valid"`},
+		{"retired-key token rejected agrees", retiredValid, 401, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +132,7 @@ func TestStateCollector(t *testing.T) {
 		WaitForUnseen: true,
 	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewStateCollector(func() State { return st }))
+	reg.MustRegister(NewStateCollector(func() State { return st }, ""))
 	want := `
 # HELP jwtwatch_key_info One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).
 # TYPE jwtwatch_key_info gauge
@@ -247,17 +260,18 @@ func TestTimestampsForAnyJWTTime(t *testing.T) {
 	st := State{
 		Rotation: rotation.Report{
 			Keys:     []rotation.KeyReport{{Key: cur, LastValid: early, MaxExpiry: end}},
+			Roles:    []rotation.KeyReport{{Key: cur, LastValid: early, MaxExpiry: end}},
 			Families: []rotation.FamilyReport{{Family: keys.Access, Started: end}},
 		},
 		FirstLine: end,
 	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewStateCollector(func() State { return st }))
+	reg.MustRegister(NewStateCollector(func() State { return st }, ""))
 	want := `
-# HELP jwtwatch_key_max_token_expiry_timestamp_seconds Latest exp among valid tokens seen signed by the key; 0 if none.
+# HELP jwtwatch_key_max_token_expiry_timestamp_seconds Latest exp among valid tokens seen signed by the key (any key of the role); 0 if none.
 # TYPE jwtwatch_key_max_token_expiry_timestamp_seconds gauge
 jwtwatch_key_max_token_expiry_timestamp_seconds{role="current",token="access"} 2.53402300799e+11
-# HELP jwtwatch_key_last_valid_timestamp_seconds Last time (line time) a valid token signed by the key was seen; 0 if never.
+# HELP jwtwatch_key_last_valid_timestamp_seconds Last time (line time) a valid token signed by the key (any key of the role) was seen; 0 if never.
 # TYPE jwtwatch_key_last_valid_timestamp_seconds gauge
 jwtwatch_key_last_valid_timestamp_seconds{role="current",token="access"} -3.06102239995e+10
 # HELP jwtwatch_rotation_started_timestamp_seconds When the current key of the token family became current.
@@ -274,5 +288,72 @@ jwtwatch_first_line_timestamp_seconds 2.53402300799e+11
 	}
 	if got, want := seconds(time.Unix(1764000000, 250_000_000)), 1764000000.25; got != want {
 		t.Errorf("seconds keeps the fraction: got %v, want %v", got, want)
+	}
+}
+
+// The rotation procedure around the dual-key window: the environment on
+// key_info, when each key's first valid token since the rotation was seen,
+// since when the current key is current (exactly, or at least since jwtwatch
+// first saw it), and the schedule's --rotation.max-age.
+func TestProcedureState(t *testing.T) {
+	cur := keys.New(keys.Access, keys.Current, []byte("current-secret-current-secret-00"))
+	prev := keys.New(keys.Access, keys.Previous, []byte("previous-secret-previous-secret0"))
+	ref := keys.New(keys.Refresh, keys.Current, []byte("refresh-secret-refresh-secret-00"))
+	st := State{
+		Rotation: rotation.Report{
+			Keys: []rotation.KeyReport{{Key: cur}, {Key: prev}, {Key: ref}},
+			Roles: []rotation.KeyReport{
+				{Key: cur, FirstValid: time.Unix(1764000300, 0)},
+				{Key: prev, FirstValid: time.Unix(1764000001, 0)},
+				{Key: ref},
+			},
+			Families: []rotation.FamilyReport{
+				{Family: keys.Access, Started: time.Unix(1764000000, 0), Exact: true},
+				{Family: keys.Refresh, Started: time.Unix(1763000000, 0)},
+			},
+		},
+		MaxAge: 90 * 24 * time.Hour,
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }, "production"))
+	want := `
+# HELP jwtwatch_key_info One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).
+# TYPE jwtwatch_key_info gauge
+jwtwatch_key_info{alg="HS256",environment="production",fingerprint="` + cur.Fingerprint + `",kid="",role="current",token="access",weak="false"} 1
+jwtwatch_key_info{alg="HS256",environment="production",fingerprint="` + prev.Fingerprint + `",kid="",role="previous",token="access",weak="false"} 1
+jwtwatch_key_info{alg="HS256",environment="production",fingerprint="` + ref.Fingerprint + `",kid="",role="current",token="refresh",weak="false"} 1
+# HELP jwtwatch_key_first_valid_timestamp_seconds First time (line time) a valid token signed by the key (any key of the role) was seen since its family's rotation started; 0 if not yet.
+# TYPE jwtwatch_key_first_valid_timestamp_seconds gauge
+jwtwatch_key_first_valid_timestamp_seconds{role="current",token="access"} 1.7640003e+09
+jwtwatch_key_first_valid_timestamp_seconds{role="previous",token="access"} 1.764000001e+09
+jwtwatch_key_first_valid_timestamp_seconds{role="current",token="refresh"} 0
+# HELP jwtwatch_current_key_since_timestamp_seconds Since when the family's current key is current: since="rotation" when this replica saw it become current, since="first_seen" when it was current already when jwtwatch first saw it (the key is at least that old).
+# TYPE jwtwatch_current_key_since_timestamp_seconds gauge
+jwtwatch_current_key_since_timestamp_seconds{since="rotation",token="access"} 1.764e+09
+jwtwatch_current_key_since_timestamp_seconds{since="first_seen",token="refresh"} 1.763e+09
+# HELP jwtwatch_rotation_max_age_seconds The configured --rotation.max-age: how long a key may stay current before the rotation schedule calls for the next rotation.
+# TYPE jwtwatch_rotation_max_age_seconds gauge
+jwtwatch_rotation_max_age_seconds 7.776e+06
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jwtwatch_key_info", "jwtwatch_key_first_valid_timestamp_seconds", "jwtwatch_current_key_since_timestamp_seconds", "jwtwatch_rotation_max_age_seconds"); err != nil {
+		t.Error(err)
+	}
+	// Without --environment, key_info has no environment label at all, so a
+	// target label set by relabelling takes its place.
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }, ""))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "environment" {
+					t.Errorf("%s has an environment label without --environment", f.GetName())
+				}
+			}
+		}
 	}
 }

@@ -39,10 +39,15 @@ const (
 	// signed a valid token: the issuer signs with a key before it is current
 	// (or the key file was not updated when it was promoted).
 	SignedWithNextKey Reason = "signed_with_next_key"
+	// IssuedDuringGrace: a previous (or retired) key signed a token whose iat
+	// is after the rotation start by more than the skew but within the grace
+	// (plus the skew): the auth service, restarted after the gateways, still
+	// minted with the old key. Shown, not paged.
+	IssuedDuringGrace Reason = "issued_during_grace"
 )
 
 // Reasons lists every value of the `reason` label.
-var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture, NoIssuedAt, SignedWithNextKey}
+var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture, NoIssuedAt, SignedWithNextKey, IssuedDuringGrace}
 
 // Why the previous key must stay, as used in the `reason` label of
 // jwtwatch_previous_key_removal_blocked.
@@ -92,7 +97,27 @@ type Policy struct {
 	// (--no-rotation.wait-for-unseen): unseen_tokens_may_be_valid never
 	// blocks. The zero Policy waits, so the verdict is safe by construction.
 	SkipUnseen bool
+	// MaxAge is the rotation schedule (--rotation.max-age): how long a key
+	// may stay current. Only reported, for the schedule's alerts.
+	MaxAge time.Duration
+	// Grace is how long after the rotation start the auth service may still
+	// mint old-key tokens (it restarts after the gateways): issued_during_grace
+	// rather than issued_after_rotation.
+	Grace time.Duration
 }
+
+// Defaults of the rotation.* and policy.* flags.
+const (
+	DefaultMinWindow   = 7 * 24 * time.Hour
+	DefaultQuietPeriod = 24 * time.Hour
+	// DefaultMaxAge is the procedure's production schedule ("Rotate every 90
+	// days"); staging is 60 days, development 30.
+	DefaultMaxAge = 90 * 24 * time.Hour
+	// DefaultGrace allows a few minutes between the gateways learning the new
+	// key and the auth service's restart.
+	DefaultGrace = 10 * time.Minute
+	DefaultSkew  = time.Minute
+)
 
 // retention is how long the state of a key that is no longer loaded is
 // kept: a key that comes back within it (a secret file updated before its
@@ -133,7 +158,13 @@ type keyState struct {
 	withoutExpiry time.Time
 	// currentSince is when the key became its family's current key, zero if
 	// never: the rotation start it gets back if it returns as current.
-	currentSince time.Time
+	// currentSinceExact says whether this replica saw it become current, or
+	// found it current already (currentSince is then only a lower bound).
+	currentSince      time.Time
+	currentSinceExact bool
+	// firstValid is the line time of the first valid token it signed since
+	// its family's rotation started; zero if none.
+	firstValid time.Time
 	// unloaded is when the key stopped being loaded; zero while it is.
 	unloaded time.Time
 }
@@ -142,6 +173,11 @@ type keyState struct {
 type Rotation struct {
 	CurrentFingerprint string    `json:"current_fingerprint"`
 	Started            time.Time `json:"started"`
+	// Exact is set when this replica saw the key become current. Otherwise
+	// the key was current when jwtwatch first saw it (its first start, or a
+	// state file from before this field), and Started is when it first saw
+	// it: the key has been current at least since then.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // KeyState is the persisted and reported state of one key.
@@ -152,8 +188,12 @@ type KeyState struct {
 	MaxExpiry   time.Time   `json:"max_expiry,omitzero"`
 	// Subjects is the HyperLogLog sketch of distinct subjects, in its binary form.
 	Subjects []byte `json:"subjects,omitempty"`
-	// CurrentSince is when the key became its family's current key.
-	CurrentSince time.Time `json:"current_since,omitzero"`
+	// CurrentSince is when the key became its family's current key;
+	// CurrentSinceExact as Rotation.Exact.
+	CurrentSince      time.Time `json:"current_since,omitzero"`
+	CurrentSinceExact bool      `json:"current_since_exact,omitempty"`
+	// FirstValid is the first valid use since its family's rotation started.
+	FirstValid time.Time `json:"first_valid,omitzero"`
 	// Unloaded is when the key stopped being loaded; its state is kept for
 	// the retention (the longer of the minimum window and the quiet period).
 	Unloaded time.Time `json:"unloaded,omitzero"`
@@ -183,7 +223,7 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 	for _, ks := range snap.Keys {
 		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch(), currentSince: ks.CurrentSince, unloaded: ks.Unloaded,
 			lifetimes:     lifetimes{longest: ks.LongestLifetime, longestToken: ks.LongestToken, second: ks.SecondLifetime},
-			withoutExpiry: ks.WithoutExpiry}
+			withoutExpiry: ks.WithoutExpiry, currentSinceExact: ks.CurrentSinceExact, firstValid: ks.FirstValid}
 		if len(ks.Subjects) > 0 {
 			saved := newSketch()
 			if err := saved.UnmarshalBinary(ks.Subjects); err != nil {
@@ -230,14 +270,18 @@ func (t *Tracker) SetKeys(loaded []keys.Key) (changed bool) {
 		changed = true
 		s := t.state(keyID{k.Family, k.Fingerprint})
 		if !s.currentSince.IsZero() {
-			t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: s.currentSince}
+			t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: s.currentSince, Exact: s.currentSinceExact}
 			continue
 		}
-		s.currentSince = now
-		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: now}
+		// Seen becoming current only when another key of the family was
+		// current before; a family seen for the first time had this key
+		// current already, for how long nobody here knows.
+		s.currentSince, s.currentSinceExact = now, ok
+		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: now, Exact: ok}
 		for id, s := range t.keys {
 			if id.family == k.Family {
 				s.subjects = newSketch()
+				s.firstValid = time.Time{}
 			}
 		}
 	}
@@ -305,9 +349,12 @@ func (t *Tracker) Starts() map[keys.Family]time.Time {
 // Observe records one checked token seen at time at (the line's own time) and
 // returns the reasons it is suspicious, if any:
 //   - issued_after_rotation: a previous or retired key signed it, its iat is
-//     after the rotation start by more than the skew, and the line is after
-//     the start or at it (a token presented before the rotation was minted
-//     before it, whatever its iat says; issued_in_future covers such an iat);
+//     after the rotation start by more than the grace plus the skew, and the
+//     line is after the start or at it (a token presented before the rotation
+//     was minted before it, whatever its iat says; issued_in_future covers
+//     such an iat);
+//   - issued_during_grace: the same, with an iat after the start by more
+//     than the skew but within the grace plus the skew;
 //   - no_issued_at: a previous or retired key signed it without a numeric
 //     iat, on a line at or after the rotation start;
 //   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
@@ -325,7 +372,8 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var started time.Time
-	if r, ok := t.rotations[v.Token]; ok {
+	r, rotated := t.rotations[v.Token]
+	if rotated {
 		started = r.Started
 	}
 	reasons := t.policy.Suspicions(nil, v, started, at)
@@ -341,13 +389,18 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if at.After(s.lastValid) {
 		s.lastValid = at
 	}
+	if rotated && !at.Before(started) && (s.firstValid.IsZero() || at.Before(s.firstValid)) {
+		s.firstValid = at
+	}
 	if c.ExpiresAt.After(s.maxExpiry) {
 		s.maxExpiry = c.ExpiresAt
 	}
 	if c.Subject != "" {
 		s.subjects.Insert([]byte(c.Subject))
 	}
-	if len(reasons) == 0 {
+	// A token issued within the grace is the auth service's own, before its
+	// restart: its lifetime is the family's like any other.
+	if len(reasons) == 0 || len(reasons) == 1 && reasons[0] == IssuedDuringGrace {
 		switch {
 		case hasLifetime:
 			s.lifetimes.observe(lifetime, c)
@@ -373,8 +426,10 @@ func (p Policy) Suspicions(dst []Reason, v verify.Verdict, started, at time.Time
 		switch {
 		case c.IssuedAt.IsZero():
 			dst = append(dst, NoIssuedAt)
-		case c.IssuedAt.After(started.Add(p.Skew)):
+		case c.IssuedAt.After(started.Add(p.Grace + p.Skew)):
 			dst = append(dst, IssuedAfterRotation)
+		case c.IssuedAt.After(started.Add(p.Skew)):
+			dst = append(dst, IssuedDuringGrace)
 		}
 	}
 	if p.MaxLifetime > 0 && (c.IssuedAt.IsZero() || c.ExpiresAt.IsZero() || lifetimeOf(c.IssuedAt, c.ExpiresAt) > p.MaxLifetime) {
@@ -406,6 +461,8 @@ type KeyReport struct {
 	// WithoutExpiry is when a valid, unsuspicious token without exp that
 	// the key signed was last seen; zero if never.
 	WithoutExpiry time.Time
+	// FirstValid is the first valid use since the family's rotation started.
+	FirstValid time.Time
 }
 
 // FamilyReport is what the metrics show for one token family with a current key.
@@ -414,7 +471,10 @@ type FamilyReport struct {
 	Started time.Time
 	// Previous is the family's previous keys taken together (a JWK Set may
 	// hold several), nil when it has none: they can go when none is needed.
-	Previous  *KeyReport
+	Previous *KeyReport
+	// Exact says whether this replica saw the current key become current;
+	// otherwise it has been current at least since Started.
+	Exact     bool
 	Removable bool
 	// Blocking lists why the previous key must stay, empty when removable.
 	Blocking []string
@@ -461,6 +521,9 @@ func (t *Tracker) Report() Report {
 		r := &rep.Roles[i]
 		r.LastValid, r.MaxExpiry = later(r.LastValid, kr.LastValid), later(r.MaxExpiry, kr.MaxExpiry)
 		r.Longest, r.WithoutExpiry = max(r.Longest, kr.Longest), later(r.WithoutExpiry, kr.WithoutExpiry)
+		if !kr.FirstValid.IsZero() && (r.FirstValid.IsZero() || kr.FirstValid.Before(r.FirstValid)) {
+			r.FirstValid = kr.FirstValid // the role's first: the earliest of its keys'
+		}
 		if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
 			_ = merged[id].Merge(s.subjects) // both dense, same precision: cannot fail
 		}
@@ -471,7 +534,7 @@ func (t *Tracker) Report() Report {
 		if !ok || !t.hasLoaded(f, keys.Current) {
 			continue
 		}
-		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching, Lifetime: t.lifetime(f)}
+		fr := FamilyReport{Family: f, Started: r.Started, Exact: r.Exact, Watching: t.watching, Lifetime: t.lifetime(f)}
 		fr.AllExpired = t.policy.Expired(fr)
 		for i := range rep.Roles {
 			if kr := rep.Roles[i]; kr.Key.Family == f && kr.Key.Role == keys.Previous {
@@ -501,7 +564,7 @@ func (t *Tracker) key(k keys.Key) KeyReport {
 	kr := KeyReport{Key: k}
 	if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
 		kr.LastValid, kr.MaxExpiry, kr.Subjects = s.lastValid, s.maxExpiry, s.subjects.Estimate()
-		kr.Longest, kr.WithoutExpiry = s.lifetimes.longest, s.withoutExpiry
+		kr.Longest, kr.WithoutExpiry, kr.FirstValid = s.lifetimes.longest, s.withoutExpiry, s.firstValid
 	}
 	return kr
 }
@@ -553,8 +616,8 @@ func (p Policy) blocking(now time.Time, f FamilyReport, prev KeyReport) []string
 
 // Expired returns when every token signed before the family's rotation
 // started has expired, going by the lifetime this policy trusts: the
-// rotation start, plus the skew (the auth service may sign with the old key
-// that much later), plus --policy.max-lifetime when set (the operator
+// rotation start, plus the grace and the skew (the auth service may sign
+// with the old key that much later, issued_during_grace), plus --policy.max-lifetime when set (the operator
 // vouches that no token lives longer), else the family's longest lifetime
 // seen. It is the zero time while no lifetime is known. Tokens without exp
 // are not its business (tokens_without_expiry).
@@ -566,7 +629,7 @@ func (p Policy) Expired(f FamilyReport) time.Time {
 	if l <= 0 || f.Started.IsZero() {
 		return time.Time{}
 	}
-	return f.Started.Add(p.Skew).Add(l)
+	return f.Started.Add(p.Grace + p.Skew).Add(l)
 }
 
 // lifetime is the family's longest token lifetime over every key it has
@@ -634,7 +697,7 @@ func (t *Tracker) Snapshot() (Snapshot, error) {
 		}
 		snap.Keys = append(snap.Keys, KeyState{
 			Family: id.family, Fingerprint: id.fingerprint, LastValid: s.lastValid, MaxExpiry: s.maxExpiry, Subjects: b,
-			CurrentSince: s.currentSince, Unloaded: s.unloaded,
+			CurrentSince: s.currentSince, CurrentSinceExact: s.currentSinceExact, FirstValid: s.firstValid, Unloaded: s.unloaded,
 			LongestLifetime: s.lifetimes.longest, LongestToken: s.lifetimes.longestToken, SecondLifetime: s.lifetimes.second,
 			WithoutExpiry: s.withoutExpiry,
 		})

@@ -370,10 +370,14 @@ func explain(reason string, s Sighting, rotations []RotationStart) string {
 			}
 		}
 		return "signed with an old key but issued after the rotation started"
+	case rotation.IssuedDuringGrace:
+		return "signed with an old key, issued within --rotation.grace after the rotation started: the auth service had not restarted yet, or someone holds the old secret"
 	case rotation.LifetimeExceedsPolicy:
 		return fmt.Sprintf("lives %s, longer than --policy.max-lifetime", lifetime(s.IssuedAt, s.ExpiresAt))
 	case rotation.IssuedInFuture:
 		return "iat later than the line's own time (beyond --policy.clock-skew)"
+	case rotation.NoIssuedAt:
+		return "signed with an old key, without iat, after the rotation started: the auth service always sets iat"
 	}
 	return "its claims are not those nearly all tokens of its family have"
 }

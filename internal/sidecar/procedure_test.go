@@ -16,6 +16,7 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/tail"
+	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
 
 // env returns a Lookup over a map of variables.
@@ -144,4 +145,47 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// --environment labels jwtwatch_build_info and jwtwatch_key_info (the
+// key-reuse alert joins on it); without it neither has the label.
+func TestEnvironmentLabel(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "gw.log")
+	vars := env(map[string]string{"JWT_ACCESS_SECRET": secret(t)})
+	for _, tt := range []struct{ env, want string }{{"staging", `environment="staging"`}, {"", ""}} {
+		sc := startSidecar(t, Options{LogPaths: []string{log}, Lookup: vars, Environment: tt.env})
+		_, body := get(t, sc.base+"/metrics")
+		for _, name := range []string{"jwtwatch_build_info{", "jwtwatch_key_info{"} {
+			line := grepLines(body, name)
+			if line == "" || strings.Contains(line, "environment=") != (tt.want != "") || !strings.Contains(line, tt.want) {
+				t.Errorf("--environment=%q: %s", tt.env, line)
+			}
+		}
+		if err := sc.stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A token the gateway accepted after its exp but within --jwt.leeway (the
+// gateway's clockTolerance, and the time between the request and its log
+// line) is no bypass; beyond the leeway it is.
+func TestLeewayIsNoBypass(t *testing.T) {
+	cur := secret(t)
+	s, reg := pipelineOnly(t, Options{
+		Lookup: env(map[string]string{"JWT_ACCESS_SECRET": cur}),
+		Now:    func() time.Time { return fixed },
+		Verify: verify.Options{Leeway: 30 * time.Second},
+	})
+	line := func(exp time.Time) tail.Line {
+		return tail.Line{Source: "gw.log", Text: fmt.Sprintf(`%s "GET /api HTTP/1.1" 200 "Bearer %s"`, fixed.Format(time.RFC3339), sign(cur, "u", fixed.Add(-time.Hour), exp))}
+	}
+	s.handle(line(fixed.Add(-10 * time.Second)))
+	if got := counter(t, reg, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "accepted"}); got != 0 {
+		t.Errorf("expired 10s ago with a 30s leeway, accepted: %v mismatches", got)
+	}
+	s.handle(line(fixed.Add(-time.Minute)))
+	if got := counter(t, reg, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "accepted", "result": "expired"}); got != 1 {
+		t.Errorf("expired a minute ago with a 30s leeway, accepted: %v mismatches, want 1", got)
+	}
 }

@@ -92,6 +92,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Build is logged at start-up and shown on the status page.
 	Build buildinfo.Info
+	// Environment (--environment), when set, labels jwtwatch_build_info and
+	// jwtwatch_key_info: one key fingerprint under two environments is a
+	// secret shared between them.
+	Environment string
 	// Listening, if set, is called with the bound addresses once the server listens.
 	Listening func([]net.Addr)
 }
@@ -108,6 +112,9 @@ func (o *Options) defaults() {
 	}
 	if o.StragglersSize <= 0 {
 		o.StragglersSize = 100
+	}
+	if o.Policy.MaxAge <= 0 {
+		o.Policy.MaxAge = rotation.DefaultMaxAge
 	}
 	if o.VerdictCacheSize == 0 {
 		o.VerdictCacheSize = cache.DefaultSize
@@ -220,9 +227,14 @@ func Run(ctx context.Context, o Options) error {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("jwtwatch"),
-		metrics.NewStateCollector(s.state),
+		metrics.NewStateCollector(s.state, o.Environment),
 	)
+	// Without --environment no label at all, so that one set by relabelling applies.
+	var buildReg prometheus.Registerer = reg
+	if o.Environment != "" {
+		buildReg = prometheus.WrapRegistererWith(prometheus.Labels{"environment": o.Environment}, reg)
+	}
+	buildReg.MustRegister(versioncollector.NewCollector("jwtwatch"))
 	s.metrics = metrics.New(reg)
 	// The keys after the metrics, which count the JWKS fetches.
 	set, err := s.loadKeys(ctx, false)
@@ -257,7 +269,7 @@ func Run(ctx context.Context, o Options) error {
 	// Positions of files not read yet in this run are carried into every
 	// checkpoint, so a second restart still resumes them.
 	s.carried = maps.Clone(saved.Positions) // the tailer reads saved.Positions meanwhile
-	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile)
+	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile, "environment", o.Environment)
 	s.useKeys(set)
 	s.keyFiles = set.Files
 	// The rotation start must survive even a crash before the first periodic
@@ -546,7 +558,7 @@ func (s *sidecar) checkpoint() error {
 // the sources (globs expand to files) and their sizes; the pipeline knows how
 // far it has processed each.
 func (s *sidecar) state() metrics.State {
-	st := metrics.State{Rotation: s.tracker.Report(), QuietPeriod: s.opts.Policy.QuietPeriod, WaitForUnseen: !s.opts.Policy.SkipUnseen}
+	st := metrics.State{Rotation: s.tracker.Report(), QuietPeriod: s.opts.Policy.QuietPeriod, WaitForUnseen: !s.opts.Policy.SkipUnseen, MaxAge: s.opts.Policy.MaxAge}
 	s.mu.Lock()
 	st.FirstLine = s.first
 	s.mu.Unlock()

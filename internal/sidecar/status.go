@@ -41,7 +41,7 @@ func (a *activity) record(v verify.Verdict, status int, suspicious bool, at time
 	if suspicious {
 		a.suspicious.Add(at)
 	}
-	if _, ok := metrics.Mismatch(status, v.Result); ok {
+	if _, ok := metrics.Mismatch(status, v.Key, v.Result); ok {
 		a.mismatches.Add(at)
 	}
 }
