@@ -360,3 +360,30 @@ func gunzipped(t *testing.T, b []byte) []byte {
 	}
 	return out
 }
+
+// After an emergency rotation the leaked key is configured as
+// JWT_*_SECRET_RETIRED: `scan --key retired` lists who still presents its
+// tokens, with the suspicious ones (likely the attacker) apart.
+func TestScanRetiredKey(t *testing.T) {
+	t.Setenv("JWT_ACCESS_SECRET", scanSecret("current"))
+	t.Setenv("JWT_ACCESS_SECRET_RETIRED", scanSecret("previous"))
+	t.Setenv("JWT_ACCESS_ISSUER", "https://auth.example.com")
+	t.Chdir(filepath.Join("..", "..", "internal", "scan"))
+	var out, errOut bytes.Buffer
+	if code := run([]string{"scan", "--key", "retired", "testdata/gateway.log"}, nil, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d; stderr %q", code, errOut.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		"Key retired: access/retired " + keys.Fingerprint([]byte(scanSecret("previous"))),
+		"Subjects (2)",
+		"access  svc-admin  admin-cli  5",
+		"access  u05        -          2",
+		"203.0.113.66",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	assertScanNoLeak(t, report+errOut.String())
+}

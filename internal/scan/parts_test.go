@@ -24,7 +24,7 @@ func TestTop(t *testing.T) {
 	fill := func(values ...string) *stragglers.Sketch {
 		sk := stragglers.New(10)
 		for i, v := range values {
-			sk.Observe("", stragglers.Client{Address: v}, at(i))
+			sk.Observe("", "", stragglers.Client{Address: v}, at(i))
 		}
 		return sk
 	}

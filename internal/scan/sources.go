@@ -26,10 +26,10 @@ func newSources() *sources {
 // when unknown).
 func (s *sources) add(d parse.Details, seen time.Time) {
 	if d.Client != "" {
-		s.clients.Observe("", stragglers.Client{Address: d.Client}, seen)
+		s.clients.Observe("", "", stragglers.Client{Address: d.Client}, seen)
 	}
 	if d.UserAgent != "" {
-		s.agents.Observe("", stragglers.Client{UserAgent: d.UserAgent}, seen)
+		s.agents.Observe("", "", stragglers.Client{UserAgent: d.UserAgent}, seen)
 	}
 }
 

@@ -189,3 +189,31 @@ func TestLeewayIsNoBypass(t *testing.T) {
 		t.Errorf("expired a minute ago with a 30s leeway, accepted: %v mismatches, want 1", got)
 	}
 }
+
+// After an emergency rotation the leaked key is configured as retired:
+// /api/v1/stragglers lists who still presents its tokens, valid or not (the
+// affected users and, after the cut-over, likely the attacker), beside the
+// previous key's valid stragglers, each with its key's role.
+func TestRetiredKeyStragglers(t *testing.T) {
+	cur, prev, leaked := secret(t), secret(t), secret(t)
+	s, _ := pipelineOnly(t, Options{
+		Lookup: env(map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev, "JWT_ACCESS_SECRET_RETIRED": leaked}),
+		Now:    func() time.Time { return fixed },
+	})
+	line := func(tok, ua string, status int) tail.Line {
+		return tail.Line{Source: "gw.log", Text: fmt.Sprintf(`{"time":%d,"req":{"url":"/api","headers":{"authorization":"Bearer %s","user-agent":%q},"remoteAddress":"10.0.0.9"},"res":{"statusCode":%d}}`, fixed.UnixMilli(), tok, ua, status)}
+	}
+	s.handle(line(sign(leaked, "mallory", fixed.Add(-time.Minute), fixed.Add(time.Hour)), "curl/8.0", 401))
+	s.handle(line(sign(leaked, "mallory", fixed.Add(-time.Minute), fixed.Add(time.Hour)), "curl/8.0", 401))
+	s.handle(line(sign(leaked, "dave", fixed.Add(-3*time.Hour), fixed.Add(-2*time.Hour)), "app/1.0", 401)) // expired, still presented
+	s.handle(line(sign(prev, "carol", fixed.Add(-time.Hour), fixed.Add(time.Hour)), "app/1.0", 200))
+	s.handle(line(sign(cur, "alice", fixed, fixed.Add(time.Hour)), "app/1.0", 200))
+	got := map[string]string{}
+	for _, e := range s.stragglers.Top().Clients {
+		got[e.Subject] = e.Key + "/" + e.UserAgent + "/" + fmt.Sprint(e.Count)
+	}
+	want := map[string]string{"mallory": "retired/curl/8.0/2", "dave": "retired/app/1.0/1", "carol": "previous/app/1.0/1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("stragglers %v, want %v", got, want)
+	}
+}

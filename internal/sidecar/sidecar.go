@@ -472,10 +472,13 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 	if a := s.activity[v.Token]; a != nil {
 		a.record(v, obs.Status, len(reasons) > 0, at)
 	}
-	if v.Key == keys.Previous && v.Result == verify.Valid {
-		// Rare once the rotation is under way, so the second look at the line is cheap.
+	// Who still depends on the previous key (valid tokens), and who still
+	// presents a retired, removed key's tokens at all (stale sessions after an
+	// emergency rotation, and the attacker). Rare once the rotation is under
+	// way, so the second look at the line is cheap.
+	if v.Key == keys.Previous && v.Result == verify.Valid || v.Key == keys.Retired {
 		d := s.parser.DetailsString(l.Text)
-		s.stragglers.Observe(string(v.Token), stragglers.Client{
+		s.stragglers.Observe(string(v.Token), string(v.Key), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}
@@ -596,9 +599,9 @@ func (s *sidecar) useKeys(set keys.Set) (changed bool) {
 		s.log.Warn("one secret is configured for several keys; its tokens are told apart by issuer, then by iat against the rotation start, else counted for the older key",
 			"variables", strings.Join(sh.Variables(), ","), "fingerprint", sh.Fingerprint)
 	}
-	var previous []string
+	var previous []string // and retired: the keys whose users the stragglers are
 	for _, k := range set.Keys {
-		if k.Role == keys.Previous {
+		if k.Role == keys.Previous || k.Role == keys.Retired {
 			previous = append(previous, k.Fingerprint)
 		}
 	}

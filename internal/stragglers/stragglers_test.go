@@ -31,10 +31,10 @@ func TestHeavyHittersSurvive(t *testing.T) {
 			for i := range max(tt.heavy*3, tt.lights) {
 				at = at.Add(time.Second)
 				if i < tt.heavy*3 {
-					s.Observe("access", Client{Subject: fmt.Sprintf("svc-%d", i%3), UserAgent: "batch/1.0"}, at)
+					s.Observe("access", "previous", Client{Subject: fmt.Sprintf("svc-%d", i%3), UserAgent: "batch/1.0"}, at)
 				}
 				if i < tt.lights {
-					s.Observe("access", Client{Subject: fmt.Sprintf("user-%d", i)}, at)
+					s.Observe("access", "previous", Client{Subject: fmt.Sprintf("user-%d", i)}, at)
 				}
 			}
 			snap := s.Top()
@@ -63,7 +63,7 @@ func TestHeavyHittersSurvive(t *testing.T) {
 
 func TestFieldsAreBounded(t *testing.T) {
 	s := New(2)
-	s.Observe("access", Client{Subject: "u", UserAgent: strings.Repeat("é", 1000)}, t0)
+	s.Observe("access", "previous", Client{Subject: "u", UserAgent: strings.Repeat("é", 1000)}, t0)
 	e := s.Top().Clients[0]
 	if len(e.UserAgent) > maxField || !strings.HasPrefix(e.UserAgent, "é") {
 		t.Errorf("user agent kept as %d bytes", len(e.UserAgent))
@@ -72,10 +72,10 @@ func TestFieldsAreBounded(t *testing.T) {
 
 func TestOrderAndReset(t *testing.T) {
 	s := New(5)
-	s.Observe("access", Client{Subject: "a"}, t0)
-	s.Observe("access", Client{Subject: "b"}, t0.Add(time.Minute))
-	s.Observe("access", Client{Subject: "b"}, t0.Add(2*time.Minute))
-	s.Observe("refresh", Client{Subject: "a"}, t0.Add(3*time.Minute))
+	s.Observe("access", "previous", Client{Subject: "a"}, t0)
+	s.Observe("access", "previous", Client{Subject: "b"}, t0.Add(time.Minute))
+	s.Observe("access", "previous", Client{Subject: "b"}, t0.Add(2*time.Minute))
+	s.Observe("refresh", "previous", Client{Subject: "a"}, t0.Add(3*time.Minute))
 	got := s.Top().Clients
 	if len(got) != 3 || got[0].Subject != "b" || got[0].Count != 2 || !got[0].LastSeen.Equal(t0.Add(2*time.Minute)) || got[1].Token != "refresh" {
 		t.Errorf("top = %+v", got)
@@ -94,7 +94,7 @@ func TestConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range 1000 {
-				s.Observe("access", Client{Subject: fmt.Sprintf("u%d", (g*i)%20)}, t0)
+				s.Observe("access", "previous", Client{Subject: fmt.Sprintf("u%d", (g*i)%20)}, t0)
 				if i%100 == 0 {
 					s.Top()
 				}
@@ -116,11 +116,11 @@ func TestMergeExactWhileRoomy(t *testing.T) {
 	for i := range 40 {
 		c := Client{Subject: fmt.Sprintf("u%d", i%7), Address: "10.0.0.1"}
 		when := at.Add(time.Duration(i) * time.Minute)
-		whole.Observe("access", c, when)
+		whole.Observe("access", "previous", c, when)
 		if i < 25 {
-			a.Observe("access", c, when)
+			a.Observe("access", "previous", c, when)
 		} else {
-			b.Observe("access", c, when)
+			b.Observe("access", "previous", c, when)
 		}
 	}
 	a.Merge(b.Top())
@@ -139,9 +139,9 @@ func TestMergeExactWhileRoomy(t *testing.T) {
 		sub := fmt.Sprintf("u%d", (i*i)%8)
 		truth[sub]++
 		if i%2 == 0 {
-			x.Observe("access", Client{Subject: sub}, at)
+			x.Observe("access", "previous", Client{Subject: sub}, at)
 		} else {
-			y.Observe("access", Client{Subject: sub}, at)
+			y.Observe("access", "previous", Client{Subject: sub}, at)
 		}
 	}
 	x.Merge(y.Top())
@@ -167,7 +167,7 @@ func TestAllocatedAsUsed(t *testing.T) {
 	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
 		t.Errorf("New(%d) allocated %d bytes before any client", MaxSize, got)
 	}
-	s.Observe("access", Client{Subject: "u"}, time.Now())
+	s.Observe("access", "previous", Client{Subject: "u"}, time.Now())
 	if got := s.Top().Capacity; got != MaxSize {
 		t.Errorf("capacity %d, want %d", got, MaxSize)
 	}
