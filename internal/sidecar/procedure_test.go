@@ -2,6 +2,7 @@ package sidecar
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -215,5 +216,54 @@ func TestRetiredKeyStragglers(t *testing.T) {
 	want := map[string]string{"mallory": "retired/curl/8.0/2", "dave": "retired/app/1.0/1", "carol": "previous/app/1.0/1"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("stragglers %v, want %v", got, want)
+	}
+}
+
+// Requests on --gateway.public-paths (NestJS @Public() routes: login,
+// refresh, health) are not compared with the gateway's verdict: a stale or
+// garbage token sent to them is answered 200 without being looked at. The
+// tokens are still checked and counted.
+func TestPublicPaths(t *testing.T) {
+	cur, attacker := secret(t), secret(t)
+	s, reg := pipelineOnly(t, Options{
+		Lookup:      env(map[string]string{"JWT_ACCESS_SECRET": cur}),
+		Now:         func() time.Time { return fixed },
+		PublicPaths: `/health|/api/v1/auth/(login|refresh)`,
+	})
+	forged := sign(attacker, "admin", fixed, fixed.Add(time.Hour))
+	valid := sign(cur, "alice", fixed, fixed.Add(time.Hour))
+	pino := func(url, tok string, status int) tail.Line {
+		return tail.Line{Source: "gw.log", Text: fmt.Sprintf(`{"time":%d,"req":{"method":"POST","url":%q,"headers":{"authorization":"Bearer %s"}},"res":{"statusCode":%d}}`, fixed.UnixMilli(), url, tok, status)}
+	}
+	nginx := func(path, tok string, status int) tail.Line {
+		return tail.Line{Source: "gw.log", Text: fmt.Sprintf(`10.0.0.1 - - [27/Nov/2026:12:00:00 +0000] "GET %s HTTP/1.1" %d 2 "-" "curl/8" "Bearer %s"`, path, status, tok)}
+	}
+	for _, l := range []tail.Line{
+		pino("/api/v1/auth/login", forged, 200),        // public: not compared
+		pino("/api/v1/auth/login?next=/x", valid, 401), // public (a wrong password): not compared
+		nginx("/health?probe=1", forged, 200),          // public: not compared
+		pino("/api/v1/auth/login-as", forged, 200),     // anchored: not public
+		nginx("/api/v1/orders", forged, 200),           // a bypass
+		pino("/api/v1/orders", valid, 403),             // a rejected valid token
+	} {
+		s.handle(l)
+	}
+	if got := counter(t, reg, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "accepted", "result": "bad_signature"}); got != 2 {
+		t.Errorf("accepted forgeries counted %v, want 2 (the public routes left out)", got)
+	}
+	if got := counter(t, reg, "jwtwatch_gateway_mismatches_total", map[string]string{"gateway": "rejected"}); got != 1 {
+		t.Errorf("rejected valid tokens counted %v, want 1", got)
+	}
+	if got := counter(t, reg, "jwtwatch_tokens_total", map[string]string{"result": "bad_signature"}); got != 4 {
+		t.Errorf("forged tokens counted %v, want all 4", got)
+	}
+}
+
+// A --gateway.public-paths that is not a regular expression stops jwtwatch
+// at start-up, naming the flag.
+func TestPublicPathsInvalid(t *testing.T) {
+	err := Run(t.Context(), Options{LogPaths: []string{filepath.Join(t.TempDir(), "gw.log")}, Lookup: env(map[string]string{"JWT_ACCESS_SECRET": secret(t)}), PublicPaths: `/api/(`})
+	if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "--gateway.public-paths") {
+		t.Errorf("Run = %v, want a configuration error naming --gateway.public-paths", err)
 	}
 }

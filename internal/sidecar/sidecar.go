@@ -14,11 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -59,6 +61,10 @@ type Options struct {
 	Parse     parse.Config
 	Verify    verify.Options
 	Policy    rotation.Policy
+	// PublicPaths (--gateway.public-paths) is a regular expression, anchored
+	// at both ends, over request paths whose gateway verdict is not compared
+	// with jwtwatch's: routes that never check tokens. Empty: none.
+	PublicPaths string
 
 	ListenAddresses []string
 	SystemdSocket   bool
@@ -142,6 +148,7 @@ type sidecar struct {
 	opts     Options
 	log      *slog.Logger
 	parser   *parse.Parser
+	public   *regexp.Regexp // --gateway.public-paths; nil when none
 	verifier atomic.Pointer[verify.Verifier]
 	verdicts *cache.Cache // guarded by pipe; emptied when the Verifier changes
 	tracker  *rotation.Tracker
@@ -202,6 +209,9 @@ func Run(ctx context.Context, o Options) error {
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
 		return fmt.Errorf("%w: --log.format: %w", ErrConfig, err)
+	}
+	if s.public, err = publicPaths(o.PublicPaths); err != nil {
+		return fmt.Errorf("%w: --gateway.public-paths: %w", ErrConfig, err)
 	}
 	if o.WebConfigFile != "" {
 		if err := web.Validate(o.WebConfigFile); err != nil {
@@ -468,9 +478,18 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		s.requestRefresh()
 	}
 	reasons := s.tracker.Observe(v, at)
-	s.metrics.Token(v, obs.Status, reasons)
+	status := obs.Status
+	if s.public != nil && status != 0 {
+		// A route that never checks tokens answers without a verdict on
+		// them. Only a line whose status would be counted as a mismatch (a
+		// few) is looked at again for its path.
+		if _, ok := metrics.Mismatch(status, v.Key, v.Result); ok && s.public.MatchString(s.parser.Path(unsafeBytes(l.Text))) {
+			status = 0
+		}
+	}
+	s.metrics.Token(v, status, reasons)
 	if a := s.activity[v.Token]; a != nil {
-		a.record(v, obs.Status, len(reasons) > 0, at)
+		a.record(v, status, len(reasons) > 0, at)
 	}
 	// Who still depends on the previous key (valid tokens), and who still
 	// presents a retired, removed key's tokens at all (stale sessions after an
@@ -483,6 +502,19 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		}, at)
 	}
 }
+
+// publicPaths compiles --gateway.public-paths, anchored at both ends like a
+// Prometheus relabelling regex: /health matches /health, not /healthz.
+func publicPaths(expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	return regexp.Compile("^(?:" + expr + ")$")
+}
+
+// unsafeBytes is the bytes of s without a copy, for the parser, which only
+// reads them.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // rotatedWhileDown counts a saved position that no longer fits its file and
 // saves instead where that path is read from now (its new file's start), so
