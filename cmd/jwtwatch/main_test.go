@@ -242,9 +242,10 @@ func (tr *traffic) round(now time.Time) []string {
 		pinoLine(now, "Bearer "+tr.sign(s.attacker, "admin", now, now.Add(-time.Minute)), 401),  // expired forgery
 		pinoLine(now, "Bearer "+none, 401),
 		pinoLine(now, "Bearer not-a-jwt", 401),
-		// Minted with the old key after the rotation: iat beyond the start and the
-		// default clock skew (1m), on a line written after it.
-		pinoLine(now.Add(2*time.Minute), "Bearer "+tr.sign(s.previous, "mallory", now.Add(90*time.Second), now.Add(time.Hour)), 200),
+		// Minted with the old key after the rotation: iat beyond the start, the
+		// grace (0s in TestEndToEnd) and the default clock skew (1m), on a line
+		// written after it and within the skew of both the iat and the clock.
+		pinoLine(now.Add(45*time.Second), "Bearer "+tr.sign(s.previous, "mallory", now.Add(90*time.Second), now.Add(time.Hour)), 200),
 		pinoLine(now, "", 200),
 		pinoLine(now, "Basic dXNlcjpwYXNz", 200),
 	}
@@ -325,7 +326,8 @@ func TestEndToEnd(t *testing.T) {
 	record := func(b string) { served = append(served, b) }
 
 	appendLines(t, logPath, []string{pinoLine(time.Now(), "Bearer old-line-before-start", 200)}) // before start: skipped (start at end)
-	args := []string{"--log.path=" + logPath, "--state.file=" + statePath, "--state.checkpoint-interval=200ms"}
+	// No grace: a token minted with the old key a minute after the start is issued_after_rotation.
+	args := []string{"--log.path=" + logPath, "--state.file=" + statePath, "--state.checkpoint-interval=200ms", "--rotation.grace=0s"}
 	p := start(t, s.env(), args...)
 	tr := &traffic{s: s, rotated: time.Now()}
 
