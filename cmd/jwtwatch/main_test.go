@@ -616,3 +616,38 @@ func TestStdin(t *testing.T) {
 	stdin.Close()
 	p.stop(t)
 }
+
+// TestEnvironmentFromVariable: JWTWATCH_ENVIRONMENT sets --environment, and
+// the flag wins over it, as kingpin's Envar does.
+func TestEnvironmentFromVariable(t *testing.T) {
+	s := newSecrets(t)
+	log := "--log.path=" + filepath.Join(t.TempDir(), "gw.log")
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"variable", []string{"JWTWATCH_ENVIRONMENT=staging"}, nil, "staging"},
+		{"flag wins", []string{"JWTWATCH_ENVIRONMENT=staging"}, []string{"--environment=production"}, "production"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := start(t, append(s.env(), tt.env...), append([]string{log}, tt.args...)...)
+			got := p.scrape(t, nil)
+			n := 0
+			for k := range got {
+				if strings.HasPrefix(k, "jwtwatch_build_info{") || strings.HasPrefix(k, "jwtwatch_key_info{") {
+					n++
+					if !strings.Contains(k, `environment="`+tt.want+`"`) {
+						t.Errorf("%s, want environment %q", k, tt.want)
+					}
+				}
+			}
+			if n < 2 {
+				t.Errorf("%d build_info and key_info series", n)
+			}
+			p.stop(t)
+		})
+	}
+}

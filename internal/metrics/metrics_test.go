@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -355,5 +356,51 @@ jwtwatch_rotation_max_age_seconds 7.776e+06
 				}
 			}
 		}
+	}
+}
+
+// The gateway mirror and suspicion of the procedure, as a scrape shows them:
+// a 2xx for a forgery and for a retired-key token are bypasses, a 401 for a
+// retired-key token and a 404 or 500 for anything are no mismatch, and an
+// old-key token issued within the grace is issued_during_grace.
+func TestProcedureCounters(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	retired := verify.Verdict{Token: keys.Access, Key: keys.Retired, Result: verify.Valid}
+	grace := verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}
+	m.Token(forged, 200, nil)
+	m.Token(forged, 404, nil)
+	m.Token(forged, 500, nil)
+	m.Token(retired, 302, nil)
+	m.Token(retired, 401, nil)
+	m.Token(grace, 200, []rotation.Reason{rotation.IssuedDuringGrace})
+
+	nonZero := map[string]int{
+		`gateway="accepted",key="none",result="bad_signature"`:       1,
+		`gateway="accepted",key="retired",result="valid"`:            1,
+		`key="previous",reason="issued_during_grace",token="access"`: 1,
+	}
+	var want strings.Builder
+	want.WriteString("# HELP jwtwatch_gateway_mismatches_total Requests where the gateway's verdict (its HTTP status) contradicts jwtwatch's.\n# TYPE jwtwatch_gateway_mismatches_total counter\n")
+	for _, g := range []string{GatewayAccepted, GatewayRejected} {
+		for _, k := range keys.Roles {
+			for _, r := range verify.Results {
+				l := `gateway="` + g + `",key="` + string(k) + `",result="` + string(r) + `"`
+				fmt.Fprintf(&want, "jwtwatch_gateway_mismatches_total{%s} %d\n", l, nonZero[l])
+			}
+		}
+	}
+	want.WriteString("# HELP jwtwatch_suspicious_tokens_total Tokens whose signature verifies but that the rightful issuer would not have minted.\n# TYPE jwtwatch_suspicious_tokens_total counter\n")
+	for _, k := range keys.Roles {
+		for _, r := range rotation.Reasons {
+			for _, f := range keys.Families {
+				l := `key="` + string(k) + `",reason="` + string(r) + `",token="` + string(f) + `"`
+				fmt.Fprintf(&want, "jwtwatch_suspicious_tokens_total{%s} %d\n", l, nonZero[l])
+			}
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "jwtwatch_gateway_mismatches_total", "jwtwatch_suspicious_tokens_total"); err != nil {
+		t.Error(err)
 	}
 }
