@@ -35,7 +35,7 @@ var (
 		"token_key_result:jwtwatch_tokens:rate5m",
 		":jwtwatch_forged_tokens:rate5m",
 		":jwtwatch_tokens_rejected:ratio_rate5m",
-		"instance_token:jwtwatch_rotation_due_in:seconds",
+		"instance_token:jwtwatch_rotation_due_timestamp_seconds:sum",
 	}
 	contractAlerts = []string{
 		"JWTWatchForgedTokenSpike",

@@ -213,7 +213,7 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 
 	b.WithPanel(statPanel("When can no old-key token still be valid?",
 		"The moment by which every token the previous key could legitimately have signed has expired, seen or "+
-			"not: the rotation start + --policy.clock-skew + the longest token lifetime (below, or --policy.max-lifetime "+
+			"not: the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (below, or --policy.max-lifetime "+
 			"when set, the bound the operator vouches for), the latest any replica reported over the last day "+
 			"(recording rule token:jwtwatch_previous_key_all_expired_timestamp_seconds:max1d). Until then "+
 			"unseen_tokens_may_be_valid blocks removal: a user who logged in just before the rotation and comes back "+

@@ -456,7 +456,7 @@ func NewStateCollector(state func() State, environment string) *StateCollector {
 		maxLifetime: d("token_max_lifetime_seconds", "The longest exp - iat among valid tokens of the family's keys that raised no suspicion, bounded against outliers "+
 			"(a lifetime counts once two different tokens reach it, or while only one was seen); 0 until one was seen.", "token"),
 		allExpired: d("previous_key_all_expired_timestamp_seconds", "When every token the previous key could legitimately have signed has expired, seen or not: "+
-			"the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). "+
+			"the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). "+
 			"+Inf once the previous key signed a valid token without exp; absent while no lifetime is known.", "token"),
 		waitForUnseen: d("rotation_wait_for_unseen", "1 when --rotation.wait-for-unseen is on (the default): the previous key stays until every token "+
 			"it could have signed before the rotation has expired, seen or not."),

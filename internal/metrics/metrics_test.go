@@ -174,7 +174,7 @@ jwtwatch_rotation_started_timestamp_seconds{token="refresh"} 1.764e+09
 # TYPE jwtwatch_token_max_lifetime_seconds gauge
 jwtwatch_token_max_lifetime_seconds{token="access"} 900
 jwtwatch_token_max_lifetime_seconds{token="refresh"} 2.592e+06
-# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
+# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
 # TYPE jwtwatch_previous_key_all_expired_timestamp_seconds gauge
 jwtwatch_previous_key_all_expired_timestamp_seconds{token="access"} 1.76400096e+09
 jwtwatch_previous_key_all_expired_timestamp_seconds{token="refresh"} +Inf
@@ -205,7 +205,7 @@ jwtwatch_rotation_quiet_period_seconds 86400
 	st.Rotation.Families[0].AllExpired = time.Time{}
 	st.WaitForUnseen = false
 	want = `
-# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
+# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
 # TYPE jwtwatch_previous_key_all_expired_timestamp_seconds gauge
 jwtwatch_previous_key_all_expired_timestamp_seconds{token="refresh"} +Inf
 # HELP jwtwatch_rotation_wait_for_unseen 1 when --rotation.wait-for-unseen is on (the default): the previous key stays until every token it could have signed before the rotation has expired, seen or not.

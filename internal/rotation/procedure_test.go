@@ -157,3 +157,39 @@ func TestCurrentSince(t *testing.T) {
 	old.SetKeys([]keys.Key{next})
 	check("an older state file", old, rotatedAt, false)
 }
+
+// The wait for the tokens nobody saw includes the grace: the auth service
+// may legitimately sign with the old key until the grace (plus the skew)
+// after the rotation start, and those tokens live the family's lifetime.
+func TestGraceInTheWaitForUnseen(t *testing.T) {
+	f := FamilyReport{Started: t0, Lifetime: time.Hour}
+	for _, tt := range []struct {
+		name  string
+		grace time.Duration
+		want  time.Time
+	}{
+		{"no grace", 0, t0.Add(time.Minute + time.Hour)},
+		{"the default grace", DefaultGrace, t0.Add(DefaultGrace + time.Minute + time.Hour)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := policy()
+			p.MaxLifetime, p.Grace = 0, tt.grace
+			if got := p.Expired(f); !got.Equal(tt.want) {
+				t.Errorf("Expired = %s, want %s", got, tt.want)
+			}
+		})
+	}
+	// A token issued within the grace is the auth service's own: its
+	// lifetime counts for the family like an unsuspicious one.
+	cur, prev := testKeys()
+	p := policy()
+	p.MaxLifetime, p.Grace = 0, 10*time.Minute
+	tr, _ := New(p, (&clock{t0}).now, Snapshot{})
+	tr.SetKeys([]keys.Key{cur, prev})
+	if got := tr.Observe(valid(prev, "late", t0.Add(5*time.Minute), t0.Add(5*time.Minute+3*time.Hour)), t0.Add(6*time.Minute)); !slices.Equal(got, []Reason{IssuedDuringGrace}) {
+		t.Fatalf("reasons %v", got)
+	}
+	if got := tr.Lifetime(keys.Access); got != 3*time.Hour {
+		t.Errorf("lifetime %s after a grace token of 3h, want 3h", got)
+	}
+}

@@ -160,8 +160,8 @@ type FamilyLifetime struct {
 	// bound the moment uses instead.
 	PolicyLifetime float64 `json:"policy_max_lifetime_seconds,omitempty"`
 	// AllExpired is when every token the previous key could legitimately
-	// have signed has expired: the rotation start + --policy.clock-skew +
-	// the lifetime. Zero when unknown, or when Never.
+	// have signed has expired: the rotation start + --rotation.grace +
+	// --policy.clock-skew + the lifetime. Zero when unknown, or when Never.
 	AllExpired time.Time `json:"all_expired,omitzero"`
 	// Never: the previous key signed a valid, unsuspicious token without
 	// exp, which stays valid for ever.
