@@ -201,7 +201,7 @@ func TestScanSources(t *testing.T) {
 		// Hour-long access tokens: half an hour after the rotation a token
 		// signed before it may still be valid; the state file's start counts.
 		{"--at", []string{"scan", "--state.file", good, "--at", "2026-11-27T09:30:00Z", "testdata/gateway.log.1.gz"}, nil,
-			[]string{"At 2026-11-27T09:30:00Z (the time of the scan)", "access   yes      1h                2026-11-27T10:01:00Z"}},
+			[]string{"At 2026-11-27T09:30:00Z (the time of the scan)", "access   yes      1h                2026-11-27T10:11:00Z"}},
 		{"NestJS tokens with a numeric sub", []string{"scan", "--key", "previous", "--state.file", good, "-"}, nestLog,
 			[]string{"3 requests (valid 3), 2 subjects", "Subjects (2)", "access  1        -          2         2      0", "access  2        -          1         1      0"}},
 	}

@@ -170,7 +170,7 @@ func (p *printer) lifetimes(r Report) {
 		case l.AllExpired.IsZero():
 			why = "no token with iat and exp was seen (give --policy.max-lifetime)"
 		default:
-			why = fmt.Sprintf("the rotation (%s) + --policy.clock-skew + %s", stamp(start), bound)
+			why = fmt.Sprintf("the rotation (%s) + --rotation.grace + --policy.clock-skew + %s", stamp(start), bound)
 		}
 		expired := stamp(l.AllExpired)
 		if l.Never {
