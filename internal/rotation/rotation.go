@@ -655,9 +655,9 @@ func (t *Tracker) hasLoaded(f keys.Family, r keys.Role) bool {
 }
 
 // Merge adds to t what o observed, as if t had observed o's lines after its
-// own: for each key, the later last valid use, the later max expiry and
-// use without expiry, the union of the subjects, the lifetimes of both
-// streams. It is how the shards of one scan combine (jwtwatch scan); the
+// own: for each key, the later last valid use, the earlier first valid use
+// since the rotation, the later max expiry and use without expiry, the
+// union of the subjects, the lifetimes of both streams. It is how the shards of one scan combine (jwtwatch scan); the
 // rotations and the loaded keys stay t's.
 func (t *Tracker) Merge(o *Tracker) error {
 	t.mu.Lock()
@@ -674,7 +674,13 @@ func (t *Tracker) Merge(o *Tracker) error {
 			return fmt.Errorf("subject sketch of %s key %s: %w", id.family, id.fingerprint, err)
 		}
 		s.lastValid, s.maxExpiry = later(s.lastValid, os.lastValid), later(s.maxExpiry, os.maxExpiry)
-		s.withoutExpiry, s.currentSince = later(s.withoutExpiry, os.withoutExpiry), later(s.currentSince, os.currentSince)
+		if os.currentSince.After(s.currentSince) {
+			s.currentSince, s.currentSinceExact = os.currentSince, os.currentSinceExact
+		}
+		if !os.firstValid.IsZero() && (s.firstValid.IsZero() || os.firstValid.Before(s.firstValid)) {
+			s.firstValid = os.firstValid
+		}
+		s.withoutExpiry = later(s.withoutExpiry, os.withoutExpiry)
 		s.unloaded = later(s.unloaded, os.unloaded)
 		s.lifetimes.follow(os.lifetimes)
 	}

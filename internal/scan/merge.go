@@ -281,6 +281,8 @@ func (c Config) difference(o Config) string {
 		return "--from or --until"
 	case c.MaxLifetime != o.MaxLifetime || c.ClockSkew != o.ClockSkew:
 		return "--policy.max-lifetime or --policy.clock-skew"
+	case c.Grace != o.Grace:
+		return "--rotation.grace"
 	case c.Leeway != o.Leeway || !slices.Equal(c.Algorithms, o.Algorithms):
 		return "--jwt.leeway or --jwt.algorithm"
 	}

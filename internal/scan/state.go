@@ -43,6 +43,7 @@ type Config struct {
 	Rotations   []RotationStart `json:"rotations"`
 	MaxLifetime string          `json:"max_lifetime"`
 	ClockSkew   string          `json:"clock_skew"`
+	Grace       string          `json:"grace"`
 	Leeway      string          `json:"leeway"`
 	Algorithms  []string        `json:"algorithms"`
 }
@@ -53,7 +54,7 @@ func (c Config) equal(o Config) bool {
 		slices.EqualFunc(c.Rotations, o.Rotations, func(a, b RotationStart) bool {
 			return a.Token == b.Token && a.Started.Equal(b.Started)
 		}) &&
-		c.MaxLifetime == o.MaxLifetime && c.ClockSkew == o.ClockSkew && c.Leeway == o.Leeway &&
+		c.MaxLifetime == o.MaxLifetime && c.ClockSkew == o.ClockSkew && c.Grace == o.Grace && c.Leeway == o.Leeway &&
 		slices.Equal(c.Algorithms, o.Algorithms)
 }
 
@@ -125,7 +126,7 @@ func (s *Scanner) config() Config {
 		Keys: s.keys, Select: s.o.Select, Top: s.o.Top, From: utc(s.o.From), Until: utc(s.o.Until),
 		Rotations:   []RotationStart{},
 		MaxLifetime: s.o.Policy.MaxLifetime.String(), ClockSkew: s.o.Policy.Skew.String(),
-		Leeway: s.o.Verify.Leeway.String(), Algorithms: s.o.Verify.Algorithms,
+		Grace: s.o.Policy.Grace.String(), Leeway: s.o.Verify.Leeway.String(), Algorithms: s.o.Verify.Algorithms,
 	}
 	if c.Keys == nil {
 		c.Keys = []KeyRef{}
@@ -228,7 +229,8 @@ func FromReport(r Report) (*Scanner, error) {
 	c := st.Config
 	maxLifetime, err1 := time.ParseDuration(c.MaxLifetime)
 	skew, err2 := time.ParseDuration(c.ClockSkew)
-	if err := errors.Join(err1, err2); err != nil {
+	grace, err3 := time.ParseDuration(c.Grace)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
 	s := &Scanner{
@@ -240,7 +242,7 @@ func FromReport(r Report) (*Scanner, error) {
 		merged: &c,
 	}
 	s.o.Select, s.o.Top, s.o.From, s.o.Until, s.o.Notes = c.Select, c.Top, c.From, c.Until, r.Notes
-	s.o.Policy = rotation.Policy{MaxLifetime: maxLifetime, Skew: skew}
+	s.o.Policy = rotation.Policy{MaxLifetime: maxLifetime, Skew: skew, Grace: grace}
 	var err error
 	if s.tracker, err = rotation.New(s.o.Policy, func() time.Time { return s.now }, st.Tracker); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrState, err)

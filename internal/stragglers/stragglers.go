@@ -38,7 +38,7 @@ type Entry struct {
 	Token string `json:"token"`
 	// Key is the role of the key that signed the client's tokens: previous
 	// or retired.
-	Key      string    `json:"key"`
+	Key      string    `json:"key,omitempty"`
 	Count    uint64    `json:"count"`
 	Error    uint64    `json:"error"`
 	LastSeen time.Time `json:"last_seen"`
