@@ -200,7 +200,7 @@ func (c *scanCmd) rotations(set keys.Set) error {
 		}
 		c.opts.Notes = append(c.opts.Notes, notes...)
 		for fam, at := range saved {
-			starts[fam] = scan.RotationStart{Token: fam, Started: at, Source: scan.SourceStateFile}
+			starts[fam] = scan.RotationStart{Family: fam, Started: at, Source: scan.SourceStateFile}
 		}
 	}
 	for _, v := range c.rotationStart {
@@ -216,7 +216,7 @@ func (c *scanCmd) rotations(set keys.Set) error {
 			return fmt.Errorf("--rotation-start: %w", err)
 		}
 		for _, f := range fams {
-			starts[f] = scan.RotationStart{Token: f, Started: t, Source: scan.SourceFlag}
+			starts[f] = scan.RotationStart{Family: f, Started: t, Source: scan.SourceFlag}
 		}
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {

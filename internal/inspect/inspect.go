@@ -42,7 +42,7 @@ func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.T
 	r := Report{Verdict: v.Check(tok, now), InspectedAt: now}
 	if tracker != nil {
 		r.Suspicious = tracker.Observe(r.Verdict, now)
-		r.RotationAt, _ = tracker.Started(r.Verdict.Token)
+		r.RotationAt, _ = tracker.Started(r.Verdict.Family)
 	}
 	parts := strings.Split(tok, ".")
 	r.Header, r.Claims = "(missing)", "(missing)"
@@ -107,7 +107,7 @@ func (r Report) Write(w io.Writer, set keys.Set) error {
 	v := r.Verdict
 	key := "none of the configured keys"
 	if v.Key != keys.None {
-		key = fmt.Sprintf("%s key of %s tokens (fingerprint %s)", v.Key, v.Token, v.Fingerprint)
+		key = fmt.Sprintf("%s key of %s tokens (fingerprint %s)", v.Key, v.Family, v.Fingerprint)
 	}
 	fmt.Fprintf(tw, "verdict:\t%s\n", v.Result)
 	fmt.Fprintf(tw, "signed by:\t%s\n", key)

@@ -266,7 +266,7 @@ func (m *Metrics) VerdictCache(hit bool) {
 // Token records one checked token and, when the line had a status, whether
 // the gateway's verdict contradicts the mirror's.
 func (m *Metrics) Token(v verify.Verdict, status int, reasons []rotation.Reason) {
-	t, k, r := index(keys.Families, v.Token), index(keys.Roles, v.Key), index(verify.Results, v.Result)
+	t, k, r := index(keys.Families, v.Family), index(keys.Roles, v.Key), index(verify.Results, v.Result)
 	if t < 0 || k < 0 || r < 0 {
 		return // not a verdict of this Verifier; every one has bounded labels
 	}

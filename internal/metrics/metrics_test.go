@@ -37,9 +37,9 @@ func TestEveryTokenCombinationStartsAtZero(t *testing.T) {
 }
 
 func TestToken(t *testing.T) {
-	prevValid := verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}
-	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
-	retiredValid := verify.Verdict{Token: keys.Access, Key: keys.Retired, Result: verify.Valid}
+	prevValid := verify.Verdict{Family: keys.Access, Key: keys.Previous, Result: verify.Valid}
+	forged := verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	retiredValid := verify.Verdict{Family: keys.Access, Key: keys.Retired, Result: verify.Valid}
 	tests := []struct {
 		name   string
 		in     verify.Verdict
@@ -69,7 +69,7 @@ func TestToken(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			m := New(reg)
 			m.Token(tt.in, tt.status, []rotation.Reason{rotation.IssuedAfterRotation})
-			tf, k, r := index(keys.Families, tt.in.Token), index(keys.Roles, tt.in.Key), index(verify.Results, tt.in.Result)
+			tf, k, r := index(keys.Families, tt.in.Family), index(keys.Roles, tt.in.Key), index(verify.Results, tt.in.Result)
 			if got := testutil.ToFloat64(m.tokens[tf][k][r]); got != 1 {
 				t.Errorf("tokens_total = %v, want 1", got)
 			}
@@ -366,9 +366,9 @@ jwtwatch_rotation_max_age_seconds 7.776e+06
 func TestProcedureCounters(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	m := New(reg)
-	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
-	retired := verify.Verdict{Token: keys.Access, Key: keys.Retired, Result: verify.Valid}
-	grace := verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}
+	forged := verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	retired := verify.Verdict{Family: keys.Access, Key: keys.Retired, Result: verify.Valid}
+	grace := verify.Verdict{Family: keys.Access, Key: keys.Previous, Result: verify.Valid}
 	m.Token(forged, 200, nil)
 	m.Token(forged, 404, nil)
 	m.Token(forged, 500, nil)

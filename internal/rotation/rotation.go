@@ -372,7 +372,7 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var started time.Time
-	r, rotated := t.rotations[v.Token]
+	r, rotated := t.rotations[v.Family]
 	if rotated {
 		started = r.Started
 	}
@@ -385,7 +385,7 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if v.Result != verify.Valid {
 		return reasons
 	}
-	s := t.state(keyID{v.Token, v.Fingerprint})
+	s := t.state(keyID{v.Family, v.Fingerprint})
 	if at.After(s.lastValid) {
 		s.lastValid = at
 	}

@@ -44,7 +44,7 @@ func retired() keys.Key {
 }
 
 func valid(k keys.Key, sub string, iat, exp time.Time) verify.Verdict {
-	return verify.Verdict{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint, Result: verify.Valid,
+	return verify.Verdict{Family: k.Family, Key: k.Role, Fingerprint: k.Fingerprint, Result: verify.Valid,
 		Claims: verify.Claims{Subject: sub, IssuedAt: iat, ExpiresAt: exp}}
 }
 
@@ -142,7 +142,7 @@ func TestSuspicious(t *testing.T) {
 		{"lifetime over policy", valid(cur, "u", t0, t0.Add(48*time.Hour)), t0.Add(time.Minute), []Reason{LifetimeExceedsPolicy}},
 		{"issued in the future", valid(cur, "u", t0.Add(time.Hour), t0.Add(2*time.Hour)), t0, []Reason{IssuedInFuture}},
 		{"within skew", valid(cur, "u", t0.Add(30*time.Second), t0.Add(2*time.Hour)), t0, nil},
-		{"forgery is not suspicious, it is forged", verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, t0, nil},
+		{"forgery is not suspicious, it is forged", verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, t0, nil},
 
 		// issued_after_rotation allows the clock skew, and needs a line after the start.
 		{"previous key issued within the skew after rotation", valid(prev, "u", t0.Add(10*time.Second), t0.Add(time.Hour)), t0.Add(20 * time.Second), nil},

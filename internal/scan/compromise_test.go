@@ -114,7 +114,7 @@ func TestCompromise(t *testing.T) {
 			o := Options{Keys: k.set(), Policy: tt.policy, Select: "previous", Now: func() time.Time { return scanTime }}
 			o.Policy.Skew = time.Minute
 			if !tt.noStart {
-				o.Rotations = []RotationStart{{Token: keys.Access, Started: rotationStart, Source: SourceFlag}}
+				o.Rotations = []RotationStart{{Family: keys.Access, Started: rotationStart, Source: SourceFlag}}
 			}
 			s, err := New(o)
 			if err != nil {

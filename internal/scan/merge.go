@@ -72,7 +72,7 @@ func (s *Scanner) merge(o *Scanner, continued bool) {
 	_ = s.tracker.Merge(o.tracker) // both are this build's trackers
 	for _, og := range o.groups {
 		i := slices.IndexFunc(s.groups, func(g *group) bool {
-			return g.stats.Token == og.stats.Token && g.stats.Key == og.stats.Key && g.stats.Fingerprint == og.stats.Fingerprint
+			return g.stats.Family == og.stats.Family && g.stats.Key == og.stats.Key && g.stats.Fingerprint == og.stats.Fingerprint
 		})
 		if i < 0 {
 			s.groups = append(s.groups, og)

@@ -153,7 +153,7 @@ func TestHostileValues(t *testing.T) {
 	evil := sign(k.previous, map[string]any{"sub": evilSub, "iss": issuer, "iat": hm(12, 0, 0).Unix(), "exp": hm(13, 0, 0).Unix(), "jti": "-1+1"})
 	ua, _ := jsonMarshal(evilUA)
 	lines = append(lines, fmt.Sprintf(`{"time":%d,"req":{"headers":{"authorization":"Bearer %s","user-agent":%s},"remoteAddress":"+1"},"res":{"statusCode":200}}`, hm(12, 5, 0).UnixMilli(), evil, ua))
-	s, err := New(Options{Keys: k.set(), Select: "previous", Rotations: []RotationStart{{Token: keys.Access, Started: rotationStart, Source: SourceFlag}}})
+	s, err := New(Options{Keys: k.set(), Select: "previous", Rotations: []RotationStart{{Family: keys.Access, Started: rotationStart, Source: SourceFlag}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -65,7 +65,7 @@ type Lines struct {
 
 // RotationStart is when the current key of a family became current.
 type RotationStart struct {
-	Token   keys.Family `json:"token"`
+	Family  keys.Family `json:"token"`
 	Started time.Time   `json:"started,omitzero"`
 	// Source is SourceFlag, SourceStateFile, or "" when the start is
 	// unknown (then issued_after_rotation cannot be told).
@@ -114,7 +114,7 @@ func (c Counts) Get(r verify.Result) int64 { return *c.ptr(r) }
 
 // KeyStats is what was seen of one key (or of tokens no key verifies).
 type KeyStats struct {
-	Token       keys.Family `json:"token"`
+	Family      keys.Family `json:"token"`
 	Key         keys.Role   `json:"key"`
 	Fingerprint string      `json:"fingerprint,omitempty"`
 	Requests    int64       `json:"requests"`
@@ -147,7 +147,7 @@ const (
 // (unseen_tokens_may_be_valid), and after a leak the moment from which a
 // valid token of the old key can only have been minted by whoever holds it.
 type FamilyLifetime struct {
-	Token keys.Family `json:"token"`
+	Family keys.Family `json:"token"`
 	// StillValid is StillValidYes, StillValidNo or StillValidUnknown (the
 	// rotation start or the lifetime is not known), at Report.ScannedAt.
 	StillValid string `json:"still_valid"`
@@ -170,7 +170,7 @@ type FamilyLifetime struct {
 
 // KeyRef names a loaded key.
 type KeyRef struct {
-	Token       keys.Family `json:"token"`
+	Family      keys.Family `json:"token"`
 	Key         keys.Role   `json:"key"`
 	Fingerprint string      `json:"fingerprint"`
 }
@@ -240,7 +240,7 @@ type Sighting struct {
 	Input            string        `json:"input"`
 	Line             int64         `json:"line"`
 	TokenFingerprint string        `json:"token_fingerprint"`
-	Token            keys.Family   `json:"token"`
+	Family           keys.Family   `json:"token"`
 	Key              keys.Role     `json:"key"`
 	KeyFingerprint   string        `json:"key_fingerprint"`
 	Result           verify.Result `json:"result"`
@@ -258,7 +258,7 @@ type Sighting struct {
 // SuspiciousToken is one distinct suspicious token.
 type SuspiciousToken struct {
 	TokenFingerprint string      `json:"token_fingerprint"`
-	Token            keys.Family `json:"token"`
+	Family           keys.Family `json:"token"`
 	KeyFingerprint   string      `json:"key_fingerprint"`
 	Subject          string      `json:"subject,omitempty"`
 	JTI              string      `json:"jti,omitempty"`
@@ -281,7 +281,7 @@ type Hour struct {
 
 // Subject is one sub claim seen with the selected key.
 type Subject struct {
-	Token   keys.Family `json:"token"`
+	Family  keys.Family `json:"token"`
 	Subject string      `json:"subject"`
 	// ClientID is the last azp/client_id seen with the subject.
 	ClientID   string    `json:"client_id,omitempty"`

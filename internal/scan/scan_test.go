@@ -24,7 +24,7 @@ func incidentOptions(k testKeys) Options {
 	return Options{
 		Keys:      k.set(),
 		Policy:    rotation.Policy{Skew: time.Minute, Grace: rotation.DefaultGrace},
-		Rotations: []RotationStart{{Token: "access", Started: rotationStart, Source: SourceFlag}},
+		Rotations: []RotationStart{{Family: "access", Started: rotationStart, Source: SourceFlag}},
 		Select:    "previous",
 		Now:       func() time.Time { return scanTime },
 	}

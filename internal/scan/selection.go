@@ -147,7 +147,7 @@ func (s *selection) selects(v verify.Verdict) bool {
 		return false
 	}
 	for _, k := range s.r.Keys {
-		if k.Token == v.Token && k.Fingerprint == v.Fingerprint {
+		if k.Family == v.Family && k.Fingerprint == v.Fingerprint {
 			return true
 		}
 	}
@@ -176,14 +176,14 @@ func (s *selection) observe(o observation) {
 		case suspicious:
 			hs.Suspicious++
 		case o.hasShape:
-			hs.Clean.add(v.Token, o.shape, 1)
+			hs.Clean.add(v.Family, o.shape, 1)
 		}
 	}
 
-	sk := subjectKey{v.Token, v.Claims.Subject}
+	sk := subjectKey{v.Family, v.Claims.Subject}
 	ss := s.subjects[sk]
 	if ss == nil {
-		ss = &subjectStat{Subject: Subject{Token: v.Token, Subject: v.Claims.Subject}}
+		ss = &subjectStat{Subject: Subject{Family: v.Family, Subject: v.Claims.Subject}}
 		s.subjects[sk] = ss
 	}
 	ss.Requests++
@@ -198,14 +198,14 @@ func (s *selection) observe(o observation) {
 	case suspicious:
 		ss.Suspicious++
 	case o.hasShape:
-		ss.Clean.add(v.Token, o.shape, 1)
+		ss.Clean.add(v.Family, o.shape, 1)
 	}
 
 	if !suspicious {
 		if o.hasShape && o.shape.mayBeUnusual() {
 			// Rare by definition where it turns out unusual: worth the
 			// details and the fingerprint, in case it does.
-			fs := familyShape{v.Token, o.shape}
+			fs := familyShape{v.Family, o.shape}
 			st := s.shapes[fs]
 			if st == nil {
 				st = &suspicionStat{Sources: newSources()}
@@ -243,7 +243,7 @@ func (l *tokenList) observe(o observation) {
 	ts := l.get(fp, func() *tokenStat {
 		c := o.v.Claims
 		return &tokenStat{SuspiciousToken: SuspiciousToken{
-			TokenFingerprint: fp, Token: o.v.Token, KeyFingerprint: o.v.Fingerprint,
+			TokenFingerprint: fp, Family: o.v.Family, KeyFingerprint: o.v.Fingerprint,
 			Subject: c.Subject, JTI: tokenID(o.token), ClientID: c.ClientID,
 			IssuedAt: utc(c.IssuedAt), ExpiresAt: utc(c.ExpiresAt),
 		}, Claims: o.shape}
@@ -284,7 +284,7 @@ func newSighting(o observation, d parse.Details) sighting {
 	sg := Sighting{
 		Seen: o.seen, Input: o.in, Line: o.line,
 		TokenFingerprint: TokenFingerprint(o.token),
-		Token:            v.Token, Key: v.Key, KeyFingerprint: v.Fingerprint, Result: v.Result,
+		Family:           v.Family, Key: v.Key, KeyFingerprint: v.Fingerprint, Result: v.Result,
 		Subject: c.Subject, JTI: tokenID(o.token), ClientID: c.ClientID,
 		IssuedAt: utc(c.IssuedAt), ExpiresAt: utc(c.ExpiresAt),
 		Claims:  o.shape.names(),
@@ -317,7 +317,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	r := s.r
 	unusual := func(f keys.Family, shape claimSet) bool { return norms[f].deviation(shape) != 0 }
 	finish := func(sg Sighting) Sighting {
-		if unusual(sg.Token, sg.claims()) {
+		if unusual(sg.Family, sg.claims()) {
 			sg.Reasons = append(slices.Clone(sg.Reasons), UnusualClaims)
 		}
 		return sg
@@ -376,7 +376,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 		}
 	}
 	for _, ts := range s.tokens.order {
-		if unusual(ts.Token, ts.Claims) {
+		if unusual(ts.Family, ts.Claims) {
 			list(ts, UnusualClaims)
 		} else {
 			list(ts)
@@ -432,7 +432,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	}
 	slices.SortFunc(r.Subjects, func(a, b Subject) int {
 		return cmp.Or(cmp.Compare(b.Suspicious, a.Suspicious), cmp.Compare(b.Requests, a.Requests),
-			cmp.Compare(a.Token, b.Token), cmp.Compare(a.Subject, b.Subject))
+			cmp.Compare(a.Family, b.Family), cmp.Compare(a.Subject, b.Subject))
 	})
 	return r
 }

@@ -52,7 +52,7 @@ func (c Config) equal(o Config) bool {
 	return slices.Equal(c.Keys, o.Keys) && c.Select == o.Select && c.Top == o.Top &&
 		c.From.Equal(o.From) && c.Until.Equal(o.Until) &&
 		slices.EqualFunc(c.Rotations, o.Rotations, func(a, b RotationStart) bool {
-			return a.Token == b.Token && a.Started.Equal(b.Started)
+			return a.Family == b.Family && a.Started.Equal(b.Started)
 		}) &&
 		c.MaxLifetime == o.MaxLifetime && c.ClockSkew == o.ClockSkew && c.Grace == o.Grace && c.Leeway == o.Leeway &&
 		slices.Equal(c.Algorithms, o.Algorithms)
@@ -65,7 +65,7 @@ type groupState struct {
 }
 
 type normState struct {
-	Token keys.Family `json:"token"`
+	Family keys.Family `json:"token"`
 	claimNorm
 }
 
@@ -89,7 +89,7 @@ type reasonState struct {
 }
 
 type shapeState struct {
-	Token      keys.Family    `json:"token"`
+	Family     keys.Family    `json:"token"`
 	Claims     claimSet       `json:"claims"`
 	Candidates tokenListState `json:"candidates"`
 	suspicionStat
@@ -136,7 +136,7 @@ func (s *Scanner) config() Config {
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
 		if at, ok := s.started[f]; ok {
-			c.Rotations = append(c.Rotations, RotationStart{Token: f, Started: at})
+			c.Rotations = append(c.Rotations, RotationStart{Family: f, Started: at})
 		}
 	}
 	return c
@@ -180,7 +180,7 @@ func (s *selection) state() *selectionState {
 		st.Subjects = append(st.Subjects, sub)
 	}
 	slices.SortFunc(st.Subjects, func(a, b *subjectStat) int {
-		return cmp.Or(cmp.Compare(a.Token, b.Token), cmp.Compare(a.Subject.Subject, b.Subject.Subject))
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Subject.Subject, b.Subject.Subject))
 	})
 	for _, r := range rotation.Reasons {
 		if rs := s.reasons[r]; rs != nil {
@@ -188,14 +188,14 @@ func (s *selection) state() *selectionState {
 		}
 	}
 	for fs, ss := range s.shapes {
-		sh := shapeState{Token: fs.family, Claims: fs.shape, suspicionStat: *ss}
+		sh := shapeState{Family: fs.family, Claims: fs.shape, suspicionStat: *ss}
 		if l := s.candidates[fs]; l != nil {
 			sh.Candidates = l.state()
 		}
 		st.Shapes = append(st.Shapes, sh)
 	}
 	slices.SortFunc(st.Shapes, func(a, b shapeState) int {
-		return cmp.Or(cmp.Compare(a.Token, b.Token), cmp.Compare(a.Claims, b.Claims))
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Claims, b.Claims))
 	})
 	return st
 }
@@ -253,13 +253,13 @@ func FromReport(r Report) (*Scanner, error) {
 		}
 	}
 	for _, rs := range c.Rotations {
-		s.started[rs.Token] = rs.Started
+		s.started[rs.Family] = rs.Started
 	}
 	for _, g := range st.Groups {
 		s.groups = append(s.groups, &group{stats: g.KeyStats, subjects: g.SubjectSet, clean: g.Clean})
 	}
 	for _, n := range st.Norms {
-		s.norms[n.Token] = &n.claimNorm
+		s.norms[n.Family] = &n.claimNorm
 	}
 	if s.forged.sources == nil {
 		return nil, fmt.Errorf("%w: forged tokens without their sources", ErrState)
@@ -297,7 +297,7 @@ func selectionFromState(c Config, st *selectionState) (*selection, error) {
 		s.hours[h.Hour.Hour.Unix()] = h
 	}
 	for _, sub := range st.Subjects {
-		s.subjects[subjectKey{sub.Token, sub.Subject.Subject}] = sub
+		s.subjects[subjectKey{sub.Family, sub.Subject.Subject}] = sub
 	}
 	for _, rs := range st.Reasons {
 		stat := rs.suspicionStat
@@ -308,7 +308,7 @@ func selectionFromState(c Config, st *selectionState) (*selection, error) {
 		if stat.Sources == nil {
 			return nil, fmt.Errorf("%w: a claim set has no sources", ErrState)
 		}
-		fs := familyShape{sh.Token, sh.Claims}
+		fs := familyShape{sh.Family, sh.Claims}
 		s.shapes[fs] = &stat
 		s.candidates[fs] = sh.Candidates.list()
 	}
@@ -332,5 +332,5 @@ func (st tokenListState) list() *tokenList {
 
 // selected reports whether --key sel selects the key k, as match does.
 func selected(sel string, k KeyRef) bool {
-	return len(match(keys.Set{Keys: []keys.Key{{Family: k.Token, Role: k.Key, Fingerprint: k.Fingerprint}}}, sel)) > 0
+	return len(match(keys.Set{Keys: []keys.Key{{Family: k.Family, Role: k.Key, Fingerprint: k.Fingerprint}}}, sel)) > 0
 }

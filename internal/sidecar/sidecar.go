@@ -488,7 +488,7 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		}
 	}
 	s.metrics.Token(v, status, reasons)
-	if a := s.activity[v.Token]; a != nil {
+	if a := s.activity[v.Family]; a != nil {
 		a.record(v, status, len(reasons) > 0, at)
 	}
 	// Who still depends on the previous key (valid tokens), and who still
@@ -497,7 +497,7 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 	// way, so the second look at the line is cheap.
 	if v.Key == keys.Previous && v.Result == verify.Valid || v.Key == keys.Retired {
 		d := s.parser.DetailsString(l.Text)
-		s.stragglers.Observe(string(v.Token), string(v.Key), stragglers.Client{
+		s.stragglers.Observe(string(v.Family), string(v.Key), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}

@@ -73,7 +73,7 @@ func (s *sidecar) statusPage() status.Page {
 		}
 		for _, e := range top.Clients {
 			// The page's table is about removing the previous key.
-			if e.Token == string(f.Family) && e.Key == string(keys.Previous) && len(fam.Stragglers) < pageStragglers {
+			if e.Family == string(f.Family) && e.Key == string(keys.Previous) && len(fam.Stragglers) < pageStragglers {
 				fam.Stragglers = append(fam.Stragglers, e)
 			}
 		}

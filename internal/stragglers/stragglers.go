@@ -35,7 +35,7 @@ type Client struct {
 // Error (the Space-Saving guarantee); Count-Error is a lower bound.
 type Entry struct {
 	Client
-	Token string `json:"token"`
+	Family string `json:"token"`
 	// Key is the role of the key that signed the client's tokens: previous
 	// or retired.
 	Key      string    `json:"key,omitempty"`
@@ -54,7 +54,7 @@ type Sketch struct {
 }
 
 type key struct {
-	token, role string
+	family, role string
 	Client
 }
 
@@ -73,8 +73,8 @@ func New(k int) *Sketch {
 
 // Observe counts one request by client, with a token of the given family
 // signed by a key of the given role, at time at.
-func (s *Sketch) Observe(token, role string, c Client, at time.Time) {
-	k := key{token: token, role: role, Client: Client{Subject: cut(c.Subject), ClientID: cut(c.ClientID), UserAgent: cut(c.UserAgent), Address: cut(c.Address)}}
+func (s *Sketch) Observe(family, role string, c Client, at time.Time) {
+	k := key{family: family, role: role, Client: Client{Subject: cut(c.Subject), ClientID: cut(c.ClientID), UserAgent: cut(c.UserAgent), Address: cut(c.Address)}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total++
@@ -114,11 +114,11 @@ func (s *Sketch) Top() Snapshot {
 	defer s.mu.Unlock()
 	snap := Snapshot{Observed: s.total, Capacity: s.k, Clients: make([]Entry, 0, len(s.h))}
 	for _, it := range s.h {
-		snap.Clients = append(snap.Clients, Entry{Client: it.Client, Token: it.token, Key: it.role, Count: it.count, Error: it.err, LastSeen: it.last})
+		snap.Clients = append(snap.Clients, Entry{Client: it.Client, Family: it.family, Key: it.role, Count: it.count, Error: it.err, LastSeen: it.last})
 	}
 	slices.SortFunc(snap.Clients, func(a, b Entry) int {
 		return cmp.Or(cmp.Compare(b.Count-b.Error, a.Count-a.Error), cmp.Compare(b.Count, a.Count), b.LastSeen.Compare(a.LastSeen),
-			compareKeys(key{a.Token, a.Key, a.Client}, key{b.Token, b.Key, b.Client}))
+			compareKeys(key{a.Family, a.Key, a.Client}, key{b.Family, b.Key, b.Client}))
 	})
 	return snap
 }
@@ -149,7 +149,7 @@ func (s *Sketch) Merge(o Snapshot) {
 	}
 	seen := map[key]bool{}
 	for _, e := range o.Clients {
-		k := key{token: e.Token, role: e.Key, Client: e.Client}
+		k := key{family: e.Family, role: e.Key, Client: e.Client}
 		seen[k] = true
 		if it, ok := s.items[k]; ok {
 			it.count += e.Count
@@ -192,7 +192,7 @@ func (s *Sketch) least() uint64 {
 }
 
 func compareKeys(a, b key) int {
-	return cmp.Or(strings.Compare(a.token, b.token), strings.Compare(a.role, b.role), strings.Compare(a.Subject, b.Subject), strings.Compare(a.ClientID, b.ClientID),
+	return cmp.Or(strings.Compare(a.family, b.family), strings.Compare(a.role, b.role), strings.Compare(a.Subject, b.Subject), strings.Compare(a.ClientID, b.ClientID),
 		strings.Compare(a.UserAgent, b.UserAgent), strings.Compare(a.Address, b.Address))
 }
 

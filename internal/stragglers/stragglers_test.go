@@ -77,7 +77,7 @@ func TestOrderAndReset(t *testing.T) {
 	s.Observe("access", "previous", Client{Subject: "b"}, t0.Add(2*time.Minute))
 	s.Observe("refresh", "previous", Client{Subject: "a"}, t0.Add(3*time.Minute))
 	got := s.Top().Clients
-	if len(got) != 3 || got[0].Subject != "b" || got[0].Count != 2 || !got[0].LastSeen.Equal(t0.Add(2*time.Minute)) || got[1].Token != "refresh" {
+	if len(got) != 3 || got[0].Subject != "b" || got[0].Count != 2 || !got[0].LastSeen.Equal(t0.Add(2*time.Minute)) || got[1].Family != "refresh" {
 		t.Errorf("top = %+v", got)
 	}
 	s.Reset()
