@@ -64,7 +64,7 @@ func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io
 	// The rotation starts the state file holds for the loaded current keys;
 	// a family without one is not checked for issued_after_rotation, rather
 	// than against a start invented now.
-	snap := rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{}}
+	rules := rotation.Rules{Policy: c.policy, Starts: map[keys.Family]time.Time{}}
 	var notes []string
 	if c.stateFile != "" {
 		starts, n, err := savedRotations(c.stateFile, set)
@@ -72,26 +72,15 @@ func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stderr, "jwtwatch inspect: %v\n", err)
 			return exitUsage
 		}
-		notes = n
-		for fam, at := range starts {
-			k, _ := set.Find(fam, keys.Current)
-			snap.Rotations[fam] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: at}
-		}
+		notes, rules.Starts = n, starts
 	}
 	for _, sh := range set.Shared() {
 		notes = append(notes, sh.String()+": the token is told apart by issuer, then by iat against the rotation start, else counted for the older key")
 	}
-	// A throwaway tracker for the suspicion checks; SetKeys is not called, so
-	// it starts no rotation, and nothing it records is saved.
-	tracker, err := rotation.New(c.policy, func() time.Time { return now }, snap)
-	if err != nil {
-		fmt.Fprintf(stderr, "jwtwatch inspect: --state.file: %v\n", err)
-		return exitUsage
-	}
 	opts := c.verify
 	opts.Algorithms = c.keys.algos
-	opts.Rotations = tracker.Starts()
-	r := inspect.Token(tok, verify.New(set, opts), tracker, now)
+	opts.Rotations = rules.Starts
+	r := inspect.Token(tok, verify.New(set, opts), rules, now)
 	r.Notes = append(notes, r.Notes...)
 	if err := r.Write(stdout, set); err != nil {
 		return exitFailed

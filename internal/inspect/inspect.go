@@ -34,16 +34,14 @@ type Report struct {
 	InspectedAt time.Time
 }
 
-// Token inspects tok at time now with the classifier the sidecar uses; the
-// tracker (restored from the state file, or fresh) supplies the rotation
-// start, if it knows one, and the suspicion checks.
-func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.Time) Report {
+// Token inspects tok at time now with the classifier the sidecar uses and
+// the sidecar's suspicion checks, against the rotation starts rules holds
+// (from the state file, or none).
+func Token(tok string, v *verify.Verifier, rules rotation.Rules, now time.Time) Report {
 	tok = Clean(tok)
 	r := Report{Verdict: v.Check(tok, now), InspectedAt: now}
-	if tracker != nil {
-		r.Suspicious = tracker.Observe(r.Verdict, now)
-		r.RotationAt, _ = tracker.Started(r.Verdict.Family)
-	}
+	r.Suspicious = rules.Suspicions(r.Verdict, now)
+	r.RotationAt = rules.Starts[r.Verdict.Family]
 	parts := strings.Split(tok, ".")
 	r.Header, r.Claims = "(missing)", "(missing)"
 	if len(parts) > 0 {

@@ -36,7 +36,7 @@ func TestGrace(t *testing.T) {
 			tr, _ := New(p, (&clock{t0}).now, Snapshot{})
 			tr.SetKeys([]keys.Key{cur, prev})
 			v := valid(prev, "u", t0.Add(tt.iat), t0.Add(time.Hour))
-			if got := tr.Observe(v, t0.Add(tt.iat+time.Second)); !slices.Equal(got, tt.want) {
+			if got := tr.Record(v, t0.Add(tt.iat+time.Second)); !slices.Equal(got, tt.want) {
 				t.Errorf("reasons = %v, want %v", got, tt.want)
 			}
 		})
@@ -44,7 +44,7 @@ func TestGrace(t *testing.T) {
 	// The current key's tokens are never suspicious for their iat.
 	tr, _ := New(p, (&clock{t0}).now, Snapshot{})
 	tr.SetKeys([]keys.Key{cur, prev})
-	if got := tr.Observe(valid(cur, "u", t0.Add(2*time.Minute), t0.Add(time.Hour)), t0.Add(3*time.Minute)); len(got) != 0 {
+	if got := tr.Record(valid(cur, "u", t0.Add(2*time.Minute), t0.Add(time.Hour)), t0.Add(3*time.Minute)); len(got) != 0 {
 		t.Errorf("a current-key token: %v", got)
 	}
 }
@@ -66,20 +66,20 @@ func TestFirstValid(t *testing.T) {
 		return time.Time{}
 	}
 	// Before the rotation's start (a backlog line): not since the rotation.
-	tr.Observe(valid(prev, "u", t0.Add(-2*time.Hour), t0.Add(time.Hour)), t0.Add(-time.Minute))
+	tr.Record(valid(prev, "u", t0.Add(-2*time.Hour), t0.Add(time.Hour)), t0.Add(-time.Minute))
 	if got := first(prev); !got.IsZero() {
 		t.Errorf("a line before the rotation counted: %s", got)
 	}
-	tr.Observe(valid(prev, "u", t0.Add(-2*time.Hour), t0.Add(time.Hour)), t0.Add(time.Minute))
-	tr.Observe(valid(prev, "u", t0.Add(-2*time.Hour), t0.Add(time.Hour)), t0.Add(2*time.Minute))
+	tr.Record(valid(prev, "u", t0.Add(-2*time.Hour), t0.Add(time.Hour)), t0.Add(time.Minute))
+	tr.Record(valid(prev, "u", t0.Add(-2*time.Hour), t0.Add(time.Hour)), t0.Add(2*time.Minute))
 	expired := valid(cur, "u", t0, t0.Add(time.Second))
 	expired.Result = verify.Expired
-	tr.Observe(expired, t0.Add(3*time.Minute))
+	tr.Record(expired, t0.Add(3*time.Minute))
 	if got := first(cur); !got.IsZero() {
 		t.Errorf("an expired token counted as the first valid one: %s", got)
 	}
-	tr.Observe(valid(cur, "u", t0.Add(4*time.Minute), t0.Add(time.Hour)), t0.Add(5*time.Minute))
-	tr.Observe(valid(cur, "u", t0.Add(4*time.Minute), t0.Add(time.Hour)), t0.Add(6*time.Minute))
+	tr.Record(valid(cur, "u", t0.Add(4*time.Minute), t0.Add(time.Hour)), t0.Add(5*time.Minute))
+	tr.Record(valid(cur, "u", t0.Add(4*time.Minute), t0.Add(time.Hour)), t0.Add(6*time.Minute))
 	if got, want := first(prev), t0.Add(time.Minute); !got.Equal(want) {
 		t.Errorf("previous key first valid %s, want %s", got, want)
 	}
@@ -186,7 +186,7 @@ func TestGraceInTheWaitForUnseen(t *testing.T) {
 	p.MaxLifetime, p.Grace = 0, 10*time.Minute
 	tr, _ := New(p, (&clock{t0}).now, Snapshot{})
 	tr.SetKeys([]keys.Key{cur, prev})
-	if got := tr.Observe(valid(prev, "late", t0.Add(5*time.Minute), t0.Add(5*time.Minute+3*time.Hour)), t0.Add(6*time.Minute)); !slices.Equal(got, []Reason{IssuedDuringGrace}) {
+	if got := tr.Record(valid(prev, "late", t0.Add(5*time.Minute), t0.Add(5*time.Minute+3*time.Hour)), t0.Add(6*time.Minute)); !slices.Equal(got, []Reason{IssuedDuringGrace}) {
 		t.Fatalf("reasons %v", got)
 	}
 	if got := tr.Lifetime(keys.Access); got != 3*time.Hour {

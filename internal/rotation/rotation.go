@@ -346,26 +346,31 @@ func (t *Tracker) Starts() map[keys.Family]time.Time {
 	return out
 }
 
-// Observe records one checked token seen at time at (the line's own time) and
-// returns the reasons it is suspicious, if any:
-//   - issued_after_rotation: a previous or retired key signed it, its iat is
-//     after the rotation start by more than the grace plus the skew, and the
-//     line is after the start or at it (a token presented before the rotation
-//     was minted before it, whatever its iat says; issued_in_future covers
-//     such an iat);
-//   - issued_during_grace: the same, with an iat after the start by more
-//     than the skew but within the grace plus the skew;
-//   - no_issued_at: a previous or retired key signed it without a numeric
-//     iat, on a line at or after the rotation start;
-//   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
-//     or exp is missing, when MaxLifetime is set;
-//   - issued_in_future: iat is after the line time by more than the skew;
-//   - signed_with_next_key: a valid token the next key signed, before its
-//     promotion (once promoted it is the current key).
+// Suspicions returns the reasons a checked token, seen at time at (the
+// line's own time), is suspicious, against the rotation starts the tracker
+// knows. It changes nothing: see Rules.Suspicions for the reasons.
+func (t *Tracker) Suspicions(v verify.Verdict, at time.Time) []Reason {
+	if v.Key == keys.None || v.Fingerprint == "" {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var started time.Time
+	if r, ok := t.rotations[v.Family]; ok {
+		started = r.Started
+	}
+	return t.policy.suspicions(nil, v, started, at)
+}
+
+// Record records one checked token seen at time at (the line's own time)
+// in the rotation state and returns the reasons it is suspicious, the same
+// Suspicions returns (checked once, under the same lock).
 //
-// A valid token with no such reason is evidence of how long the key's
-// tokens live: its exp − iat, or that it has no exp.
-func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
+// A valid token is a use of its key (last and first valid use, latest
+// expiry, subjects); one with no reason but issued_during_grace is also
+// evidence of how long the key's tokens live: its exp − iat, or that it has
+// no exp.
+func (t *Tracker) Record(v verify.Verdict, at time.Time) []Reason {
 	if v.Key == keys.None || v.Fingerprint == "" {
 		return nil
 	}
@@ -376,7 +381,7 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if rotated {
 		started = r.Started
 	}
-	reasons := t.policy.Suspicions(nil, v, started, at)
+	reasons := t.policy.suspicions(nil, v, started, at)
 	c := v.Claims
 	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()
 	if hasLifetime {
@@ -411,12 +416,41 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	return reasons
 }
 
-// Suspicions appends to dst the reasons a token verified by a loaded key is
-// suspicious, seen at time at (the line's own time); started is when its
-// family's rotation started, zero when unknown (then issued_after_rotation
-// and no_issued_at cannot be told). It is what Observe checks, for callers
-// that keep no tracker (jwtwatch scan).
-func (p Policy) Suspicions(dst []Reason, v verify.Verdict, started, at time.Time) []Reason {
+// Rules are the suspicion checks without rotation state: the policy and
+// when each family's current key became current, as a state file or
+// --rotation-start tells. Read-only; inspect needs no tracker for them.
+type Rules struct {
+	Policy Policy
+	// Starts holds the rotation start per family; a family without one is
+	// not checked for issued_after_rotation, issued_during_grace or
+	// no_issued_at.
+	Starts map[keys.Family]time.Time
+}
+
+// Suspicions returns the reasons a token verified by a loaded key, seen at
+// time at (the line's own time), is suspicious:
+//   - issued_after_rotation: a previous or retired key signed it, its iat is
+//     after the rotation start by more than the grace plus the skew, and the
+//     line is after the start or at it (a token presented before the rotation
+//     was minted before it, whatever its iat says; issued_in_future covers
+//     such an iat);
+//   - issued_during_grace: the same, with an iat after the start by more
+//     than the skew but within the grace plus the skew;
+//   - no_issued_at: a previous or retired key signed it without a numeric
+//     iat, on a line at or after the rotation start;
+//   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
+//     or exp is missing, when MaxLifetime is set;
+//   - issued_in_future: iat is after the line time by more than the skew;
+//   - signed_with_next_key: a valid token the next key signed, before its
+//     promotion (once promoted it is the current key).
+func (r Rules) Suspicions(v verify.Verdict, at time.Time) []Reason {
+	return r.Policy.suspicions(nil, v, r.Starts[v.Family], at)
+}
+
+// suspicions appends to dst the reasons of Rules.Suspicions; started is
+// when v's family's rotation started, zero when unknown. dst lets the
+// tracker's callers on the hot path append to a buffer of their own.
+func (p Policy) suspicions(dst []Reason, v verify.Verdict, started, at time.Time) []Reason {
 	if v.Key == keys.None || v.Fingerprint == "" {
 		return dst
 	}

@@ -287,7 +287,7 @@ func (s *Scanner) line(in *Input, b []byte, complete bool) {
 		s.first, s.last = earliest(s.first, at), latest(s.last, at)
 	}
 	v, _ := s.verdicts.Check(s.verifier, obs.Token, at)
-	reasons := s.tracker.Observe(v, at)
+	reasons := s.tracker.Record(v, at)
 
 	seen := time.Time{}
 	if timed {

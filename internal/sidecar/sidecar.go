@@ -477,7 +477,7 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 	if v.UnknownKID() {
 		s.requestRefresh()
 	}
-	reasons := s.tracker.Observe(v, at)
+	reasons := s.tracker.Record(v, at)
 	status := obs.Status
 	if s.public != nil && status != 0 {
 		// A route that never checks tokens answers without a verdict on

@@ -374,8 +374,8 @@ func TestHostileTokens(t *testing.T) {
 				t.Errorf("a verdict without a key carries fingerprint %q or claims", got.Fingerprint)
 			}
 
-			if reasons := tracker.Observe(got, hostileNow); !slices.Equal(reasons, tt.reasons) {
-				t.Errorf("Tracker.Observe reasons = %v, want %v", reasons, tt.reasons)
+			if reasons := tracker.Record(got, hostileNow); !slices.Equal(reasons, tt.reasons) {
+				t.Errorf("Tracker.Record reasons = %v, want %v", reasons, tt.reasons)
 			}
 
 			// Bounded memory: a check never holds more than a few copies of
