@@ -378,11 +378,12 @@ func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
 	for _, m := range metrics(fams, "jwtwatch_suspicious_tokens_total") {
 		if v := m.GetCounter().GetValue(); v > 0 {
 			l := labels(m)
+			reason := rotation.Reason(l["reason"])
 			note := ""
-			if l["reason"] == string(rotation.IssuedDuringGrace) {
-				note = " (within --rotation.grace: the auth service had not restarted yet; shown, not paged)"
+			if reason == rotation.IssuedDuringGrace {
+				note = " Shown, not paged."
 			}
-			fmt.Fprintf(w, "  ! suspicious: %.0f %s token(s) signed by the %s key: %s%s\n", v, l["token"], l["key"], l["reason"], note)
+			fmt.Fprintf(w, "  ! suspicious: %.0f %s token(s) signed by the %s key: %s — %s.%s\n", v, l["token"], l["key"], reason, reason.Explain(), note)
 		}
 	}
 	for _, m := range metrics(fams, "jwtwatch_gateway_mismatches_total") {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jwtwatch/jwtwatch/internal/needs"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
 )
 
 // syncBuffer is the demo's output, read while the demo writes it.
@@ -72,8 +73,8 @@ func TestDemo(t *testing.T) {
 		"previous  access   valid",
 		"none      unknown  bad_signature",
 		"none      unknown  alg_rejected",
-		"issued_after_rotation",
-		"issued_during_grace (within --rotation.grace",
+		"issued_after_rotation — " + rotation.IssuedAfterRotation.Explain(),
+		"issued_during_grace — " + rotation.IssuedDuringGrace.Explain() + ". Shown, not paged.",
 		"! BYPASS: the gateway accepted ",
 		"token(s) jwtwatch judged bad_signature (none key): JWTWatchAuthenticationBypass pages",
 		"previous access key removable: not yet (min_window",

@@ -132,7 +132,7 @@ func (r Report) Write(w io.Writer, set keys.Set) error {
 		}
 	}
 	for _, s := range r.Suspicious {
-		fmt.Fprintf(tw, "SUSPICIOUS:\t%s\n", explain(s))
+		fmt.Fprintf(tw, "SUSPICIOUS:\t%s\n", s.Explain())
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(tw, "note:\t%s\n", n)
@@ -142,22 +142,6 @@ func (r Report) Write(w io.Writer, set keys.Set) error {
 	}
 	_, err := fmt.Fprintf(w, "\nheader:\n%s\n\nclaims:\n%s\n", r.Header, r.Claims)
 	return err
-}
-
-func explain(r rotation.Reason) string {
-	switch r {
-	case rotation.IssuedAfterRotation:
-		return "signed with an old key but issued after the rotation started: someone holds the old secret (Emergency Rotation)"
-	case rotation.IssuedInFuture:
-		return "issued in the future: a clock far off, or a minted token"
-	case rotation.LifetimeExceedsPolicy:
-		return "lifetime longer than the policy allows (or no iat or exp to tell)"
-	case rotation.IssuedDuringGrace:
-		return "signed with an old key, issued within --rotation.grace after the rotation started: the auth service had not restarted yet, or someone holds the old secret"
-	case rotation.NoIssuedAt:
-		return "signed with an old key, without iat, after the rotation started: the auth service always sets iat, so someone else may hold the old secret"
-	}
-	return string(r)
 }
 
 // Relative says how far t is from now, as "in 14m" or "3d ago".

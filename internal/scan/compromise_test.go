@@ -186,7 +186,7 @@ func TestIncidentTimes(t *testing.T) {
 		{"jti", c.Evidence.JTI, "c0ffee-01"},
 		{"first seen", c.First.Seen, hm(12, 17, 42)},
 		{"first client", c.First.Client, "203.0.113.66"},
-		{"reasons", strings.Join(c.Evidence.Reasons, ","), "issued_after_rotation"},
+		{"reasons", joinReasons(c.Evidence.Reasons, ","), "issued_after_rotation"},
 		{"suspicious", r.Key.Suspicious, int64(7)},
 		{"last previous-key use by a user", lastUser(r.Key.Subjects), hm(9, 52, 9)},
 		{"forged", r.Forged.Requests, int64(43)},

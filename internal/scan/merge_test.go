@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
 )
 
 // corpus returns every line of the committed incident logs, in the order
@@ -145,7 +147,7 @@ func TestMergeShardStartingUnusual(t *testing.T) {
 	}
 	o := incidentOptions(newTestKeys())
 	whole := scanPaths(t, o, a, b).Report()
-	if !slices.ContainsFunc(whole.Key.SuspiciousTokens, func(st SuspiciousToken) bool { return slices.Contains(st.Reasons, UnusualClaims) }) {
+	if !slices.ContainsFunc(whole.Key.SuspiciousTokens, func(st SuspiciousToken) bool { return slices.Contains(st.Reasons, rotation.UnusualClaims) }) {
 		t.Fatal("one scan lists no token with unusual claims")
 	}
 	merged := scanPaths(t, o, a)

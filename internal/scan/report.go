@@ -4,13 +4,9 @@ import (
 	"time"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
-
-// UnusualClaims is the suspicion reason, next to rotation's reasons, of a
-// verifying token that lacks sub, iss, iat or exp where nearly all tokens
-// of its family (95%, of at least 20) have it.
-const UnusualClaims = "unusual_claims"
 
 // Report is the result of a scan. Its JSON encoding is the --output=json
 // document: field names are stable and every time is RFC 3339 in UTC; zero
@@ -223,7 +219,7 @@ type Compromise struct {
 
 // Suspicion is one reason with the requests it applies to.
 type Suspicion struct {
-	Reason string `json:"reason"`
+	Reason rotation.Reason `json:"reason"`
 	// Detail explains an unusual_claims row: which claims deviate.
 	Detail   string `json:"detail,omitempty"`
 	Requests int64  `json:"requests"`
@@ -236,39 +232,39 @@ type Suspicion struct {
 // Sighting is one request with a token, tied to the token by its
 // fingerprint, never by the token itself.
 type Sighting struct {
-	Seen             time.Time     `json:"seen,omitzero"`
-	Input            string        `json:"input"`
-	Line             int64         `json:"line"`
-	TokenFingerprint string        `json:"token_fingerprint"`
-	Family           keys.Family   `json:"token"`
-	Key              keys.Role     `json:"key"`
-	KeyFingerprint   string        `json:"key_fingerprint"`
-	Result           verify.Result `json:"result"`
-	Subject          string        `json:"subject,omitempty"`
-	JTI              string        `json:"jti,omitempty"`
-	ClientID         string        `json:"client_id,omitempty"`
-	IssuedAt         time.Time     `json:"issued_at,omitzero"`
-	ExpiresAt        time.Time     `json:"expires_at,omitzero"`
-	Claims           []string      `json:"claims"`
-	Reasons          []string      `json:"reasons"`
-	Client           string        `json:"client,omitempty"`
-	UserAgent        string        `json:"user_agent,omitempty"`
+	Seen             time.Time         `json:"seen,omitzero"`
+	Input            string            `json:"input"`
+	Line             int64             `json:"line"`
+	TokenFingerprint string            `json:"token_fingerprint"`
+	Family           keys.Family       `json:"token"`
+	Key              keys.Role         `json:"key"`
+	KeyFingerprint   string            `json:"key_fingerprint"`
+	Result           verify.Result     `json:"result"`
+	Subject          string            `json:"subject,omitempty"`
+	JTI              string            `json:"jti,omitempty"`
+	ClientID         string            `json:"client_id,omitempty"`
+	IssuedAt         time.Time         `json:"issued_at,omitzero"`
+	ExpiresAt        time.Time         `json:"expires_at,omitzero"`
+	Claims           []string          `json:"claims"`
+	Reasons          []rotation.Reason `json:"reasons"`
+	Client           string            `json:"client,omitempty"`
+	UserAgent        string            `json:"user_agent,omitempty"`
 }
 
 // SuspiciousToken is one distinct suspicious token.
 type SuspiciousToken struct {
-	TokenFingerprint string      `json:"token_fingerprint"`
-	Family           keys.Family `json:"token"`
-	KeyFingerprint   string      `json:"key_fingerprint"`
-	Subject          string      `json:"subject,omitempty"`
-	JTI              string      `json:"jti,omitempty"`
-	ClientID         string      `json:"client_id,omitempty"`
-	IssuedAt         time.Time   `json:"issued_at,omitzero"`
-	ExpiresAt        time.Time   `json:"expires_at,omitzero"`
-	Reasons          []string    `json:"reasons"`
-	Requests         int64       `json:"requests"`
-	FirstSeen        time.Time   `json:"first_seen,omitzero"`
-	LastSeen         time.Time   `json:"last_seen,omitzero"`
+	TokenFingerprint string            `json:"token_fingerprint"`
+	Family           keys.Family       `json:"token"`
+	KeyFingerprint   string            `json:"key_fingerprint"`
+	Subject          string            `json:"subject,omitempty"`
+	JTI              string            `json:"jti,omitempty"`
+	ClientID         string            `json:"client_id,omitempty"`
+	IssuedAt         time.Time         `json:"issued_at,omitzero"`
+	ExpiresAt        time.Time         `json:"expires_at,omitzero"`
+	Reasons          []rotation.Reason `json:"reasons"`
+	Requests         int64             `json:"requests"`
+	FirstSeen        time.Time         `json:"first_seen,omitzero"`
+	LastSeen         time.Time         `json:"last_seen,omitzero"`
 }
 
 // Hour is one hour of a timeline.

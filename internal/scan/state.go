@@ -204,10 +204,7 @@ func (l *tokenList) state() tokenListState {
 	st := tokenListState{Tokens: []tokenState{}, Omitted: l.Omitted}
 	for _, t := range l.order {
 		ts := tokenState{SuspiciousToken: t.SuspiciousToken, Claims: t.Claims}
-		ts.Reasons = []string{}
-		for _, r := range t.reasons {
-			ts.Reasons = append(ts.Reasons, string(r))
-		}
+		ts.Reasons = append([]rotation.Reason{}, t.reasons...)
 		st.Tokens = append(st.Tokens, ts)
 	}
 	return st
@@ -320,10 +317,7 @@ func (st tokenListState) list() *tokenList {
 	l := &tokenList{byPrint: map[string]*tokenStat{}, Omitted: st.Omitted}
 	for _, ts := range st.Tokens {
 		t := &tokenStat{SuspiciousToken: ts.SuspiciousToken, Claims: ts.Claims}
-		for _, r := range ts.Reasons {
-			t.reasons = append(t.reasons, rotation.Reason(r))
-		}
-		t.Reasons = nil
+		t.reasons, t.Reasons = ts.Reasons, nil
 		l.byPrint[t.TokenFingerprint] = t
 		l.order = append(l.order, t)
 	}

@@ -235,7 +235,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []Famil
 		rows := [][]string{{"REASON", "REQUESTS", "FIRST SEEN", "TOKEN", "SUBJECT", "JTI", "CLIENT", "DETAIL"}}
 		for _, s := range k.Suspicions {
 			f := s.First
-			rows = append(rows, []string{s.Reason, num(s.Requests), stamp(f.Seen), f.TokenFingerprint, safe(f.Subject), safe(f.JTI), safe(f.Client), dash(s.Detail)})
+			rows = append(rows, []string{string(s.Reason), num(s.Requests), stamp(f.Seen), f.TokenFingerprint, safe(f.Subject), safe(f.JTI), safe(f.Client), dash(s.Detail)})
 		}
 		p.table("    ", rows)
 	}
@@ -245,7 +245,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []Famil
 		rows := [][]string{{"TOKEN", "SUBJECT", "JTI", "CLIENT ID", "ISSUED", "EXPIRES", "REQUESTS", "FIRST SEEN", "LAST SEEN", "REASONS"}}
 		for _, t := range k.SuspiciousTokens {
 			rows = append(rows, []string{t.TokenFingerprint, safe(t.Subject), safe(t.JTI), safe(t.ClientID), stamp(t.IssuedAt), stamp(t.ExpiresAt),
-				num(t.Requests), stamp(t.FirstSeen), stamp(t.LastSeen), strings.Join(t.Reasons, ",")})
+				num(t.Requests), stamp(t.FirstSeen), stamp(t.LastSeen), joinReasons(t.Reasons, ",")})
 		}
 		p.table("    ", rows)
 		if k.SuspiciousTokensOmitted > 0 {
@@ -360,26 +360,31 @@ func (p *printer) sighting(s Sighting, rotations []RotationStart) {
 	}
 }
 
-// explain says in words why a reason applies to a sighting.
-func explain(reason string, s Sighting, rotations []RotationStart) string {
-	switch rotation.Reason(reason) {
-	case rotation.IssuedAfterRotation:
+// explain says in words why a reason applies to a sighting: the reason's
+// one wording (rotation.Reason.Explain), and what the sighting adds to it.
+func explain(reason rotation.Reason, s Sighting, rotations []RotationStart) string {
+	switch reason {
+	case rotation.IssuedAfterRotation, rotation.IssuedDuringGrace, rotation.NoIssuedAt:
 		for _, rs := range rotations {
-			if rs.Family == s.Family {
-				return fmt.Sprintf("signed with the %s key but issued after the rotation started (%s)", s.Key, stamp(rs.Started))
+			if rs.Family == s.Family && !rs.Started.IsZero() {
+				return fmt.Sprintf("%s; here the %s key, the rotation started %s", reason.Explain(), s.Key, stamp(rs.Started))
 			}
 		}
-		return "signed with an old key but issued after the rotation started"
-	case rotation.IssuedDuringGrace:
-		return "signed with an old key, issued within --rotation.grace after the rotation started: the auth service had not restarted yet, or someone holds the old secret"
 	case rotation.LifetimeExceedsPolicy:
-		return fmt.Sprintf("lives %s, longer than --policy.max-lifetime", lifetime(s.IssuedAt, s.ExpiresAt))
-	case rotation.IssuedInFuture:
-		return "iat later than the line's own time (beyond --policy.clock-skew)"
-	case rotation.NoIssuedAt:
-		return "signed with an old key, without iat, after the rotation started: the auth service always sets iat"
+		if !s.IssuedAt.IsZero() && !s.ExpiresAt.IsZero() {
+			return fmt.Sprintf("%s; here it lives %s", reason.Explain(), lifetime(s.IssuedAt, s.ExpiresAt))
+		}
 	}
-	return "its claims are not those nearly all tokens of its family have"
+	return reason.Explain()
+}
+
+// joinReasons joins reasons with sep.
+func joinReasons(rs []rotation.Reason, sep string) string {
+	ss := make([]string, len(rs))
+	for i, r := range rs {
+		ss[i] = string(r)
+	}
+	return strings.Join(ss, sep)
 }
 
 func breakdown(c Counts) string {

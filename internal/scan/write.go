@@ -81,14 +81,14 @@ func WriteCSV(w io.Writer, r Report) error {
 		})
 		c.table("key_suspicions", append([]string{"reason", "detail", "requests", "which"}, sightingHeader()...), func(row func(...string)) {
 			for _, s := range k.Suspicions {
-				row(append([]string{s.Reason, s.Detail, num(s.Requests), "first"}, sightingCells(s.First)...)...)
-				row(append([]string{s.Reason, s.Detail, num(s.Requests), "earliest"}, sightingCells(s.Earliest)...)...)
+				row(append([]string{string(s.Reason), s.Detail, num(s.Requests), "first"}, sightingCells(s.First)...)...)
+				row(append([]string{string(s.Reason), s.Detail, num(s.Requests), "earliest"}, sightingCells(s.Earliest)...)...)
 			}
 		})
 		c.table("key_suspicious_tokens", []string{"token_fingerprint", "token", "key_fingerprint", "subject", "jti", "client_id", "issued_at", "expires_at", "reasons", "requests", "first_seen", "last_seen"}, func(row func(...string)) {
 			for _, t := range k.SuspiciousTokens {
 				row(t.TokenFingerprint, string(t.Family), t.KeyFingerprint, t.Subject, t.JTI, t.ClientID, iso(t.IssuedAt), iso(t.ExpiresAt),
-					strings.Join(t.Reasons, " "), num(t.Requests), iso(t.FirstSeen), iso(t.LastSeen))
+					joinReasons(t.Reasons, " "), num(t.Requests), iso(t.FirstSeen), iso(t.LastSeen))
 			}
 			if k.SuspiciousTokensOmitted > 0 {
 				row("", "", "", "", "", "", "", "", "omitted", num(k.SuspiciousTokensOmitted), "", "")
@@ -198,7 +198,7 @@ func sightingHeader() []string {
 
 func sightingCells(s Sighting) []string {
 	return []string{iso(s.Seen), s.Input, num(s.Line), s.TokenFingerprint, string(s.Family), string(s.Key), s.KeyFingerprint, string(s.Result),
-		s.Subject, s.JTI, s.ClientID, iso(s.IssuedAt), iso(s.ExpiresAt), strings.Join(s.Claims, " "), strings.Join(s.Reasons, " "), s.Client, s.UserAgent}
+		s.Subject, s.JTI, s.ClientID, iso(s.IssuedAt), iso(s.ExpiresAt), strings.Join(s.Claims, " "), joinReasons(s.Reasons, " "), s.Client, s.UserAgent}
 }
 
 func topHeader() []string { return []string{"kind", "value", "requests", "max_overcount", "last_seen"} }
