@@ -35,10 +35,9 @@ func addInspect(app *kingpin.Application) *inspectCmd {
 	c.clause.Arg("token", "The token, or - (the default) to read it from stdin so it stays out of shell history.").Default("-").StringVar(&c.token)
 	c.clause.Flag("state.file", "jwtwatch's state file, for the rotation start (issued_after_rotation).").PlaceHolder("PATH").StringVar(&c.stateFile)
 	addKeyFlags(c.clause, &c.keys, false)
-	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.verify.Leeway})
-	c.clause.Flag("rotation.grace", "How long after the rotation start old-key tokens count as issued_during_grace rather than issued_after_rotation.").Default("10m").SetValue(durationValue{"rotation.grace", &c.policy.Grace})
-	c.clause.Flag("policy.max-lifetime", "Flag tokens whose exp - iat exceeds this, or that lack iat or exp; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.policy.MaxLifetime})
-	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.policy.Skew})
+	addJWTFlags(c.clause, &c.verify)
+	addPolicyFlags(c.clause, &c.policy)
+	addRotationFlags(c.clause, &c.policy, false, nil)
 	return c
 }
 

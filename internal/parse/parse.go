@@ -87,6 +87,14 @@ type Config struct {
 	Pattern string
 }
 
+// The fields of the json format unless configured: nestjs-pino's request
+// lines (pino-http).
+const (
+	DefaultTokenField  = "req.headers.authorization"
+	DefaultStatusField = "res.statusCode"
+	DefaultTimeField   = "time"
+)
+
 // Indexes into Parser.paths and Parser.groups.
 const (
 	fieldToken = iota

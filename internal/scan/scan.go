@@ -121,7 +121,7 @@ func New(o Options) (*Scanner, error) {
 		o.Top = 10
 	}
 	if o.MaxLineBytes <= 0 {
-		o.MaxLineBytes = 1 << 20
+		o.MaxLineBytes = lines.DefaultMaxLineBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now

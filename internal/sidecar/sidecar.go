@@ -32,6 +32,7 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/cache"
 	"github.com/jwtwatch/jwtwatch/internal/jwks"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/lines"
 	"github.com/jwtwatch/jwtwatch/internal/metrics"
 	"github.com/jwtwatch/jwtwatch/internal/parse"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
@@ -108,7 +109,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.MaxLineBytes <= 0 {
-		o.MaxLineBytes = 1 << 20
+		o.MaxLineBytes = lines.DefaultMaxLineBytes
 	}
 	if o.TelemetryPath == "" {
 		o.TelemetryPath = "/metrics"
