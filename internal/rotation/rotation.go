@@ -357,10 +357,7 @@ func (t *Tracker) Watching(at time.Time) {
 func (t *Tracker) Started(f keys.Family) (time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r, ok := t.rotations[f]; ok {
-		return r.Started, true
-	}
-	return time.Time{}, false
+	return t.started(f)
 }
 
 // Starts returns the rotation start of every family that has one, as
@@ -384,11 +381,16 @@ func (t *Tracker) Suspicions(v verify.Verdict, at time.Time) []Reason {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var started time.Time
-	if r, ok := t.rotations[v.Family]; ok {
-		started = r.Started
-	}
+	started, _ := t.started(v.Family)
 	return t.policy.suspicions(nil, v, started, at)
+}
+
+// started is when f's rotation started, if known; t.mu is held.
+func (t *Tracker) started(f keys.Family) (time.Time, bool) {
+	if r, ok := t.rotations[f]; ok {
+		return r.Started, true
+	}
+	return time.Time{}, false
 }
 
 // Record records one checked token seen at time at (the line's own time)
@@ -405,11 +407,7 @@ func (t *Tracker) Record(v verify.Verdict, at time.Time) []Reason {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var started time.Time
-	r, rotated := t.rotations[v.Family]
-	if rotated {
-		started = r.Started
-	}
+	started, rotated := t.started(v.Family)
 	reasons := t.policy.suspicions(nil, v, started, at)
 	c := v.Claims
 	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -79,7 +78,7 @@ func TestSecretWhitespaceWarned(t *testing.T) {
 	if err := os.WriteFile(file, []byte(clean+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs bytes.Buffer // the pipeline logs on the test goroutine
 	s, _ := pipelineOnly(t, Options{
 		Lookup:   env(map[string]string{"JWT_ACCESS_SECRET_FILE": file}),
 		ReadFile: keys.ReadFile,
@@ -109,7 +108,7 @@ func TestSecretWhitespaceWarned(t *testing.T) {
 func TestSameSecretReloadFails(t *testing.T) {
 	cur, prev := secret(t), secret(t)
 	vars := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev}
-	var logs syncBuffer
+	var logs bytes.Buffer // the pipeline logs on the test goroutine
 	s, reg := pipelineOnly(t, Options{
 		Lookup: func(k string) (string, bool) { v, ok := vars[k]; return v, ok },
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
@@ -128,24 +127,6 @@ func TestSameSecretReloadFails(t *testing.T) {
 	if got := len(s.tracker.Report().Keys); got != 2 {
 		t.Errorf("after the failed reload %d keys are loaded, want the 2 before", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // --environment labels jwtwatch_build_info and jwtwatch_key_info (the
