@@ -174,7 +174,7 @@ func segments(tb testing.TB, tok string) (h, p, s string) {
 
 // want is the expected label triple of a verdict.
 type want struct {
-	token  keys.Family
+	family keys.Family
 	key    keys.Role
 	result Result
 }
@@ -436,7 +436,7 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("Check() = %+v, want %+v", g, tt.want)
 			}
 			wantFP := ""
-			if k, ok := fx.set.Find(tt.want.token, tt.want.key); ok {
+			if k, ok := fx.set.Find(tt.want.family, tt.want.key); ok {
 				wantFP = k.Fingerprint
 			}
 			if got.Fingerprint != wantFP {
