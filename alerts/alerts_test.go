@@ -35,6 +35,7 @@ var (
 		"token_key_result:jwtwatch_tokens:rate5m",
 		":jwtwatch_forged_tokens:rate5m",
 		":jwtwatch_tokens_rejected:ratio_rate5m",
+		"instance_token:jwtwatch_rotation_due_timestamp_seconds:sum",
 	}
 	contractAlerts = []string{
 		"JWTWatchForgedTokenSpike",
@@ -51,6 +52,11 @@ var (
 		"JWTWatchKeyReloadFailed",
 		"JWTWatchJWKSFetchFailing",
 		"JWTWatchTokenSignedWithNextKey",
+		"JWTWatchAuthenticationBypass",
+		"JWTWatchKeyReusedAcrossEnvironments",
+		"JWTWatchNewKeyUnused",
+		"JWTWatchRotationDueSoon",
+		"JWTWatchRotationOverdue",
 	}
 )
 

@@ -247,7 +247,7 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 
 	b.WithPanel(statPanel("When can no old-key token still be valid?",
 		"The moment by which every token the previous key could legitimately have signed has expired, seen or "+
-			"not: the rotation start + --policy.clock-skew + the longest token lifetime (below, or --policy.max-lifetime "+
+			"not: the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (below, or --policy.max-lifetime "+
 			"when set, the bound the operator vouches for), the latest any replica reported over the last day "+
 			"(recording rule token:jwtwatch_previous_key_all_expired_timestamp_seconds:max1d). Until then "+
 			"unseen_tokens_may_be_valid blocks removal: a user who logged in just before the rotation and comes back "+
@@ -336,16 +336,115 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 			HideZeros(true)).
 		Thresholds(thresholds("green")))
 
+	b.WithRow(dashboard.NewRowBuilder("Authentication bypass and emergency rotation"))
+	b.WithPanel(statPanel("Requests the gateways accepted but must reject",
+		"Requests a gateway answered with a 2xx or 3xx although jwtwatch judged the token forged (bad_signature), "+
+			"alg_rejected, malformed, expired beyond --jwt.leeway, not yet valid or of the wrong issuer, or signed by a "+
+			"retired key (removed, after an emergency rotation because it leaked), per replica, key and result, in the "+
+			"selected time range. Must be 0: anything else is an authentication bypass and JWTWatchAuthenticationBypass "+
+			"pages. Other statuses (404, 429, 5xx) and routes on --gateway.public-paths are never counted; a public route "+
+			"(NestJS @Public()) missing from that flag is the usual harmless cause.",
+		"none").
+		Height(8).Span(8).
+		WithTarget(instant("A",
+			`sum by (instance, key, result) (increase(jwtwatch_gateway_mismatches_total{`+sel+`, gateway="accepted"}[$__range])) > 0
+or on ()
+vector(0)`,
+			"{{instance}} {{key}} {{result}}")).
+		Decimals(0).
+		Thresholds(thresholds("green", step{0.5, "red"})))
+
+	b.WithPanel(timeseriesPanel("Tokens of the retired key",
+		"Tokens signed by a retired key (JWT_*_SECRET_RETIRED: a key removed from the gateways, after an emergency "+
+			"rotation the leaked one), per verdict, and those a gateway accepted. After \"Immediate rotation\" stale "+
+			"sessions keep sending them for a while and the gateways answer 401: the sessions ending, expected, not "+
+			"paged; the curve falls to 0 as clients log in again. \"accepted by a gateway\" must stay 0: a gateway "+
+			"that accepts one still has the leaked key (JWTWatchAuthenticationBypass pages). Who still sends them: "+
+			"/api/v1/stragglers (key retired) and jwtwatch scan --key retired.",
+		"reqps").
+		Height(8).Span(16).
+		WithTarget(query("A",
+			`sum by (result) (rate(jwtwatch_tokens_total{`+selToken+`, key="retired"}[$__rate_interval]))`,
+			"{{result}}")).
+		WithTarget(query("B",
+			`sum(rate(jwtwatch_gateway_mismatches_total{`+sel+`, gateway="accepted", key="retired"}[$__rate_interval]))`,
+			"accepted by a gateway")).
+		Thresholds(thresholds("green")).
+		OverrideByName("accepted by a gateway", colorOverride("red")))
+
+	b.WithRow(dashboard.NewRowBuilder("Around the window: the new key, the grace, the schedule, environments"))
+	b.WithPanel(statPanel("New key in use since",
+		"When the first valid token signed by the current key was seen since the rotation started, on any replica: "+
+			"the auth service signs with the new key (the procedure's \"Test authentication\"). \"not yet\" half an "+
+			"hour after a rotation while old-key tokens keep arriving means the auth service was not restarted or reads "+
+			"another secret: JWTWatchNewKeyUnused.",
+		"dateTimeAsIso").
+		Height(6).Span(6).
+		WithTarget(instant("A",
+			`min by (token) (jwtwatch_key_first_valid_timestamp_seconds{`+selToken+`, role="current"} > 0) * 1000
+or
+max by (token) (jwtwatch_key_first_valid_timestamp_seconds{`+selToken+`, role="current"})`,
+			"{{token}}")).
+		Mappings([]dashboard.ValueMapping{valueTexts(text{"0", "not yet", "red"})}).
+		ColorMode(common.BigValueColorModeValue).
+		Thresholds(thresholds("green")))
+
+	b.WithPanel(statPanel("Old-key tokens issued during the grace",
+		"Old-key tokens whose iat falls within --rotation.grace (10m by default) after the rotation start, in the "+
+			"selected time range: the auth service, restarted after the gateways, still minted with the old key. Shown, "+
+			"not paged; after the grace such tokens are issued_after_rotation and page. A number that keeps growing "+
+			"long after the auth service's restart, or an attacker who minted inside the grace, is found with "+
+			"jwtwatch scan --key previous.",
+		"none").
+		Height(6).Span(6).
+		WithTarget(instant("A",
+			`sum by (token) (increase(jwtwatch_suspicious_tokens_total{`+selToken+`, key=~"previous|retired", reason="issued_during_grace"}[$__range]))`,
+			"{{token}}")).
+		Decimals(0).
+		Thresholds(thresholds("green", step{0.5, "orange"})))
+
+	b.WithPanel(statPanel("Time until the rotation is due",
+		"How long until the current key reaches the rotation schedule (--rotation.max-age: the procedure's 90 days in "+
+			"production, 60 in staging, 30 in development), on the replica where it is soonest; negative: overdue. "+
+			"Where jwtwatch found the key already current (jwtwatch_current_key_since_timestamp_seconds{since=\"first_seen\"}) "+
+			"its age is a lower bound and the rotation may be due sooner. JWTWatchRotationDueSoon informs 7 days before, "+
+			"JWTWatchRotationOverdue opens a ticket after.",
+		"s").
+		Height(6).Span(6).
+		WithTarget(instant("A",
+			`min by (token) (
+    jwtwatch_rotation_max_age_seconds{`+sel+`}
+  - on (job, instance) group_right ()
+    (time() - jwtwatch_current_key_since_timestamp_seconds{`+selToken+`})
+)`,
+			"{{token}}")).
+		Thresholds(thresholds("red", step{0, "orange"}, step{7 * 86400, "green"})))
+
+	b.WithPanel(statPanel("Keys shared across environments",
+		"Key fingerprints that replicas of more than one environment have loaded (jwtwatch_key_info's environment "+
+			"label, from --environment or relabelling): against \"Use different secrets per environment\". Must be 0; "+
+			"JWTWatchKeyReusedAcrossEnvironments pages. Fingerprints are one-way, so the environments' series may meet in "+
+			"one Prometheus. Needs the environments in this Prometheus (or a federated one) to see anything.",
+		"none").
+		Height(6).Span(6).
+		WithTarget(instant("A",
+			`count(count by (fingerprint) (count by (fingerprint, environment) (jwtwatch_key_info{`+sel+`, environment!=""})) > 1)
+or
+vector(0)`,
+			"shared")).
+		Thresholds(thresholds("green", step{1, "red"})))
+
 	b.WithRow(dashboard.NewRowBuilder("Keys loaded on every replica"))
 	b.WithPanel(tablePanel("Key fingerprints per replica",
 		"One row per key each replica (instance) has loaded. During the window every replica must show the same "+
 			"current and the same previous fingerprint per token family; a replica with another current fingerprint, "+
 			"or without the previous key, missed the deploy (partial deploy): redeploy it. After \"Remove old key\" the "+
 			"previous rows disappear. weak: the secret is shorter than 32 bytes; replace it at the next rotation. "+
+			"environment: --environment (or relabelling); one fingerprint under two environments is a shared secret. "+
 			"Fingerprints are one-way; secrets never leave jwtwatch.").
 		Height(9).Span(16).
 		WithTarget(instant("A",
-			`max by (instance, token, role, fingerprint, alg, weak) (jwtwatch_key_info{`+selToken+`})`,
+			`max by (instance, environment, token, role, fingerprint, alg, weak) (jwtwatch_key_info{`+selToken+`})`,
 			"").
 			Format(prometheus.PromQueryFormatTable)).
 		WithTransformation(dashboard.DataTransformerConfig{
@@ -353,7 +452,7 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 			Options: map[string]any{
 				"excludeByName": map[string]any{"Time": true, "Value": true},
 				"indexByName": map[string]any{
-					"instance": 0, "token": 1, "role": 2, "fingerprint": 3, "alg": 4, "weak": 5,
+					"instance": 0, "environment": 1, "token": 2, "role": 3, "fingerprint": 4, "alg": 5, "weak": 6,
 				},
 			},
 		}).
@@ -375,7 +474,9 @@ sum(rate(jwtwatch_tokens_total{`+sel+`}[$__rate_interval]))`,
 			"than --policy.max-lifetime; minted by something other than the auth service, or its settings changed. "+
 			"issued_in_future: iat ahead of the log line's time by more than --policy.clock-skew; a clock problem or "+
 			"a forger. no_issued_at: a previous- or retired-key token without iat seen after the rotation started; the "+
-			"auth service always sets iat, so someone else minted it: treat as issued_after_rotation until explained.",
+			"auth service always sets iat, so someone else minted it: treat as issued_after_rotation until explained. "+
+			"issued_during_grace: an old-key token issued within --rotation.grace after the rotation start (the auth "+
+			"service restarted after the gateways); shown, not paged.",
 		"reqps").
 		Height(9).Span(8).
 		WithTarget(query("A",

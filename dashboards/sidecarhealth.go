@@ -94,12 +94,17 @@ max by (job, instance) (max_over_time(jwtwatch_build_info{`+sel+`}[1d]))`,
 		"Lines skipped without a check, by reason. Tokens in them are not verified, so a forgery there goes "+
 			"unseen. too_long: longer than --log.max-line-bytes; raise it if such lines are legitimate (large "+
 			"headers). invalid: the line does not fit --log.format; check the format flags against the gateway's "+
-			"log. Anything above 0 deserves a look; JWTWatchLinesDropped fires on it.",
+			"log. Anything above 0 deserves a look; JWTWatchLinesDropped fires on it. time ahead: lines checked, "+
+			"but whose own time is ahead of jwtwatch's clock by more than --policy.clock-skew (the gateway's or "+
+			"jwtwatch's clock is wrong); they are judged at the time they were read.",
 		"cps").
 		Height(8).Span(12).
 		WithTarget(query("A",
 			`sum by (instance, source, reason) (rate(jwtwatch_lines_dropped_total{`+sel+`}[$__rate_interval]))`,
 			"{{instance}} {{source}} {{reason}}")).
+		WithTarget(query("B",
+			`sum by (instance, source) (rate(jwtwatch_lines_time_skewed_total{`+sel+`}[$__rate_interval]))`,
+			"{{instance}} {{source}} time ahead")).
 		Thresholds(thresholds("green", step{0.001, "red"})))
 
 	b.WithPanel(timeseriesPanel("Bytes behind",

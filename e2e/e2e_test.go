@@ -23,19 +23,26 @@ import (
 	"github.com/jwtwatch/jwtwatch/alerts"
 	"github.com/jwtwatch/jwtwatch/dashboards"
 	"github.com/jwtwatch/jwtwatch/internal/gatewaylog"
+	"github.com/jwtwatch/jwtwatch/internal/keys"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
+	"github.com/jwtwatch/jwtwatch/internal/state"
 )
 
 // forOverride replaces every alert's `for` in the copy of the rules the test
 // loads (alerts.WithFor): the shipped durations are minutes to hours.
 const forOverride = time.Second
 
-// TestFleet runs two jwtwatch replicas on generated gateway logs, scraped by a
-// real Prometheus that evaluates the shipped rules and sends alerts to a real
-// Alertmanager, whose webhook is served by the test. Phase one — a forgery
-// burst, a replica whose gateway lacks the previous key, and tokens minted
-// with the previous key after the rotation — must deliver the three alerts;
+// TestFleet runs three jwtwatch replicas on generated gateway logs, scraped
+// by a real Prometheus that evaluates the shipped rules and sends alerts to a
+// real Alertmanager, whose webhook is served by the test. gw-a and gw-b watch
+// production, gw-s staging, which was given production's access keys. Phase
+// one — a forgery burst, a replica whose gateway lacks the previous key and
+// answers 200 to forged tokens, tokens minted with the previous key after the
+// rotation, and on gw-a a refresh-key rotation an hour old whose new key the
+// auth service never used — must deliver the six alerts (forged-token spike,
+// missed deploy, minting, authentication bypass, new key unused, key reused
+// across environments) and keep them silent where the traffic is healthy;
 // every dashboard query must return data. Phase two — only current-key
 // traffic and expired old tokens — must turn the fleet-wide removable rule to 1.
 func TestFleet(t *testing.T) {
@@ -48,42 +55,96 @@ func TestFleet(t *testing.T) {
 	defer cancel()
 
 	cur, prev, attacker := secret(t), secret(t), secret(t)
-	env := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev, "JWT_ACCESS_ISSUER": "auth-service"}
+	refCur, refPrev, stagingRef := secret(t), secret(t), secret(t)
+	production := map[string]string{
+		"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev, "JWT_ACCESS_ISSUER": "auth-service",
+		"JWT_REFRESH_SECRET": refCur, "JWT_REFRESH_SECRET_PREVIOUS": refPrev,
+	}
+	// Staging reuses production's access keys; its refresh key is its own.
+	staging := map[string]string{"JWT_ACCESS_SECRET": cur, "JWT_ACCESS_SECRET_PREVIOUS": prev, "JWT_ACCESS_ISSUER": "auth-service", "JWT_REFRESH_SECRET": stagingRef}
 	started := time.Now()
-	replicas := map[string]*replica{}
-	for _, name := range []string{"gw-a", "gw-b"} {
-		replicas[name] = startReplica(t, ctx, dir, name, env)
+	// gw-a's state file says its refresh rotation started an hour ago.
+	refreshRotated := filepath.Join(dir, "gw-a.state")
+	if err := state.Save(refreshRotated, state.File{Rotation: rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{
+		keys.Refresh: {CurrentFingerprint: keys.Fingerprint([]byte(refCur)), Started: started.Add(-time.Hour), Exact: true},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	replicas := map[string]*replica{
+		"gw-a": startReplica(t, ctx, dir, "gw-a", "production", refreshRotated, production),
+		"gw-b": startReplica(t, ctx, dir, "gw-b", "production", "", production),
+		"gw-s": startReplica(t, ctx, dir, "gw-s", "staging", "", staging),
 	}
 
-	api, hook := startStack(t, ctx, dir, replicas["gw-a"].addr, replicas["gw-b"].addr)
+	api, hook := startStack(t, ctx, dir, replicas["gw-a"].addr, replicas["gw-b"].addr, replicas["gw-s"].addr)
 
 	// Phase one. Old-key tokens were issued just before the rotation and
 	// expire at the end of the phase; gw-b's gateway lacks the previous key
-	// and rejects them. Tokens live seconds, as the window does, so that the
-	// wait for the tokens nobody saw (the rotation + the longest lifetime,
-	// about a minute) ends within the test.
+	// and rejects them, and answers 200 to forged tokens. Tokens live
+	// seconds, as the window does, so that the wait for the tokens nobody saw
+	// (the rotation + the longest lifetime, about a minute) ends within the
+	// test.
 	phaseEnd := time.Now().Add(40 * time.Second).Truncate(time.Second)
+	// A gateway that checks exp, as the healthy ones do (JWT times are whole seconds).
+	accepts := func(at, exp time.Time) int {
+		if at.Before(exp) {
+			return 200
+		}
+		return 401
+	}
 	stopOne := traffic(t, 100*time.Millisecond, func(now time.Time) {
 		old := sign(t, prev, "carol", started.Add(-10*time.Second), phaseEnd)
-		replicas["gw-a"].write(t, line(now, sign(t, cur, "alice", now, now.Add(30*time.Second)), 200), line(now, old, 200))
+		replicas["gw-a"].write(t, line(now, sign(t, cur, "alice", now, now.Add(30*time.Second)), 200), line(now, old, accepts(now, phaseEnd)))
 		replicas["gw-b"].write(t, line(now, sign(t, cur, "bob", now, now.Add(30*time.Second)), 200), line(now, old, 401))
-		// Minted with the previous key after the rotation: iat beyond the start
-		// and the clock skew (5s), on a line written after it.
-		replicas["gw-a"].write(t, line(now.Add(2*time.Minute), sign(t, prev, "mallory", now.Add(90*time.Second), phaseEnd), 200))
+		replicas["gw-s"].write(t, line(now, sign(t, cur, "stella", now, now.Add(30*time.Second)), 200))
+		// Minted with the previous key after the rotation: iat beyond the start,
+		// the grace (2s) and the clock skew (5s), on a line written after it,
+		// within the skew of the iat (so not issued_in_future) and of the clock
+		// (so its own time counts).
+		replicas["gw-a"].write(t, line(now.Add(4*time.Second), sign(t, prev, "mallory", now.Add(8*time.Second), phaseEnd), accepts(now.Add(4*time.Second), phaseEnd)))
 		for range 3 {
 			replicas["gw-a"].write(t, line(now, sign(t, attacker, "admin", now, now.Add(time.Hour)), 401))
 		}
+		replicas["gw-b"].write(t, line(now, sign(t, attacker, "admin", now, now.Add(time.Hour)), 200))
+		// The auth service still signs refresh tokens with the old refresh key.
+		replicas["gw-a"].write(t, line(now, sign(t, refPrev, "alice", now, now.Add(time.Hour)), 201))
 	})
+	instance := func(name string) func(map[string]string) bool {
+		return func(l map[string]string) bool { return l["instance"] == replicas[name].addr }
+	}
+	fingerprint := func(secret string) func(map[string]string) bool {
+		return func(l map[string]string) bool { return l["fingerprint"] == keys.Fingerprint([]byte(secret)) }
+	}
 	want := map[string]func(map[string]string) bool{
 		"JWTWatchForgedTokenSpike":          func(map[string]string) bool { return true },
-		"JWTWatchGatewayRejectsPreviousKey": func(l map[string]string) bool { return l["instance"] == replicas["gw-b"].addr },
+		"JWTWatchGatewayRejectsPreviousKey": instance("gw-b"),
 		"JWTWatchPreviousKeyMintingTokens":  func(l map[string]string) bool { return l["token"] == "access" },
+		"JWTWatchAuthenticationBypass": func(l map[string]string) bool {
+			return instance("gw-b")(l) && l["key"] == "none" && l["result"] == "bad_signature"
+		},
+		"JWTWatchNewKeyUnused":                func(l map[string]string) bool { return instance("gw-a")(l) && l["token"] == "refresh" },
+		"JWTWatchKeyReusedAcrossEnvironments": fingerprint(cur),
 	}
 	for name, match := range want {
 		hook.wait(t, 90*time.Second, name, match)
 	}
-	if a, ok := hook.find("JWTWatchGatewayRejectsPreviousKey", func(l map[string]string) bool { return l["instance"] == replicas["gw-a"].addr }); ok {
-		t.Errorf("the missed-deploy alert fired for the healthy replica: %v", a)
+	// Silent where the traffic is healthy (checked once all the above fired,
+	// so the same evaluations had every chance to fire these too).
+	silent := map[string]func(map[string]string) bool{
+		"JWTWatchGatewayRejectsPreviousKey": instance("gw-a"),
+		"JWTWatchAuthenticationBypass": func(l map[string]string) bool {
+			return instance("gw-a")(l) || instance("gw-s")(l)
+		},
+		"JWTWatchNewKeyUnused": func(l map[string]string) bool { return !instance("gw-a")(l) || l["token"] != "refresh" },
+		"JWTWatchKeyReusedAcrossEnvironments": func(l map[string]string) bool {
+			return fingerprint(refCur)(l) || fingerprint(refPrev)(l) || fingerprint(stagingRef)(l)
+		},
+		"JWTWatchCurrentKeyMismatch": func(map[string]string) bool { return true },
+	}
+	for name, match := range silent {
+		if a, ok := hook.find(name, match); ok {
+			t.Errorf("%s fired for healthy traffic: %v", name, a.Labels)
+		}
 	}
 
 	// Every dashboard query returns data while the fleet is in this state.
@@ -132,12 +193,15 @@ type replica struct {
 	log  *os.File
 }
 
-// startReplica runs one in-process jwtwatch reading its keys from env.
-func startReplica(t *testing.T, ctx context.Context, dir, name string, env map[string]string) *replica {
+// startReplica runs one in-process jwtwatch of an environment reading its
+// keys from env, with a state file when stateFile is not empty.
+func startReplica(t *testing.T, ctx context.Context, dir, name, environment, stateFile string, env map[string]string) *replica {
 	t.Helper()
 	return startReplicaWith(t, ctx, dir, name, sidecar.Options{
-		Policy: rotation.Policy{MinWindow: 20 * time.Second, QuietPeriod: 5 * time.Second, Skew: 5 * time.Second},
-		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok },
+		Policy:      rotation.Policy{MinWindow: 20 * time.Second, QuietPeriod: 5 * time.Second, Skew: 5 * time.Second, Grace: 2 * time.Second},
+		Environment: environment,
+		StateFile:   stateFile,
+		Lookup:      func(k string) (string, bool) { v, ok := env[k]; return v, ok },
 	})
 }
 

@@ -174,7 +174,13 @@ func TestEndpointTLSAndBasicAuth(t *testing.T) {
 		{name: "wrong user", client: f.client(), url: metricsURL, user: "admin", pass: f.pass, want: http.StatusUnauthorized},
 		{name: "bcrypt hash as password", client: f.client(), url: metricsURL, user: f.user, pass: f.hash, want: http.StatusUnauthorized},
 		{name: "no credentials", client: f.client(), url: metricsURL, want: http.StatusUnauthorized},
+		// Every path is behind the web config, the probes too: probing needs
+		// credentials (or a TCP probe), as docs/install.md says.
 		{name: "no credentials, health", client: f.client(), url: "https://" + p.addr + "/-/healthy", want: http.StatusUnauthorized},
+		{name: "no credentials, ready", client: f.client(), url: "https://" + p.addr + "/-/ready", want: http.StatusUnauthorized},
+		{name: "right credentials, ready", client: f.client(), url: "https://" + p.addr + "/-/ready", user: f.user, pass: f.pass, want: http.StatusOK},
+		{name: "no credentials, status page", client: f.client(), url: "https://" + p.addr + "/", want: http.StatusUnauthorized},
+		{name: "no credentials, stragglers", client: f.client(), url: "https://" + p.addr + "/api/v1/stragglers", want: http.StatusUnauthorized},
 		{name: "untrusted certificate", client: untrusting, url: metricsURL, user: f.user, pass: f.pass, wantErr: "certificate"},
 		// Go's TLS server answers plain HTTP with a bare 400 and closes.
 		{name: "plain HTTP", client: http.DefaultClient, url: "http://" + p.addr + "/metrics", user: f.user, pass: f.pass, want: http.StatusBadRequest},

@@ -38,6 +38,44 @@ func TestStateFileInUse(t *testing.T) {
 	p.stop(t)
 }
 
+// TestStateDirReadOnly: a state file jwtwatch cannot write at start-up
+// stops it with status 2 and one line that says so; it used to log "will
+// retry" first, and then not retry but exit.
+func TestStateDirReadOnly(t *testing.T) {
+	s := newSecrets(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The lock file exists, so only writing the state itself fails.
+	writeFile(t, filepath.Join(dir, "state.json.lock"), "")
+	readOnly(t, dir)
+	code, out := exitStatus(t, s.env(), "--log.path="+filepath.Join(t.TempDir(), "gw.log"), "--state.file="+filepath.Join(dir, "state.json"))
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	last := lines[len(lines)-1]
+	if code != exitUsage || !strings.Contains(last, "cannot start") || !strings.Contains(last, "--state.file") || strings.Contains(out, "retry") {
+		t.Errorf("exit %d, output:\n%s\nwant 2, ending with why --state.file stops it, promising no retry", code, out)
+	}
+}
+
+// readOnly makes dir refuse new entries: chmod for a normal user, the
+// immutable attribute for root (whom permissions do not stop); it skips the
+// test where neither works.
+func readOnly(t *testing.T, dir string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		return
+	}
+	if out, err := exec.Command("chattr", "+i", dir).CombinedOutput(); err != nil {
+		t.Skipf("running as root and chattr +i fails (%v: %s): cannot make a directory read-only", err, out)
+	}
+	t.Cleanup(func() { exec.Command("chattr", "-i", dir).Run() })
+}
+
 // TestSymlinkLoopAtPath: a symlink loop (and then a FIFO) appearing where
 // the followed file was does not end jwtwatch (nxadm's poller would call
 // os.Exit): it warns, goes on, follows the path again once it is a file,

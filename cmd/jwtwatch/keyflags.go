@@ -43,7 +43,7 @@ func (k *keyFlags) load(ctx context.Context, now func() time.Time) (keys.Set, er
 // whose JWKS URLs are fetched once each.
 func (k *keyFlags) config(ctx context.Context, now func() time.Time) keys.Config {
 	return keys.Config{
-		Lookup: os.LookupEnv, ReadFile: os.ReadFile, File: k.file, AllowHTTP: k.jwks.AllowHTTP,
+		Lookup: os.LookupEnv, ReadFile: keys.ReadFile, File: k.file, AllowHTTP: k.jwks.AllowHTTP,
 		Remote: func(e keys.Entry) ([]byte, error) {
 			f := jwks.New(jwks.Config{URL: e.JWKSURL, Label: e.RedactedURL(), Timeout: k.jwks.Timeout, AllowHTTP: k.jwks.AllowHTTP, Now: now})
 			if _, err := f.Fetch(ctx); err != nil {

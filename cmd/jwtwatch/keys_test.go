@@ -69,7 +69,9 @@ func (r *ring) lines(now, rotated time.Time, kids bool) []string {
 		pinoLine(now, "Bearer "+r.sign(r.attacker, kid("cur"), c("admin", now, now.Add(-time.Minute))), 401),
 		pinoLine(now, "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", 401),
 		pinoLine(now, "Bearer not-a-jwt", 401),
-		pinoLine(now.Add(2*time.Minute), "Bearer "+r.sign(r.previous, kid("prev"), c("mallory", now.Add(90*time.Second), now.Add(time.Hour))), 200),
+		// Minted with the old key after the rotation (run without grace), on a
+		// line within the clock skew of its iat and of the clock.
+		pinoLine(now.Add(45*time.Second), "Bearer "+r.sign(r.previous, kid("prev"), c("mallory", now.Add(90*time.Second), now.Add(time.Hour))), 200),
 	}
 }
 
@@ -81,7 +83,7 @@ func (r *ring) run(t *testing.T, lines []string, env []string, args ...string) m
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "gateway.log")
 	appendLines(t, logPath, lines)
-	p := start(t, env, append([]string{"--log.path=" + logPath, "--log.start-at=beginning"}, args...)...)
+	p := start(t, env, append([]string{"--log.path=" + logPath, "--log.start-at=beginning", "--rotation.grace=0s"}, args...)...)
 	var got map[string]float64
 	var served []string
 	waitFor(t, 20*time.Second, "every line to be read", func() bool {

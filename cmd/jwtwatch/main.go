@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/jwtwatch/jwtwatch/internal/buildinfo"
+	"github.com/jwtwatch/jwtwatch/internal/cache"
 	"github.com/jwtwatch/jwtwatch/internal/demo"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
 	"github.com/jwtwatch/jwtwatch/internal/tail"
@@ -80,34 +82,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var o sidecar.Options
 	runCmd := app.Command("run", "Follow gateway logs and serve metrics (the default command).").Default()
 	runCmd.Flag("log.path", "Gateway log file to follow; repeatable; globs allowed; - for stdin.").PlaceHolder("PATH").StringsVar(&o.LogPaths)
-	var format, startAt []string
+	var startAt []string
 	var cacheSize int
-	runCmd.Flag("log.format", "Where the token, status and time are: auto (anywhere in the line), json (dotted field paths), regex (named groups).").Default("auto").SetValue(&enumValue{flag: "log.format", options: []string{"auto", "json", "regex"}, dst: &format})
-	runCmd.Flag("log.json.token-field", "With --log.format=json: dotted path of the Authorization value.").Default("req.headers.authorization").StringVar(&o.Parse.TokenField)
-	runCmd.Flag("log.json.status-field", "With --log.format=json: dotted path of the HTTP status.").Default("res.statusCode").StringVar(&o.Parse.StatusField)
-	runCmd.Flag("log.json.time-field", "With --log.format=json: dotted path of the timestamp.").Default("time").StringVar(&o.Parse.TimeField)
-	runCmd.Flag("log.regex", "With --log.format=regex: Go regular expression with named groups token (required), status and time.").StringVar(&o.Parse.Pattern)
+	var lf logFlags
+	addLogFlags(runCmd, &lf)
 	runCmd.Flag("log.start-at", "Where a file with no saved position starts: end or beginning.").Default("end").SetValue(&enumValue{flag: "log.start-at", options: []string{"end", "beginning"}, dst: &startAt})
-	runCmd.Flag("log.max-line-bytes", "Lines longer than this are counted as dropped, not parsed (and never held in memory whole).").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &o.MaxLineBytes})
 	runCmd.Flag("log.rotate-wait", "How long a renamed or deleted log file is still read, for writers that have not reopened yet.").Default("5s").SetValue(durationValue{"log.rotate-wait", &o.RotateWait})
 	var pollInterval time.Duration
 	runCmd.Flag("log.poll-interval", "How often each log file is looked at for new lines, rotation and truncation (the longest a new line waits).").Default("25ms").SetValue(durationValue{"log.poll-interval", &pollInterval})
 	var kf keyFlags
 	addKeyFlags(runCmd, &kf, true)
-	runCmd.Flag("jwt.cache-size", "Tokens whose verdict is cached (repeated tokens skip base64, JSON and HMAC; exp and nbf are judged per line); 0 disables.").Default("4096").IntVar(&cacheSize)
-	runCmd.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &o.Verify.Leeway})
+	addJWTFlags(runCmd, &o.Verify)
+	addPolicyFlags(runCmd, &o.Policy)
+	var waitForUnseen bool
+	addRotationFlags(runCmd, &o.Policy, true, &waitForUnseen)
+	runCmd.Flag("jwt.cache-size", "Tokens whose verdict is cached (repeated tokens skip base64, JSON and HMAC; exp and nbf are judged per line); 0 disables, at most 65536.").Default(strconv.Itoa(cache.DefaultSize)).IntVar(&cacheSize)
 	runCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&o.TelemetryPath)
 	web := kingpinflag.AddFlags(runCmd, ":9824")
 	runCmd.Flag("state.file", "File that keeps read positions and rotation state across restarts (recommended).").PlaceHolder("PATH").StringVar(&o.StateFile)
 	runCmd.Flag("state.checkpoint-interval", "How often the state file is written.").Default("5s").SetValue(durationValue{"state.checkpoint-interval", &o.CheckpointInterval})
-	runCmd.Flag("rotation.min-window", "Least time the previous key stays after a rotation.").Default("168h").SetValue(durationValue{"rotation.min-window", &o.Policy.MinWindow})
-	runCmd.Flag("rotation.quiet-period", "How long no valid previous-key token may have been seen, with the log read, before the key is removable.").Default("24h").SetValue(durationValue{"rotation.quiet-period", &o.Policy.QuietPeriod})
-	var waitForUnseen bool
-	runCmd.Flag("rotation.wait-for-unseen", "Keep the previous key until every token it could have signed before the rotation has expired, seen or not: the rotation start + the longest token lifetime (or --policy.max-lifetime). --no-rotation.wait-for-unseen decides on the tokens seen only.").Default("true").BoolVar(&waitForUnseen)
-	runCmd.Flag("rotation.relogin-window", "How far back \"sessions still on the removed key\" (jwtwatch_retired_key_recent_subjects) looks: a subject that presented a retired key's token within it has not logged in again.").Default("15m").SetValue(durationValue{"rotation.relogin-window", &o.Policy.ReloginWindow})
-	runCmd.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables. When set, also the longest lifetime --rotation.wait-for-unseen waits for.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &o.Policy.MaxLifetime})
-	runCmd.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &o.Policy.Skew})
-	runCmd.Flag("stragglers.size", "How many clients still on the previous key /api/v1/stragglers keeps (a bounded heavy-hitters sketch).").Default("100").IntVar(&o.StragglersSize)
+	runCmd.Flag("gateway.public-paths", "Regular expression (anchored) over request paths whose gateway status is not compared with jwtwatch's verdict: routes that never check tokens, such as NestJS @Public() ones (login, refresh, health).").PlaceHolder("REGEX").StringVar(&o.PublicPaths)
+	runCmd.Flag("environment", "The environment this replica watches (production, staging, ...), a label on jwtwatch_build_info and jwtwatch_key_info: a key fingerprint under two environments is a shared secret.").Envar("JWTWATCH_ENVIRONMENT").PlaceHolder("NAME").StringVar(&o.Environment)
+	runCmd.Flag("stragglers.size", "How many clients still on the previous key /api/v1/stragglers keeps (a bounded heavy-hitters sketch); at most 10000.").Default("100").IntVar(&o.StragglersSize)
 
 	var d demo.Options
 	demoCmd := app.Command("demo", "Simulate a gateway in the middle of a key rotation and run jwtwatch on its log.")
@@ -177,7 +173,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		o.RotateWait = -1 // tail.Config: negative reads a rotated file once
 	}
 	o.PollInterval = pollInterval
-	o.Parse.Format = format[0]
+	o.Parse, o.MaxLineBytes = lf.config(), lf.maxLineBytes
 	o.VerdictCacheSize = cacheSize
 	if cacheSize <= 0 {
 		o.VerdictCacheSize = -1 // Options: negative disables

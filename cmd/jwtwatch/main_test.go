@@ -242,9 +242,10 @@ func (tr *traffic) round(now time.Time) []string {
 		pinoLine(now, "Bearer "+tr.sign(s.attacker, "admin", now, now.Add(-time.Minute)), 401),  // expired forgery
 		pinoLine(now, "Bearer "+none, 401),
 		pinoLine(now, "Bearer not-a-jwt", 401),
-		// Minted with the old key after the rotation: iat beyond the start and the
-		// default clock skew (1m), on a line written after it.
-		pinoLine(now.Add(2*time.Minute), "Bearer "+tr.sign(s.previous, "mallory", now.Add(90*time.Second), now.Add(time.Hour)), 200),
+		// Minted with the old key after the rotation: iat beyond the start, the
+		// grace (0s in TestEndToEnd) and the default clock skew (1m), on a line
+		// written after it and within the skew of both the iat and the clock.
+		pinoLine(now.Add(45*time.Second), "Bearer "+tr.sign(s.previous, "mallory", now.Add(90*time.Second), now.Add(time.Hour)), 200),
 		pinoLine(now, "", 200),
 		pinoLine(now, "Basic dXNlcjpwYXNz", 200),
 	}
@@ -325,7 +326,8 @@ func TestEndToEnd(t *testing.T) {
 	record := func(b string) { served = append(served, b) }
 
 	appendLines(t, logPath, []string{pinoLine(time.Now(), "Bearer old-line-before-start", 200)}) // before start: skipped (start at end)
-	args := []string{"--log.path=" + logPath, "--state.file=" + statePath, "--state.checkpoint-interval=200ms"}
+	// No grace: a token minted with the old key a minute after the start is issued_after_rotation.
+	args := []string{"--log.path=" + logPath, "--state.file=" + statePath, "--state.checkpoint-interval=200ms", "--rotation.grace=0s"}
 	p := start(t, s.env(), args...)
 	tr := &traffic{s: s, rotated: time.Now()}
 
@@ -497,6 +499,9 @@ func TestStartupErrors(t *testing.T) {
 		{"FIFO as log path", s.env(), []string{"--log.path=" + fifo}, fifo + `\": not a regular file: a named pipe`},
 		{"symlink loop as log path", s.env(), []string{"--log.path=" + loop}, "too many levels of symbolic links"},
 		{"no poll interval", s.env(), []string{log, "--log.poll-interval=0s"}, "--log.poll-interval"},
+		// Allocated as used, but bounded: 10,000,000 allocated 3 GB up front.
+		{"stragglers size beyond the bound", s.env(), []string{log, "--stragglers.size=10000000"}, "--stragglers.size: 10000000 is more than the maximum 10000"},
+		{"cache size beyond the bound", s.env(), []string{log, "--jwt.cache-size=10000000"}, "--jwt.cache-size: 10000000 is more than the maximum 65536"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -610,4 +615,39 @@ func TestStdin(t *testing.T) {
 	}
 	stdin.Close()
 	p.stop(t)
+}
+
+// TestEnvironmentFromVariable: JWTWATCH_ENVIRONMENT sets --environment, and
+// the flag wins over it, as kingpin's Envar does.
+func TestEnvironmentFromVariable(t *testing.T) {
+	s := newSecrets(t)
+	log := "--log.path=" + filepath.Join(t.TempDir(), "gw.log")
+	tests := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"variable", []string{"JWTWATCH_ENVIRONMENT=staging"}, nil, "staging"},
+		{"flag wins", []string{"JWTWATCH_ENVIRONMENT=staging"}, []string{"--environment=production"}, "production"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := start(t, append(s.env(), tt.env...), append([]string{log}, tt.args...)...)
+			got := p.scrape(t, nil)
+			n := 0
+			for k := range got {
+				if strings.HasPrefix(k, "jwtwatch_build_info{") || strings.HasPrefix(k, "jwtwatch_key_info{") {
+					n++
+					if !strings.Contains(k, `environment="`+tt.want+`"`) {
+						t.Errorf("%s, want environment %q", k, tt.want)
+					}
+				}
+			}
+			if n < 2 {
+				t.Errorf("%d build_info and key_info series", n)
+			}
+			p.stop(t)
+		})
+	}
 }

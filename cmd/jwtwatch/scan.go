@@ -24,7 +24,7 @@ type scanCmd struct {
 	clause        *kingpin.CmdClause
 	files         []string
 	opts          scan.Options
-	format        []string
+	log           logFlags
 	output        []string
 	rotationStart []string
 	stateFile     string
@@ -48,16 +48,11 @@ func addScan(app *kingpin.Application) *scanCmd {
 	c.clause.Flag("at", "The time the report answers \"could a token signed before the rotation still be valid?\" for, and checks lines without a time of their own at (RFC 3339 or a date, UTC); default now.").PlaceHolder("TIME").SetValue(timeValue{"at", &c.at})
 	c.clause.Flag("top", "How many client addresses and user agents to list.").Default("10").IntVar(&c.opts.Top)
 	c.clause.Flag("output", "Report format: text, json or csv.").Default("text").SetValue(&enumValue{flag: "output", options: []string{"text", "json", "csv"}, dst: &c.output})
-	c.clause.Flag("log.format", "Where the token, status and time are: auto, json or regex (as for run).").Default("auto").SetValue(&enumValue{flag: "log.format", options: []string{"auto", "json", "regex"}, dst: &c.format})
-	c.clause.Flag("log.json.token-field", "With --log.format=json: dotted path of the Authorization value.").Default("req.headers.authorization").StringVar(&c.opts.Parse.TokenField)
-	c.clause.Flag("log.json.status-field", "With --log.format=json: dotted path of the HTTP status.").Default("res.statusCode").StringVar(&c.opts.Parse.StatusField)
-	c.clause.Flag("log.json.time-field", "With --log.format=json: dotted path of the timestamp.").Default("time").StringVar(&c.opts.Parse.TimeField)
-	c.clause.Flag("log.regex", "With --log.format=regex: Go regular expression with named groups token (required), status, time, and for the report client and user_agent.").StringVar(&c.opts.Parse.Pattern)
-	c.clause.Flag("log.max-line-bytes", "Lines longer than this are counted as too long, not parsed.").Default("1MiB").SetValue(bytesValue{"log.max-line-bytes", &c.opts.MaxLineBytes})
+	addLogFlags(c.clause, &c.log)
 	addKeyFlags(c.clause, &c.keys, false)
-	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.opts.Verify.Leeway})
-	c.clause.Flag("policy.max-lifetime", "Flag verifying tokens whose exp - iat exceeds this, or that lack iat or exp, as suspicious; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.opts.Policy.MaxLifetime})
-	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.opts.Policy.Skew})
+	addJWTFlags(c.clause, &c.opts.Verify)
+	addPolicyFlags(c.clause, &c.opts.Policy)
+	addRotationFlags(c.clause, &c.opts.Policy, false, nil)
 	return c
 }
 
@@ -85,7 +80,7 @@ func (c *scanCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io.Wr
 	}
 	c.opts.Keys = set
 	c.opts.Verify.Algorithms = c.keys.algos
-	c.opts.Parse.Format = c.format[0]
+	c.opts.Parse, c.opts.MaxLineBytes = c.log.config(), c.log.maxLineBytes
 	if !c.at.IsZero() {
 		now = c.at
 	}
@@ -199,7 +194,7 @@ func (c *scanCmd) rotations(set keys.Set) error {
 		}
 		c.opts.Notes = append(c.opts.Notes, notes...)
 		for fam, at := range saved {
-			starts[fam] = scan.RotationStart{Token: fam, Started: at, Source: scan.SourceStateFile}
+			starts[fam] = scan.RotationStart{Family: fam, Started: at, Source: scan.SourceStateFile}
 		}
 	}
 	for _, v := range c.rotationStart {
@@ -215,7 +210,7 @@ func (c *scanCmd) rotations(set keys.Set) error {
 			return fmt.Errorf("--rotation-start: %w", err)
 		}
 		for _, f := range fams {
-			starts[f] = scan.RotationStart{Token: f, Started: t, Source: scan.SourceFlag}
+			starts[f] = scan.RotationStart{Family: f, Started: t, Source: scan.SourceFlag}
 		}
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {

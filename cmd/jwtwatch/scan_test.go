@@ -201,7 +201,7 @@ func TestScanSources(t *testing.T) {
 		// Hour-long access tokens: half an hour after the rotation a token
 		// signed before it may still be valid; the state file's start counts.
 		{"--at", []string{"scan", "--state.file", good, "--at", "2026-11-27T09:30:00Z", "testdata/gateway.log.1.gz"}, nil,
-			[]string{"At 2026-11-27T09:30:00Z (the time of the scan)", "access   yes      1h                2026-11-27T10:01:00Z"}},
+			[]string{"At 2026-11-27T09:30:00Z (the time of the scan)", "access   yes      1h                2026-11-27T10:11:00Z"}},
 		{"NestJS tokens with a numeric sub", []string{"scan", "--key", "previous", "--state.file", good, "-"}, nestLog,
 			[]string{"3 requests (valid 3), 2 subjects", "Subjects (2)", "access  1        -          2         2      0", "access  2        -          1         1      0"}},
 	}
@@ -361,12 +361,12 @@ func gunzipped(t *testing.T, b []byte) []byte {
 	return out
 }
 
-// TestScanRetired runs the runbook's "find them" after an immediate
+// TestScanImmediateRotationStragglers runs the runbook's "find them" after an immediate
 // rotation: the removed secret given to jwtwatch as
 // JWT_ACCESS_SECRET_RETIRED, `scan --key retired` lists the users whose
 // stale sessions got a 401, with first and last use, and no token or
 // secret.
-func TestScanRetired(t *testing.T) {
+func TestScanImmediateRotationStragglers(t *testing.T) {
 	dir := t.TempDir()
 	s := newSecrets(t)
 	old, cur := s.previous, s.current
@@ -413,4 +413,31 @@ func TestScanRetired(t *testing.T) {
 	if strings.Contains(text, old) || strings.Contains(text, cur) || strings.Contains(text, "eyJ") {
 		t.Errorf("a secret or a token in the report:\n%s", text)
 	}
+}
+
+// After an emergency rotation the leaked key is configured as
+// JWT_*_SECRET_RETIRED: `scan --key retired` lists who still presents its
+// tokens, with the suspicious ones (likely the attacker) apart.
+func TestScanRetiredKey(t *testing.T) {
+	t.Setenv("JWT_ACCESS_SECRET", scanSecret("current"))
+	t.Setenv("JWT_ACCESS_SECRET_RETIRED", scanSecret("previous"))
+	t.Setenv("JWT_ACCESS_ISSUER", "https://auth.example.com")
+	t.Chdir(filepath.Join("..", "..", "internal", "scan"))
+	var out, errOut bytes.Buffer
+	if code := run([]string{"scan", "--key", "retired", "testdata/gateway.log"}, nil, &out, &errOut); code != exitOK {
+		t.Fatalf("exit %d; stderr %q", code, errOut.String())
+	}
+	report := out.String()
+	for _, want := range []string{
+		"Key retired: access/retired " + keys.Fingerprint([]byte(scanSecret("previous"))),
+		"Subjects (2)",
+		"access  svc-admin  admin-cli  5",
+		"access  u05        -          2",
+		"203.0.113.66",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("report lacks %q:\n%s", want, report)
+		}
+	}
+	assertScanNoLeak(t, report+errOut.String())
 }

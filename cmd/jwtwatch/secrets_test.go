@@ -98,6 +98,11 @@ func TestSecretStartupErrors(t *testing.T) {
 			tc{"previous key variable " + name, []string{base, "JWT_ACCESS_SECRET_PREVIOUS=" + value}, []string{"JWT_ACCESS_SECRET_PREVIOUS", "empty"}},
 		)
 	}
+	tests = append(tests,
+		// Read at most 64 KiB, so the error comes at once (it read 4.5 GB in 11 s, deaf to SIGTERM).
+		tc{"secret file /dev/zero", []string{"JWT_ACCESS_SECRET_FILE=/dev/zero"}, []string{"JWT_ACCESS_SECRET_FILE", "file is too large"}},
+		tc{"previous equal to current", []string{base, "JWT_ACCESS_SECRET_PREVIOUS=" + s.current}, []string{"JWT_ACCESS_SECRET and JWT_ACCESS_SECRET_PREVIOUS", "same secret"}},
+	)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()

@@ -38,9 +38,9 @@ func addInspect(app *kingpin.Application) *inspectCmd {
 	c.clause.Flag("expect-key", "Exit 1 unless every token is signed by a key of this role (current after a rotation: the auth service signs with the new key).").PlaceHolder("ROLE").SetValue(&enumValue{flag: "expect-key", options: []string{string(keys.Next), string(keys.Current), string(keys.Previous), string(keys.Retired)}, dst: &c.expectKey})
 	c.clause.Flag("state.file", "jwtwatch's state file, for the rotation start (issued_after_rotation).").PlaceHolder("PATH").StringVar(&c.stateFile)
 	addKeyFlags(c.clause, &c.keys, false)
-	c.clause.Flag("jwt.leeway", "Clock leeway for exp and nbf.").Default("0s").SetValue(durationValue{"jwt.leeway", &c.verify.Leeway})
-	c.clause.Flag("policy.max-lifetime", "Flag tokens whose exp - iat exceeds this, or that lack iat or exp; 0 disables.").Default("0s").SetValue(durationValue{"policy.max-lifetime", &c.policy.MaxLifetime})
-	c.clause.Flag("policy.clock-skew", "Skew tolerated before an iat counts as issued in the future, or as issued after the rotation started.").Default("1m").SetValue(durationValue{"policy.clock-skew", &c.policy.Skew})
+	addJWTFlags(c.clause, &c.verify)
+	addPolicyFlags(c.clause, &c.policy)
+	addRotationFlags(c.clause, &c.policy, false, nil)
 	return c
 }
 
@@ -74,7 +74,7 @@ func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io
 	// The rotation starts the state file holds for the loaded current keys;
 	// a family without one is not checked for issued_after_rotation, rather
 	// than against a start invented now.
-	snap := rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{}}
+	rules := rotation.Rules{Policy: c.policy, Starts: map[keys.Family]time.Time{}}
 	var notes []string
 	if c.stateFile != "" {
 		starts, n, err := savedRotations(c.stateFile, set)
@@ -82,33 +82,22 @@ func (c *inspectCmd) run(ctx context.Context, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stderr, "jwtwatch inspect: %v\n", err)
 			return exitUsage
 		}
-		notes = n
-		for fam, at := range starts {
-			k, _ := set.Find(fam, keys.Current)
-			snap.Rotations[fam] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: at}
-		}
+		notes, rules.Starts = n, starts
 	}
 	for _, sh := range set.Shared() {
 		notes = append(notes, sh.String()+": the token is told apart by issuer, then by iat against the rotation start, else counted for the older key")
 	}
-	// A throwaway tracker for the suspicion checks; SetKeys is not called, so
-	// it starts no rotation, and nothing it records is saved.
-	tracker, err := rotation.New(c.policy, func() time.Time { return now }, snap)
-	if err != nil {
-		fmt.Fprintf(stderr, "jwtwatch inspect: --state.file: %v\n", err)
-		return exitUsage
-	}
 	opts := c.verify
 	opts.Algorithms = c.keys.algos
-	opts.Rotations = tracker.Starts()
+	opts.Rotations = rules.Starts
 	v := verify.New(set, opts)
 	code := exitOK
 	var reports []inspect.Report
 	for i, f := range found {
-		r := inspect.Token(f.Token, v, tracker, now)
+		r := inspect.Token(f.Token, v, rules, now)
 		r.Where = f.Where
 		r.FreshlyIssued()
-		r.RemovedKeyHint(set.Issuers, tracker.Starts())
+		r.RemovedKeyHint(set.Issuers, rules.Starts)
 		r.Notes = append(slices.Clone(notes), r.Notes...)
 		if i > 0 {
 			fmt.Fprintln(stdout)

@@ -25,6 +25,10 @@ const MaxTokenLen = 2 << 10
 // every entry is a MaxTokenLen-byte token.
 const DefaultSize = 4096
 
+// MaxSize bounds the number of entries: at most about 2×MaxTokenLen bytes
+// each, 256 MiB in the worst case, a few tens of MiB with real tokens.
+const MaxSize = 1 << 16
+
 // Cache is a bounded CLOCK (second-chance) cache of verdicts for the tokens
 // of one verify.Verifier. It is not safe for concurrent use: one pipeline
 // goroutine owns it.
@@ -55,14 +59,12 @@ type entry struct {
 	used    bool
 }
 
-// New returns a cache of at most size entries; size <= 0 caches nothing.
+// New returns a cache of at most size entries (at most MaxSize); size <= 0
+// caches nothing. Memory is taken as tokens arrive, not for size up front.
 func New(size int) *Cache {
-	c := &Cache{size: max(size, 0), seed: maphash.MakeSeed()}
+	c := &Cache{size: min(max(size, 0), MaxSize), seed: maphash.MakeSeed()}
 	if c.size > 0 {
-		n := 1 << bits.Len(uint(2*c.size-1)) // a power of two, at least 2×size
-		c.index = make([]int32, n)
-		c.mask = uint64(n - 1)
-		c.slots = make([]entry, 0, c.size)
+		c.grow(min(c.size, 64))
 	}
 	return c
 }
@@ -112,7 +114,28 @@ func (c *Cache) add(h uint64, token string, vd verify.Verdict) {
 		c.evicted++
 	}
 	c.slots[slot] = entry{hash: h, token: token, verdict: vd}
-	i := h & c.mask
+	if 2*len(c.slots) > len(c.index) {
+		c.grow(len(c.slots))
+		return // grow indexed the new entry too
+	}
+	c.place(slot)
+}
+
+// grow makes the index a power of two at least twice n (and not above
+// what c.size needs) and indexes every entry again: the index grows with
+// the entries rather than being allocated for c.size up front.
+func (c *Cache) grow(n int) {
+	size := 1 << bits.Len(uint(2*min(n, c.size)-1))
+	c.index = make([]int32, size)
+	c.mask = uint64(size - 1)
+	for slot := range c.slots {
+		c.place(slot)
+	}
+}
+
+// place indexes the entry in slot at the first free place from its home.
+func (c *Cache) place(slot int) {
+	i := c.slots[slot].hash & c.mask
 	for c.index[i] != 0 {
 		i = (i + 1) & c.mask
 	}

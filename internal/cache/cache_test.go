@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	mrand "math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,20 @@ func TestCacheReload(t *testing.T) {
 	}
 	if c.Len() != 1 {
 		t.Fatalf("Len() = %d after a reload and one token, want 1", c.Len())
+	}
+}
+
+// The cache allocates as tokens arrive, not its whole size up front.
+func TestAllocatedAsUsed(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	c := New(MaxSize)
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+		t.Errorf("New(%d) allocated %d bytes before any token", MaxSize, got)
+	}
+	if c.size != MaxSize || New(MaxSize*10).size != MaxSize {
+		t.Errorf("sizes %d and %d, want both %d", c.size, New(MaxSize*10).size, MaxSize)
 	}
 }

@@ -109,10 +109,10 @@ func Run(ctx context.Context, o Options) error {
 		ListenAddresses: []string{o.ListenAddress},
 		StateFile:       filepath.Join(dir, "state.json"),
 		// A rotation window squeezed from a week into seconds, and the clock
-		// skew allowance with it (the minted token's iat is seconds after the
-		// start). Access tokens live accessLifetime, so the wait for the
-		// tokens nobody saw outlasts the window and clears last.
-		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second, ReloginWindow: reloginWindow},
+		// skew allowance and the grace with it (the tokens' iat are seconds
+		// after the start). Access tokens live accessLifetime, so the wait for
+		// the tokens nobody saw outlasts the window and clears last.
+		Policy: rotation.Policy{MinWindow: 25 * time.Second, QuietPeriod: 8 * time.Second, Skew: time.Second, Grace: 3 * time.Second, ReloginWindow: reloginWindow},
 		Lookup: func(k string) (string, bool) {
 			keysMu.Lock()
 			defer keysMu.Unlock()
@@ -209,6 +209,10 @@ type gateway struct {
 	minted                     string
 	mintedExp                  time.Time
 	early                      string // a token of the next key, before its promotion
+	// A token the auth service minted with the old key before its restart
+	// (within the grace).
+	grace    string
+	graceExp time.Time
 }
 
 type oldUser struct {
@@ -338,11 +342,25 @@ func (g *gateway) tick(now time.Time) []string {
 			u.renewed = true
 		}
 	}
-	// A burst of forged tokens between 8 s and 11 s.
+	// Between 2 s and 3 s the auth service, not yet restarted after the
+	// gateways, still signs a login with the old key: issued_during_grace.
+	if t > 2*time.Second && g.grace == "" {
+		g.graceExp = now.Truncate(time.Second).Add(20 * time.Second)
+		g.grace = g.previous.sign("user-late-login", now, g.graceExp)
+	}
+	if g.grace != "" && now.Before(g.graceExp) && g.n%50 == 0 {
+		out = append(out, pino(now, "GET", "/api/v1/profile", g.grace, 200))
+	}
+	// A burst of forged tokens between 8 s and 11 s; the gateway rejects
+	// them, but for one route someone forgot to guard, which answers 200:
+	// an authentication bypass.
 	if t > 8*time.Second && t < 11*time.Second {
 		out = append(out, pino(now, "GET", "/api/v1/admin", g.attacker.sign("admin", now, now.Add(time.Hour)), 401))
 		if g.n%5 == 0 {
 			out = append(out, pino(now, "GET", "/api/v1/admin", noneToken("admin"), 401))
+		}
+		if g.n%40 == 0 {
+			out = append(out, pino(now, "GET", "/api/v1/reports/export", g.attacker.sign("admin", now, now.Add(time.Hour)), 200))
 		}
 	}
 	// At 6 s someone who holds the old key mints a token with it.
@@ -403,12 +421,21 @@ func summary(w io.Writer, c *http.Client, base string, elapsed time.Duration) {
 	for _, m := range metrics(fams, "jwtwatch_suspicious_tokens_total") {
 		if v := m.GetCounter().GetValue(); v > 0 {
 			l := labels(m)
-			fmt.Fprintf(w, "  ! suspicious: %.0f %s token(s) signed by the %s key: %s\n", v, l["token"], l["key"], l["reason"])
+			reason := rotation.Reason(l["reason"])
+			note := ""
+			if reason == rotation.IssuedDuringGrace {
+				note = " Shown, not paged."
+			}
+			fmt.Fprintf(w, "  ! suspicious: %.0f %s token(s) signed by the %s key: %s — %s.%s\n", v, l["token"], l["key"], reason, reason.Explain(), note)
 		}
 	}
 	for _, m := range metrics(fams, "jwtwatch_gateway_mismatches_total") {
 		if v := m.GetCounter().GetValue(); v > 0 {
 			l := labels(m)
+			if l["gateway"] == "accepted" {
+				fmt.Fprintf(w, "  ! BYPASS: the gateway accepted %.0f token(s) jwtwatch judged %s (%s key): JWTWatchAuthenticationBypass pages\n", v, l["result"], l["key"])
+				continue
+			}
 			fmt.Fprintf(w, "  ! gateway %s %.0f token(s) jwtwatch judged %s (%s key)\n", l["gateway"], v, l["result"], l["key"])
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jwtwatch/jwtwatch/internal/needs"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
 )
 
 // syncBuffer is the demo's output, read while the demo writes it.
@@ -72,7 +73,10 @@ func TestDemo(t *testing.T) {
 		"previous  access   valid",
 		"none      unknown  bad_signature",
 		"none      unknown  alg_rejected",
-		"issued_after_rotation",
+		"issued_after_rotation — " + rotation.IssuedAfterRotation.Explain(),
+		"issued_during_grace — " + rotation.IssuedDuringGrace.Explain() + ". Shown, not paged.",
+		"! BYPASS: the gateway accepted ",
+		"token(s) jwtwatch judged bad_signature (none key): JWTWatchAuthenticationBypass pages",
 		"previous access key removable: not yet (min_window",
 		"unseen_tokens_may_be_valid)",
 		"an old access token nobody saw may still be valid for ",
@@ -85,7 +89,9 @@ func TestDemo(t *testing.T) {
 	if regexp.MustCompile(`eyJ[\w-]+\.`).MatchString(text) {
 		t.Errorf("demo output shows a token:\n%s", text)
 	}
-	if strings.Contains(text, "gateway accepted") {
+	// The unguarded route is the one disagreement: the gateway never rejects
+	// its own valid tokens, nor accepts any other forgery.
+	if strings.Contains(text, "gateway rejected") || regexp.MustCompile(`BYPASS: .*judged (valid|expired|alg_rejected)`).MatchString(text) {
 		t.Errorf("the simulated gateway disagrees with jwtwatch on its own tokens:\n%s", text)
 	}
 }

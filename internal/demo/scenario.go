@@ -154,7 +154,8 @@ func (s *immediate) tick(now time.Time) []string {
 // its "Rollback Procedure" at rollbackAt: the old secret is current again,
 // the new one previous. Users who logged in meanwhile keep their tokens;
 // one auth-service instance that missed the revert signs a token with the
-// rolled-back key at strayAt.
+// rolled-back key at strayAt, beyond the demo's --rotation.grace (3s) and
+// clock skew after the rollback: within them it would be issued_during_grace.
 type rollback struct {
 	start, rotateAt, rollbackAt, strayAt time.Time
 	old, new, refresh                    *signer
@@ -173,7 +174,7 @@ func newRollback(start time.Time) *rollback {
 }
 
 func (s *rollback) begin(now time.Time) {
-	s.start, s.rotateAt, s.rollbackAt, s.strayAt = now, now.Add(1500*time.Millisecond), now.Add(4*time.Second), now.Add(6*time.Second)
+	s.start, s.rotateAt, s.rollbackAt, s.strayAt = now, now.Add(1500*time.Millisecond), now.Add(4*time.Second), now.Add(9*time.Second)
 }
 
 func (s *rollback) env() map[string]string {

@@ -37,16 +37,14 @@ type Report struct {
 	InspectedAt time.Time
 }
 
-// Token inspects tok at time now with the classifier the sidecar uses; the
-// tracker (restored from the state file, or fresh) supplies the rotation
-// start, if it knows one, and the suspicion checks.
-func Token(tok string, v *verify.Verifier, tracker *rotation.Tracker, now time.Time) Report {
+// Token inspects tok at time now with the classifier the sidecar uses and
+// the sidecar's suspicion checks, against the rotation starts rules holds
+// (from the state file, or none).
+func Token(tok string, v *verify.Verifier, rules rotation.Rules, now time.Time) Report {
 	tok = Clean(tok)
 	r := Report{Verdict: v.Check(tok, now), InspectedAt: now}
-	if tracker != nil {
-		r.Suspicious = tracker.Observe(r.Verdict, now)
-		r.RotationAt, _ = tracker.Started(r.Verdict.Token)
-	}
+	r.Suspicious = rules.Suspicions(r.Verdict, now)
+	r.RotationAt = rules.Starts[r.Verdict.Family]
 	parts := strings.Split(tok, ".")
 	r.Header, r.Claims = "(missing)", "(missing)"
 	if len(parts) > 0 {
@@ -139,7 +137,7 @@ func WriteSummary(w io.Writer, reports []Report) error {
 		v := r.Verdict
 		key := "none of the configured keys"
 		if v.Key != keys.None {
-			key = fmt.Sprintf("%s %s key %s", v.Key, v.Token, v.Fingerprint)
+			key = fmt.Sprintf("%s %s key %s", v.Key, v.Family, v.Fingerprint)
 		}
 		where := r.Where
 		if where == "" {
@@ -189,7 +187,7 @@ func (r Report) Write(w io.Writer, set keys.Set) error {
 	v := r.Verdict
 	key := "none of the configured keys"
 	if v.Key != keys.None {
-		key = fmt.Sprintf("%s key of %s tokens (fingerprint %s)", v.Key, v.Token, v.Fingerprint)
+		key = fmt.Sprintf("%s key of %s tokens (fingerprint %s)", v.Key, v.Family, v.Fingerprint)
 	}
 	fmt.Fprintf(tw, "verdict:\t%s\n", v.Result)
 	fmt.Fprintf(tw, "signed by:\t%s\n", key)
@@ -216,7 +214,7 @@ func (r Report) Write(w io.Writer, set keys.Set) error {
 		}
 	}
 	for _, s := range r.Suspicious {
-		fmt.Fprintf(tw, "SUSPICIOUS:\t%s\n", explain(s))
+		fmt.Fprintf(tw, "SUSPICIOUS:\t%s\n", s.Explain())
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(tw, "note:\t%s\n", n)
@@ -228,27 +226,18 @@ func (r Report) Write(w io.Writer, set keys.Set) error {
 	return err
 }
 
-func explain(r rotation.Reason) string {
-	switch r {
-	case rotation.IssuedAfterRotation:
-		return "signed with an old key but issued after the rotation started: someone holds the old secret (Emergency Rotation)"
-	case rotation.IssuedInFuture:
-		return "issued in the future: a clock far off, or a minted token"
-	case rotation.LifetimeExceedsPolicy:
-		return "lifetime longer than the policy allows (or no iat or exp to tell)"
-	case rotation.NoIssuedAt:
-		return "signed with an old key, without iat, after the rotation started: the auth service always sets iat, so someone else may hold the old secret"
-	}
-	return string(r)
-}
-
 // Relative says how far t is from now, as "in 14m" or "3d ago".
 func Relative(t, now time.Time) string {
-	d := t.Sub(now)
 	suffix, prefix := "", "in "
-	if d < 0 {
-		d, suffix, prefix = -d, " ago", ""
+	if t.Before(now) {
+		t, now, suffix, prefix = now, t, " ago", ""
 	}
+	// time.Duration saturates at 292 years, and a JWT's times span the
+	// years 1 to 9999: whole days come from Unix seconds.
+	if days := (t.Unix() - now.Unix()) / 86400; days >= 365*100 {
+		return fmt.Sprintf("%s%dd%s", prefix, days, suffix)
+	}
+	d := t.Sub(now)
 	if d >= time.Minute {
 		d = d.Round(time.Minute) // 13m59s reads as 14m
 	}

@@ -25,6 +25,18 @@ func TestRelative(t *testing.T) {
 			}
 		})
 	}
+	// Beyond time.Duration's 292 years: exp 9999-12-31 and iat 0001-01-01.
+	for _, tt := range []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), "in 2912112d"},
+		{time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC), "739946d ago"},
+	} {
+		if got := Relative(tt.at, now); got != tt.want {
+			t.Errorf("Relative(%s) = %q, want %q", tt.at, got, tt.want)
+		}
+	}
 }
 
 func TestClean(t *testing.T) {

@@ -113,7 +113,7 @@ func TestRemovedKeyHint(t *testing.T) {
 	issuers := map[keys.Family]string{keys.Access: "auth-service", keys.Refresh: "auth-service"}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := Report{Verdict: verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}}
+			r := Report{Verdict: verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}}
 			r.Claims = decodeJSON(strings.Split(tok(tt.claims), ".")[1])
 			r.RemovedKeyHint(issuers, tt.starts)
 			got := strings.Join(r.Notes, "\n")
@@ -123,7 +123,7 @@ func TestRemovedKeyHint(t *testing.T) {
 		})
 	}
 	// A verifying token gets no hint.
-	r := Report{Verdict: verify.Verdict{Token: keys.Access, Key: keys.Current, Result: verify.Valid}, Claims: `{"iss":"auth-service","iat":1}`}
+	r := Report{Verdict: verify.Verdict{Family: keys.Access, Key: keys.Current, Result: verify.Valid}, Claims: `{"iss":"auth-service","iat":1}`}
 	r.RemovedKeyHint(issuers, nil)
 	if len(r.Notes) > 0 {
 		t.Errorf("a valid token got %q", r.Notes)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -70,6 +71,19 @@ var (
 	ErrEmpty         = errors.New("secret is empty or only whitespace")
 	ErrUnreadable    = errors.New("secret file cannot be read")
 	ErrPreviousAlone = errors.New("previous key configured without a current key")
+	ErrSameSecret    = errors.New("hold the same secret: a previous key must differ from the current one")
+	ErrTooLarge      = errors.New("file is too large")
+)
+
+// Bounds on the files keys reads: a secret is tens of bytes, a key file or
+// a JWK Set a few KiB, and a path such as /dev/zero or a log mounted by
+// mistake must be refused at once, not read until memory runs out.
+const (
+	// MaxSecretFileBytes bounds a *_SECRET_FILE (and an issuer's _FILE).
+	MaxSecretFileBytes = 64 << 10
+	// MaxFileBytes bounds any file ReadFile reads: the key file, PEM, JWK
+	// and JWK Set files.
+	MaxFileBytes = 1 << 20
 )
 
 // Key is one configured key: an HMAC secret or a public key, bound to one
@@ -95,6 +109,11 @@ type Key struct {
 	// current key a reload replaced with no previous key configured (see
 	// KeepReplaced). It is never persisted; a restart forgets it.
 	Remembered bool
+	// Whitespace is set when the secret begins or ends with whitespace (a
+	// file's single trailing newline already stripped). jwtwatch keeps it, as
+	// the gateway's environment would; when the gateway's copy lacks it, every
+	// token is bad_signature, so it is worth a warning.
+	Whitespace bool
 	secret     []byte
 	public     crypto.PublicKey
 	env        bool // from an environment variable
@@ -297,17 +316,60 @@ func LoadEnv(lookup func(string) (string, bool), readFile func(string) ([]byte, 
 		}
 		k := New(l.f, l.r, secret)
 		k.Source, k.env = src, true
+		k.Whitespace = strings.TrimSpace(string(secret)) != string(secret)
 		if strings.HasSuffix(src, "_FILE") {
 			file, _ := lookup(l.name + "_FILE")
 			env.Files = append(env.Files, file)
 		}
 		env.Keys = append(env.Keys, k)
 	}
+	if err := sameAsCurrent(env.Keys); err != nil {
+		return Env{}, err
+	}
 	var err error
 	if env.Issuers, env.IssuerVars, err = readIssuers(lookup, readFile); err != nil {
 		return Env{}, err
 	}
 	return env, nil
+}
+
+// sameAsCurrent refuses a previous secret equal to its family's current
+// one: the two roles would share one key's state, so the previous key would
+// look in use as long as the current one is, and "Remove old key" would wait
+// for ever. Across families a shared secret is legal (its tokens are told
+// apart by issuer, see SharedSecret), and so is a retired secret repeating
+// another (Assemble).
+func sameAsCurrent(ks []Key) error {
+	for _, prev := range ks {
+		if prev.Role != Previous {
+			continue
+		}
+		for _, cur := range ks {
+			if cur.Role == Current && cur.Family == prev.Family && bytes.Equal(cur.secret, prev.secret) {
+				return fmt.Errorf("%s and %s %w (fingerprint %s)", cur.Source, prev.Source, ErrSameSecret, cur.Fingerprint)
+			}
+		}
+	}
+	return nil
+}
+
+// ReadFile reads a file of keys, at most MaxFileBytes of it: a larger file
+// is refused with ErrTooLarge without being read to its end. It is the
+// readFile Load and LoadAll want in production.
+func ReadFile(name string) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, MaxFileBytes)
+	}
+	return b, nil
 }
 
 // value reads NAME or NAME_FILE. src names what was read, for error messages.
@@ -321,6 +383,9 @@ func value(name string, lookup func(string) (string, bool), readFile func(string
 		return []byte(direct), name, true, nil
 	case hasFile:
 		b, err := readFile(file)
+		if errors.Is(err, ErrTooLarge) || err == nil && len(b) > MaxSecretFileBytes {
+			return nil, name + "_FILE", false, fmt.Errorf("%s_FILE %q: %w: a secret file holds at most %d bytes", name, file, ErrTooLarge, MaxSecretFileBytes)
+		}
 		if err != nil {
 			// The path is not secret; the error text of os.ReadFile holds only the path.
 			return nil, name + "_FILE", false, fmt.Errorf("%s_FILE %q: %w: %w", name, file, ErrUnreadable, err)

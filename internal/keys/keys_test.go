@@ -69,7 +69,7 @@ func TestLoad(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			set, err := Load(env(tt.in), os.ReadFile)
+			set, err := Load(env(tt.in), ReadFile)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -203,8 +203,11 @@ func TestShared(t *testing.T) {
 		{"all distinct", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_ACCESS_SECRET_PREVIOUS": b, "JWT_REFRESH_SECRET": c}, nil},
 		{"access previous = refresh current", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_ACCESS_SECRET_PREVIOUS": b, "JWT_REFRESH_SECRET": b},
 			[]string{"JWT_REFRESH_SECRET and JWT_ACCESS_SECRET_PREVIOUS hold the same secret (fingerprint " + Fingerprint([]byte(b)) + ")"}},
-		{"access = refresh", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_REFRESH_SECRET": a, "JWT_REFRESH_SECRET_PREVIOUS": a},
-			[]string{"JWT_ACCESS_SECRET and JWT_REFRESH_SECRET and JWT_REFRESH_SECRET_PREVIOUS hold the same secret (fingerprint " + Fingerprint([]byte(a)) + ")"}},
+		{"access = refresh", map[string]string{"JWT_ACCESS_SECRET": a, "JWT_REFRESH_SECRET": a, "JWT_ACCESS_SECRET_PREVIOUS": b, "JWT_REFRESH_SECRET_PREVIOUS": b},
+			[]string{
+				"JWT_ACCESS_SECRET and JWT_REFRESH_SECRET hold the same secret (fingerprint " + Fingerprint([]byte(a)) + ")",
+				"JWT_ACCESS_SECRET_PREVIOUS and JWT_REFRESH_SECRET_PREVIOUS hold the same secret (fingerprint " + Fingerprint([]byte(b)) + ")",
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,6 +228,127 @@ func TestShared(t *testing.T) {
 						t.Errorf("%q shows a secret", g)
 					}
 				}
+			}
+		})
+	}
+}
+
+// Two roles of one family holding the same secret would share their state
+// (a previous key "in use" because the current one is): a start-up error,
+// naming both variables and never the secret. Across families a shared
+// secret stays legal (told apart by issuer).
+func TestSameSecretInTwoRoles(t *testing.T) {
+	s, other := strings.Repeat("s", 32), strings.Repeat("o", 32)
+	p := filepath.Join(t.TempDir(), "prev")
+	if err := os.WriteFile(p, []byte(s+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		in      map[string]string
+		wantErr error
+		names   []string
+	}{
+		{"previous equals current", map[string]string{"JWT_ACCESS_SECRET": s, "JWT_ACCESS_SECRET_PREVIOUS": s}, ErrSameSecret, []string{"JWT_ACCESS_SECRET", "JWT_ACCESS_SECRET_PREVIOUS"}},
+		{"previous file equals current", map[string]string{"JWT_REFRESH_SECRET": s, "JWT_REFRESH_SECRET_PREVIOUS_FILE": p, "JWT_ACCESS_SECRET": other}, ErrSameSecret, []string{"JWT_REFRESH_SECRET", "JWT_REFRESH_SECRET_PREVIOUS_FILE"}},
+		// The variables may repeat a retired secret (a rotation rolled back).
+		{"retired equals previous is legal", map[string]string{"JWT_ACCESS_SECRET": other, "JWT_ACCESS_SECRET_PREVIOUS": s, "JWT_ACCESS_SECRET_RETIRED": s}, nil, nil},
+		{"across families is legal", map[string]string{"JWT_ACCESS_SECRET": other, "JWT_ACCESS_SECRET_PREVIOUS": s, "JWT_REFRESH_SECRET": s}, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(tt.in), ReadFile)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil {
+				return
+			}
+			for _, n := range tt.names {
+				if !strings.Contains(err.Error(), n) {
+					t.Errorf("error %q does not name %s", err, n)
+				}
+			}
+			if strings.Contains(err.Error(), s) {
+				t.Errorf("error %q shows the secret", err)
+			}
+		})
+	}
+}
+
+// A secret file is read up to MaxSecretFileBytes: /dev/zero (or a log
+// mounted by mistake) is refused at once instead of read without bound.
+func TestSecretFileBounded(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big")
+	if err := os.WriteFile(big, []byte(strings.Repeat("x", MaxSecretFileBytes+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	huge := filepath.Join(t.TempDir(), "huge")
+	if err := os.WriteFile(huge, []byte(strings.Repeat("x", MaxFileBytes+1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exact := filepath.Join(t.TempDir(), "exact")
+	if err := os.WriteFile(exact, []byte(strings.Repeat("x", MaxSecretFileBytes)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		path    string
+		read    func(string) ([]byte, error)
+		wantErr error
+	}{
+		{"/dev/zero", "/dev/zero", ReadFile, ErrTooLarge},
+		{"one byte too many", big, ReadFile, ErrTooLarge},
+		{"beyond any key file", huge, ReadFile, ErrTooLarge},
+		{"at the limit", exact, ReadFile, nil},
+		{"an injected reader's result is checked too", big, os.ReadFile, ErrTooLarge},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(env(map[string]string{"JWT_ACCESS_SECRET_FILE": tt.path}), tt.read)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "JWT_ACCESS_SECRET_FILE") {
+				t.Errorf("error %q does not name the variable", err)
+			}
+		})
+	}
+}
+
+// Whitespace at either end of a secret (after the one trailing newline a
+// file may have) is kept, as the gateway keeps it, but marked: a file with
+// two newlines or a trailing space silently makes every token bad_signature
+// when the gateway's copy lacks it.
+func TestSecretWhitespace(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	s := strings.Repeat("s", 32)
+	tests := []struct {
+		name string
+		in   map[string]string
+		want bool
+	}{
+		{"clean file with newline", map[string]string{"JWT_ACCESS_SECRET_FILE": write("lf", s+"\n")}, false},
+		{"two newlines", map[string]string{"JWT_ACCESS_SECRET_FILE": write("two", s+"\n\n")}, true},
+		{"trailing space", map[string]string{"JWT_ACCESS_SECRET_FILE": write("sp", s+" \n")}, true},
+		{"leading tab", map[string]string{"JWT_ACCESS_SECRET_FILE": write("tab", "\t"+s)}, true},
+		{"variable with a trailing space", map[string]string{"JWT_ACCESS_SECRET": s + " "}, true},
+		{"clean variable", map[string]string{"JWT_ACCESS_SECRET": s}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := Load(env(tt.in), ReadFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := set.Keys[0].Whitespace; got != tt.want {
+				t.Errorf("Whitespace = %t, want %t", got, tt.want)
 			}
 		})
 	}

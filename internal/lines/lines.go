@@ -22,6 +22,10 @@ import (
 // BlockSize is how much one read asks for.
 const BlockSize = 64 << 10
 
+// DefaultMaxLineBytes is the longest line parsed unless configured
+// (--log.max-line-bytes): longer ones are counted and skipped.
+const DefaultMaxLineBytes = 1 << 20
+
 // ErrNoLine means that no complete line is available yet: in a file being
 // followed, the rest of a partial last line has not been written.
 var ErrNoLine = errors.New("no complete line yet")

@@ -74,6 +74,7 @@ type Metrics struct {
 	linesRead        *prometheus.CounterVec
 	linesNoToken     *prometheus.CounterVec
 	linesDropped     *prometheus.CounterVec
+	linesTimeSkewed  *prometheus.CounterVec
 	reopens          *prometheus.CounterVec
 	rotatedWhileDown *prometheus.CounterVec
 	lostBytes        *prometheus.CounterVec
@@ -138,7 +139,7 @@ func (m *Metrics) DeleteJWKS(label string) {
 // Source holds the counters of one log source, all created together so each
 // appears at zero as soon as the source is known.
 type Source struct {
-	Read, NoToken, TooLong, Invalid, Reopens, RotatedWhileDown, LostBytes prometheus.Counter
+	Read, NoToken, TooLong, Invalid, TimeSkewed, Reopens, RotatedWhileDown, LostBytes prometheus.Counter
 }
 
 // New registers every metric on reg and creates every bounded label
@@ -191,6 +192,10 @@ func New(reg prometheus.Registerer) *Metrics {
 		Namespace: namespace, Name: "lines_dropped_total",
 		Help: "Log lines skipped unchecked, per source and reason (too_long, invalid).",
 	}, []string{"source", "reason"})
+	m.linesTimeSkewed = f.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "lines_time_skewed_total",
+		Help: "Log lines whose own time is ahead of jwtwatch's clock by more than --policy.clock-skew, per source; they are judged and recorded at the time they were read.",
+	}, []string{"source"})
 	m.reopens = f.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "source_reopens_total",
 		Help: "Times a followed log file was reopened after rotation or truncation.",
@@ -262,7 +267,7 @@ func (m *Metrics) VerdictCache(hit bool) {
 // the gateway's verdict contradicts the mirror's; removed says the token's
 // key had been removed from the gateway by the line's time (see Mismatch).
 func (m *Metrics) Token(v verify.Verdict, status int, removed bool, reasons []rotation.Reason) {
-	t, k, r := index(keys.Families, v.Token), index(keys.Roles, v.Key), index(verify.Results, v.Result)
+	t, k, r := index(keys.Families, v.Family), index(keys.Roles, v.Key), index(verify.Results, v.Result)
 	if t < 0 || k < 0 || r < 0 {
 		return // not a verdict of this Verifier; every one has bounded labels
 	}
@@ -277,9 +282,12 @@ func (m *Metrics) Token(v verify.Verdict, status int, removed bool, reasons []ro
 	}
 }
 
-// Mismatch reports whether the gateway's verdict, its HTTP status, contradicts
-// the mirror's, and which verdict the gateway gave (GatewayAccepted or
-// GatewayRejected). A status of 0 is no verdict. The mirror's verdict is
+// Mismatch reports whether the gateway's verdict, its HTTP status,
+// contradicts the mirror's, and which verdict the gateway gave
+// (GatewayAccepted or GatewayRejected). Only a 2xx or 3xx is accepted and
+// only a 401 or 403 rejected: any other status (404, 429, 5xx: the route,
+// the rate limit or the backend answered, maybe before the token was looked
+// at) is no verdict, as is 0, a line without status. The mirror's verdict is
 // "accept" for a valid token, "reject" for every other result and for any
 // token whose key had been removed from the gateway when the line was
 // logged (removed: a retired key, on a line after it was replaced; see
@@ -287,15 +295,13 @@ func (m *Metrics) Token(v verify.Verdict, status int, removed bool, reasons []ro
 // get a 401, so a gateway accepting them lets the removed key in, while a
 // line logged before the rotation and read after it is no contradiction.
 func Mismatch(status int, result verify.Result, removed bool) (gateway string, ok bool) {
-	if status == 0 {
-		return "", false
-	}
+	accepted := status >= 200 && status < 400
 	rejected := status == 401 || status == 403
 	mirrorAccepts := result == verify.Valid && !removed
 	switch {
 	case rejected && mirrorAccepts:
 		return GatewayRejected, true
-	case !rejected && !mirrorAccepts:
+	case accepted && !mirrorAccepts:
 		return GatewayAccepted, true
 	}
 	return "", false
@@ -314,6 +320,7 @@ func (m *Metrics) Source(path string) *Source {
 		NoToken:          m.linesNoToken.WithLabelValues(l),
 		TooLong:          m.linesDropped.WithLabelValues(l, DropTooLong),
 		Invalid:          m.linesDropped.WithLabelValues(l, DropInvalid),
+		TimeSkewed:       m.linesTimeSkewed.WithLabelValues(l),
 		Reopens:          m.reopens.WithLabelValues(l),
 		RotatedWhileDown: m.rotatedWhileDown.WithLabelValues(l),
 		LostBytes:        m.lostBytes.WithLabelValues(l),
@@ -329,7 +336,7 @@ func (m *Metrics) DeleteSource(path string) {
 	defer m.mu.Unlock()
 	delete(m.sources, path)
 	l := LabelValue(path)
-	for _, v := range []*prometheus.CounterVec{m.linesRead, m.linesNoToken, m.reopens, m.rotatedWhileDown, m.lostBytes} {
+	for _, v := range []*prometheus.CounterVec{m.linesRead, m.linesNoToken, m.linesTimeSkewed, m.reopens, m.rotatedWhileDown, m.lostBytes} {
 		v.DeleteLabelValues(l)
 	}
 	m.linesDropped.DeleteLabelValues(l, DropTooLong)
@@ -399,6 +406,8 @@ type State struct {
 	QuietPeriod time.Duration
 	// WaitForUnseen is the configured --rotation.wait-for-unseen.
 	WaitForUnseen bool
+	// MaxAge is the configured --rotation.max-age.
+	MaxAge time.Duration
 }
 
 // StateCollector reports rotation and source state, read at scrape time so the
@@ -407,18 +416,38 @@ type StateCollector struct {
 	state func() State
 
 	keyInfo, rotationStarted, lastValid, maxExpiry, subjects, removable, blocked, behind, lastLine, firstLine, quietPeriod *prometheus.Desc
-	maxLifetime, allExpired, waitForUnseen                                                                                 *prometheus.Desc
+	maxLifetime, allExpired, waitForUnseen, firstValid, currentSince, maxAge                                               *prometheus.Desc
 	rotations, retiredSubjects                                                                                             *prometheus.Desc
 }
 
+// Values of the `since` label of jwtwatch_current_key_since_timestamp_seconds.
+const (
+	// SinceRotation: this replica saw the key become current.
+	SinceRotation = "rotation"
+	// SinceFirstSeen: the key was current already when jwtwatch first saw
+	// it; it has been current at least since then.
+	SinceFirstSeen = "first_seen"
+)
+
 // NewStateCollector returns a collector reporting what state returns.
-func NewStateCollector(state func() State) *StateCollector {
+// environment, when not empty, labels jwtwatch_key_info (--environment);
+// when empty the label is absent, so that one set by relabelling applies.
+func NewStateCollector(state func() State, environment string) *StateCollector {
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(prometheus.BuildFQName(namespace, "", name), help, labels, nil)
 	}
+	var env prometheus.Labels
+	if environment != "" {
+		env = prometheus.Labels{"environment": environment}
+	}
 	return &StateCollector{
-		state:           state,
-		keyInfo:         d("key_info", "One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).", "token", "role", "fingerprint", "alg", "weak", "kid"),
+		state: state,
+		keyInfo: prometheus.NewDesc(prometheus.BuildFQName(namespace, "", "key_info"),
+			"One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).",
+			[]string{"token", "role", "fingerprint", "alg", "weak", "kid"}, env),
+		firstValid:      d("key_first_valid_timestamp_seconds", "First time (line time) a valid token signed by the key (any key of the role) was seen since its family's rotation started; 0 if not yet.", "token", "role"),
+		currentSince:    d("current_key_since_timestamp_seconds", "Since when the family's current key is current: since=\"rotation\" when this replica saw it become current, since=\"first_seen\" when it was current already when jwtwatch first saw it (the key is at least that old).", "token", "since"),
+		maxAge:          d("rotation_max_age_seconds", "The configured --rotation.max-age: how long a key may stay current before the rotation schedule calls for the next rotation."),
 		rotationStarted: d("rotation_started_timestamp_seconds", "When the current key of the token family became current.", "token"),
 		lastValid:       d("key_last_valid_timestamp_seconds", "Last time (line time) a valid token signed by the key (any key of the role) was seen; 0 if never.", "token", "role"),
 		maxExpiry:       d("key_max_token_expiry_timestamp_seconds", "Latest exp among valid tokens seen signed by the key (any key of the role); 0 if none.", "token", "role"),
@@ -432,7 +461,7 @@ func NewStateCollector(state func() State) *StateCollector {
 		maxLifetime: d("token_max_lifetime_seconds", "The longest exp - iat among valid tokens of the family's keys that raised no suspicion, bounded against outliers "+
 			"(a lifetime counts once two different tokens reach it, or while only one was seen); 0 until one was seen.", "token"),
 		allExpired: d("previous_key_all_expired_timestamp_seconds", "When every token the previous key could legitimately have signed has expired, seen or not: "+
-			"the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). "+
+			"the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). "+
 			"+Inf once the previous key signed a valid token without exp; absent while no lifetime is known.", "token"),
 		rotations: d("rotations_total", "Changes of the family's current key this process saw, by kind: rotation (a new key), "+
 			"rollback (back to the key the last rotation replaced).", "token", "kind"),
@@ -446,7 +475,7 @@ func NewStateCollector(state func() State) *StateCollector {
 // Describe implements prometheus.Collector.
 func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.keyInfo, c.rotationStarted, c.lastValid, c.maxExpiry, c.subjects, c.removable, c.blocked, c.behind, c.lastLine, c.firstLine, c.quietPeriod,
-		c.maxLifetime, c.allExpired, c.waitForUnseen, c.rotations, c.retiredSubjects} {
+		c.maxLifetime, c.allExpired, c.waitForUnseen, c.firstValid, c.currentSince, c.maxAge, c.rotations, c.retiredSubjects} {
 		ch <- d
 	}
 }
@@ -466,10 +495,16 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		g(c.lastValid, seconds(k.LastValid), t, r)
 		g(c.maxExpiry, seconds(k.MaxExpiry), t, r)
 		g(c.subjects, float64(k.Subjects), t, r)
+		g(c.firstValid, seconds(k.FirstValid), t, r)
 	}
 	for _, f := range s.Rotation.Families {
 		t := string(f.Family)
 		g(c.rotationStarted, seconds(f.Started), t)
+		since := SinceFirstSeen
+		if f.Exact {
+			since = SinceRotation
+		}
+		g(c.currentSince, seconds(f.Started), t, since)
 		g(c.removable, boolf(f.Removable), t)
 		g(c.maxLifetime, f.Lifetime.Seconds(), t)
 		g(c.retiredSubjects, float64(f.RetiredSubjects), t)
@@ -500,13 +535,17 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	g(c.firstLine, seconds(s.FirstLine))
 	g(c.quietPeriod, s.QuietPeriod.Seconds())
 	g(c.waitForUnseen, boolf(s.WaitForUnseen))
+	g(c.maxAge, s.MaxAge.Seconds())
 }
 
+// seconds is t as a Unix timestamp, 0 for the zero time. Whole seconds and
+// the fraction are converted apart: UnixNano overflows outside 1678-2262,
+// and a JWT's exp can be any time up to 9999-12-31.
 func seconds(t time.Time) float64 {
 	if t.IsZero() {
 		return 0
 	}
-	return float64(t.UnixNano()) / 1e9
+	return float64(t.Unix()) + float64(t.Nanosecond())/1e9
 }
 
 func boolf(b bool) float64 {

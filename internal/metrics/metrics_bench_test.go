@@ -19,9 +19,9 @@ func BenchmarkToken(b *testing.B) {
 		status  int
 		reasons []rotation.Reason
 	}{
-		{"valid", verify.Verdict{Token: keys.Access, Key: keys.Current, Result: verify.Valid}, 200, nil},
-		{"forged_accepted", verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, 200, nil},
-		{"suspicious", verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}, 200, []rotation.Reason{rotation.Reasons[0]}},
+		{"valid", verify.Verdict{Family: keys.Access, Key: keys.Current, Result: verify.Valid}, 200, nil},
+		{"forged_accepted", verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, 200, nil},
+		{"suspicious", verify.Verdict{Family: keys.Access, Key: keys.Previous, Result: verify.Valid}, 200, []rotation.Reason{rotation.Reasons[0]}},
 	}
 	for _, bb := range benches {
 		b.Run(bb.name, func(b *testing.B) {

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -36,9 +37,9 @@ func TestEveryTokenCombinationStartsAtZero(t *testing.T) {
 }
 
 func TestToken(t *testing.T) {
-	prevValid := verify.Verdict{Token: keys.Access, Key: keys.Previous, Result: verify.Valid}
-	forged := verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
-	retiredValid := verify.Verdict{Token: keys.Access, Key: keys.Retired, Result: verify.Valid}
+	prevValid := verify.Verdict{Family: keys.Access, Key: keys.Previous, Result: verify.Valid}
+	forged := verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	retiredValid := verify.Verdict{Family: keys.Access, Key: keys.Retired, Result: verify.Valid}
 	tests := []struct {
 		name    string
 		in      verify.Verdict
@@ -51,10 +52,19 @@ func TestToken(t *testing.T) {
 		{"forgery rejected agrees", forged, 403, false, ""},
 		{"forgery accepted", forged, 200, false, `gateway="accepted",key="none",result="bad_signature"`},
 		{"no status in the line", forged, 0, false, ""},
-		// Immediate rotation: a removed key's stale sessions must be rejected.
+		// Only 2xx and 3xx are accepted, 401 and 403 rejected; a 404, 429 or
+		// 500 says nothing about the token (the route, the rate limit or the
+		// backend answered), so it is no verdict at all.
+		{"forgery redirected (3xx) is accepted", forged, 302, false, `gateway="accepted",key="none",result="bad_signature"`},
+		{"forgery not found is no verdict", forged, 404, false, ""},
+		{"forgery rate-limited is no verdict", forged, 429, false, ""},
+		{"forgery with a server error is no verdict", forged, 500, false, ""},
+		{"valid with a server error is no verdict", prevValid, 503, false, ""},
+		// A retired key was removed (an immediate or emergency rotation): a
+		// gateway that still accepts its tokens, valid or not, lets it in.
 		{"removed key rejected agrees", retiredValid, 401, true, ""},
 		{"removed key accepted: it still works there", retiredValid, 200, true, `gateway="accepted",key="retired",result="valid"`},
-		// A line logged before the rotation, read after it.
+		// A line logged before the key's removal, read after it.
 		{"retired key accepted before its removal agrees", retiredValid, 200, false, ""},
 		{"retired key rejected before its removal", retiredValid, 401, false, `gateway="rejected",key="retired",result="valid"`},
 	}
@@ -63,7 +73,7 @@ func TestToken(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			m := New(reg)
 			m.Token(tt.in, tt.status, tt.removed, []rotation.Reason{rotation.IssuedAfterRotation})
-			tf, k, r := index(keys.Families, tt.in.Token), index(keys.Roles, tt.in.Key), index(verify.Results, tt.in.Result)
+			tf, k, r := index(keys.Families, tt.in.Family), index(keys.Roles, tt.in.Key), index(verify.Results, tt.in.Result)
 			if got := testutil.ToFloat64(m.tokens[tf][k][r]); got != 1 {
 				t.Errorf("tokens_total = %v, want 1", got)
 			}
@@ -127,7 +137,7 @@ func TestStateCollector(t *testing.T) {
 		WaitForUnseen: true,
 	}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewStateCollector(func() State { return st }))
+	reg.MustRegister(NewStateCollector(func() State { return st }, ""))
 	want := `
 # HELP jwtwatch_key_info One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).
 # TYPE jwtwatch_key_info gauge
@@ -168,7 +178,7 @@ jwtwatch_rotation_started_timestamp_seconds{token="refresh"} 1.764e+09
 # TYPE jwtwatch_token_max_lifetime_seconds gauge
 jwtwatch_token_max_lifetime_seconds{token="access"} 900
 jwtwatch_token_max_lifetime_seconds{token="refresh"} 2.592e+06
-# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
+# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
 # TYPE jwtwatch_previous_key_all_expired_timestamp_seconds gauge
 jwtwatch_previous_key_all_expired_timestamp_seconds{token="access"} 1.76400096e+09
 jwtwatch_previous_key_all_expired_timestamp_seconds{token="refresh"} +Inf
@@ -199,7 +209,7 @@ jwtwatch_rotation_quiet_period_seconds 86400
 	st.Rotation.Families[0].AllExpired = time.Time{}
 	st.WaitForUnseen = false
 	want = `
-# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
+# HELP jwtwatch_previous_key_all_expired_timestamp_seconds When every token the previous key could legitimately have signed has expired, seen or not: the rotation start + --rotation.grace + --policy.clock-skew + the longest token lifetime (--policy.max-lifetime when set). +Inf once the previous key signed a valid token without exp; absent while no lifetime is known.
 # TYPE jwtwatch_previous_key_all_expired_timestamp_seconds gauge
 jwtwatch_previous_key_all_expired_timestamp_seconds{token="refresh"} +Inf
 # HELP jwtwatch_rotation_wait_for_unseen 1 when --rotation.wait-for-unseen is on (the default): the previous key stays until every token it could have signed before the rotation has expired, seen or not.
@@ -258,7 +268,7 @@ func TestRotationsAndRelogin(t *testing.T) {
 		},
 	}}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(NewStateCollector(func() State { return st }))
+	reg.MustRegister(NewStateCollector(func() State { return st }, ""))
 	want := `
 # HELP jwtwatch_retired_key_recent_subjects Estimated distinct sub values that presented a token a retired key of the family verifies (any verdict) within --rotation.relogin-window, since the rotation: the sessions still on the removed key, falling to 0 as their users log in again.
 # TYPE jwtwatch_retired_key_recent_subjects gauge
@@ -271,6 +281,159 @@ jwtwatch_rotations_total{kind="rotation",token="access"} 2
 jwtwatch_rotations_total{kind="rotation",token="refresh"} 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "jwtwatch_rotations_total", "jwtwatch_retired_key_recent_subjects"); err != nil {
+		t.Error(err)
+	}
+}
+
+// Every timestamp metric is right for any time a JWT can carry: time.Time's
+// UnixNano overflows after 2262 and before 1678.
+func TestTimestampsForAnyJWTTime(t *testing.T) {
+	cur := keys.New(keys.Access, keys.Current, []byte("current-secret-current-secret-00"))
+	end := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC) // exp 253402300799
+	early := time.Date(1000, 1, 1, 0, 0, 0, 500_000_000, time.UTC)
+	st := State{
+		Rotation: rotation.Report{
+			Keys:     []rotation.KeyReport{{Key: cur, LastValid: early, MaxExpiry: end}},
+			Roles:    []rotation.KeyReport{{Key: cur, LastValid: early, MaxExpiry: end}},
+			Families: []rotation.FamilyReport{{Family: keys.Access, Started: end}},
+		},
+		FirstLine: end,
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }, ""))
+	want := `
+# HELP jwtwatch_key_max_token_expiry_timestamp_seconds Latest exp among valid tokens seen signed by the key (any key of the role); 0 if none.
+# TYPE jwtwatch_key_max_token_expiry_timestamp_seconds gauge
+jwtwatch_key_max_token_expiry_timestamp_seconds{role="current",token="access"} 2.53402300799e+11
+# HELP jwtwatch_key_last_valid_timestamp_seconds Last time (line time) a valid token signed by the key (any key of the role) was seen; 0 if never.
+# TYPE jwtwatch_key_last_valid_timestamp_seconds gauge
+jwtwatch_key_last_valid_timestamp_seconds{role="current",token="access"} -3.06102239995e+10
+# HELP jwtwatch_rotation_started_timestamp_seconds When the current key of the token family became current.
+# TYPE jwtwatch_rotation_started_timestamp_seconds gauge
+jwtwatch_rotation_started_timestamp_seconds{token="access"} 2.53402300799e+11
+# HELP jwtwatch_first_line_timestamp_seconds When this process read its first log line, from any source; 0 until it has. A replica votes removable only after reading its log for the quiet period.
+# TYPE jwtwatch_first_line_timestamp_seconds gauge
+jwtwatch_first_line_timestamp_seconds 2.53402300799e+11
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jwtwatch_key_max_token_expiry_timestamp_seconds", "jwtwatch_key_last_valid_timestamp_seconds",
+		"jwtwatch_rotation_started_timestamp_seconds", "jwtwatch_first_line_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	if got, want := seconds(time.Unix(1764000000, 250_000_000)), 1764000000.25; got != want {
+		t.Errorf("seconds keeps the fraction: got %v, want %v", got, want)
+	}
+}
+
+// The rotation procedure around the dual-key window: the environment on
+// key_info, when each key's first valid token since the rotation was seen,
+// since when the current key is current (exactly, or at least since jwtwatch
+// first saw it), and the schedule's --rotation.max-age.
+func TestProcedureState(t *testing.T) {
+	cur := keys.New(keys.Access, keys.Current, []byte("current-secret-current-secret-00"))
+	prev := keys.New(keys.Access, keys.Previous, []byte("previous-secret-previous-secret0"))
+	ref := keys.New(keys.Refresh, keys.Current, []byte("refresh-secret-refresh-secret-00"))
+	st := State{
+		Rotation: rotation.Report{
+			Keys: []rotation.KeyReport{{Key: cur}, {Key: prev}, {Key: ref}},
+			Roles: []rotation.KeyReport{
+				{Key: cur, FirstValid: time.Unix(1764000300, 0)},
+				{Key: prev, FirstValid: time.Unix(1764000001, 0)},
+				{Key: ref},
+			},
+			Families: []rotation.FamilyReport{
+				{Family: keys.Access, Started: time.Unix(1764000000, 0), Exact: true},
+				{Family: keys.Refresh, Started: time.Unix(1763000000, 0)},
+			},
+		},
+		MaxAge: 90 * 24 * time.Hour,
+	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }, "production"))
+	want := `
+# HELP jwtwatch_key_info One series per loaded key, value 1; the fingerprint is one-way and safe to show; kid is the key ID tokens name it by (empty when none).
+# TYPE jwtwatch_key_info gauge
+jwtwatch_key_info{alg="HS256",environment="production",fingerprint="` + cur.Fingerprint + `",kid="",role="current",token="access",weak="false"} 1
+jwtwatch_key_info{alg="HS256",environment="production",fingerprint="` + prev.Fingerprint + `",kid="",role="previous",token="access",weak="false"} 1
+jwtwatch_key_info{alg="HS256",environment="production",fingerprint="` + ref.Fingerprint + `",kid="",role="current",token="refresh",weak="false"} 1
+# HELP jwtwatch_key_first_valid_timestamp_seconds First time (line time) a valid token signed by the key (any key of the role) was seen since its family's rotation started; 0 if not yet.
+# TYPE jwtwatch_key_first_valid_timestamp_seconds gauge
+jwtwatch_key_first_valid_timestamp_seconds{role="current",token="access"} 1.7640003e+09
+jwtwatch_key_first_valid_timestamp_seconds{role="previous",token="access"} 1.764000001e+09
+jwtwatch_key_first_valid_timestamp_seconds{role="current",token="refresh"} 0
+# HELP jwtwatch_current_key_since_timestamp_seconds Since when the family's current key is current: since="rotation" when this replica saw it become current, since="first_seen" when it was current already when jwtwatch first saw it (the key is at least that old).
+# TYPE jwtwatch_current_key_since_timestamp_seconds gauge
+jwtwatch_current_key_since_timestamp_seconds{since="rotation",token="access"} 1.764e+09
+jwtwatch_current_key_since_timestamp_seconds{since="first_seen",token="refresh"} 1.763e+09
+# HELP jwtwatch_rotation_max_age_seconds The configured --rotation.max-age: how long a key may stay current before the rotation schedule calls for the next rotation.
+# TYPE jwtwatch_rotation_max_age_seconds gauge
+jwtwatch_rotation_max_age_seconds 7.776e+06
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"jwtwatch_key_info", "jwtwatch_key_first_valid_timestamp_seconds", "jwtwatch_current_key_since_timestamp_seconds", "jwtwatch_rotation_max_age_seconds"); err != nil {
+		t.Error(err)
+	}
+	// Without --environment, key_info has no environment label at all, so a
+	// target label set by relabelling takes its place.
+	reg = prometheus.NewPedanticRegistry()
+	reg.MustRegister(NewStateCollector(func() State { return st }, ""))
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "environment" {
+					t.Errorf("%s has an environment label without --environment", f.GetName())
+				}
+			}
+		}
+	}
+}
+
+// The gateway mirror and suspicion of the procedure, as a scrape shows them:
+// a 2xx for a forgery and for a removed (retired) key's token are bypasses, a 401 for a
+// retired-key token and a 404 or 500 for anything are no mismatch, and an
+// old-key token issued within the grace is issued_during_grace.
+func TestProcedureCounters(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m := New(reg)
+	forged := verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}
+	retired := verify.Verdict{Family: keys.Access, Key: keys.Retired, Result: verify.Valid}
+	grace := verify.Verdict{Family: keys.Access, Key: keys.Previous, Result: verify.Valid}
+	m.Token(forged, 200, false, nil)
+	m.Token(forged, 404, false, nil)
+	m.Token(forged, 500, false, nil)
+	m.Token(retired, 302, true, nil)
+	m.Token(retired, 401, true, nil)
+	m.Token(grace, 200, false, []rotation.Reason{rotation.IssuedDuringGrace})
+
+	nonZero := map[string]int{
+		`gateway="accepted",key="none",result="bad_signature"`:       1,
+		`gateway="accepted",key="retired",result="valid"`:            1,
+		`key="previous",reason="issued_during_grace",token="access"`: 1,
+	}
+	var want strings.Builder
+	want.WriteString("# HELP jwtwatch_gateway_mismatches_total Requests where the gateway's verdict (its HTTP status) contradicts jwtwatch's.\n# TYPE jwtwatch_gateway_mismatches_total counter\n")
+	for _, g := range []string{GatewayAccepted, GatewayRejected} {
+		for _, k := range keys.Roles {
+			for _, r := range verify.Results {
+				l := `gateway="` + g + `",key="` + string(k) + `",result="` + string(r) + `"`
+				fmt.Fprintf(&want, "jwtwatch_gateway_mismatches_total{%s} %d\n", l, nonZero[l])
+			}
+		}
+	}
+	want.WriteString("# HELP jwtwatch_suspicious_tokens_total Tokens whose signature verifies but that the rightful issuer would not have minted.\n# TYPE jwtwatch_suspicious_tokens_total counter\n")
+	for _, k := range keys.Roles {
+		for _, r := range rotation.Reasons {
+			for _, f := range keys.Families {
+				l := `key="` + string(k) + `",reason="` + string(r) + `",token="` + string(f) + `"`
+				fmt.Fprintf(&want, "jwtwatch_suspicious_tokens_total{%s} %d\n", l, nonZero[l])
+			}
+		}
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want.String()), "jwtwatch_gateway_mismatches_total", "jwtwatch_suspicious_tokens_total"); err != nil {
 		t.Error(err)
 	}
 }

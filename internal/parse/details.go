@@ -147,7 +147,10 @@ const (
 	detailClientIP // Caddy's client_ip: the peer after trusted proxies
 	detailPeer
 	detailLog
-	detailECS // ECS's top-level client or source object, whose ip is the peer
+	detailECS  // ECS's top-level client or source object, whose ip is the peer
+	detailPath // a request path or URL: pino's req.url, Caddy's request.uri, Envoy's path
+	detailReq  // a top-level req or request: an object holding the path, or nginx's request line
+	detailURL  // ECS's top-level url: an object holding path or original, or a URL
 )
 
 // detailsWalker walks a JSON line with the lexer the token finder uses,
@@ -156,7 +159,7 @@ type detailsWalker struct {
 	b     []byte
 	plain bool // jsonlex.Plain vouched for b: strings end at their next quote
 
-	ua, forwarded, clientIP, peer, log []byte
+	ua, forwarded, clientIP, peer, log, path []byte
 }
 
 // best is the client address: X-Forwarded-For's first entry, else Caddy's
@@ -243,17 +246,37 @@ func detailKind(key []byte, parent, depth int) int {
 		if parent == detailECS && string(key) == "ip" {
 			return detailPeer
 		}
-	case len("log"):
-		if depth == 1 && string(key) == "log" {
+	case len("log"): // and "req", "url", "uri"
+		switch {
+		case depth == 1 && string(key) == "log":
 			return detailLog
+		case depth == 1 && string(key) == "req":
+			return detailReq
+		case parent == detailReq && (string(key) == "url" || string(key) == "uri"):
+			return detailPath
+		case depth == 1 && string(key) == "url":
+			return detailURL
+		case depth == 1 && string(key) == "uri":
+			return detailPath
+		}
+	case len("path"):
+		if string(key) == "path" && (depth == 1 || parent == detailReq || parent == detailURL) {
+			return detailPath
+		}
+	case len("request"):
+		if depth == 1 && string(key) == "request" {
+			return detailReq
 		}
 	case len("client"): // and "source"
 		if depth == 1 && (string(key) == "client" || string(key) == "source") {
 			return detailECS
 		}
 	case len("original"):
-		if parent == detailUA && string(key) == "original" {
+		switch {
+		case parent == detailUA && string(key) == "original":
 			return detailUA
+		case parent == detailURL && string(key) == "original":
+			return detailPath
 		}
 	case len("useragent"): // and "client_ip", "remote_ip"
 		switch {
@@ -268,9 +291,12 @@ func detailKind(key []byte, parent, depth int) int {
 		if equalFold(key, "user-agent") || equalFold(key, "user_agent") {
 			return detailUA
 		}
-	case len("remote_addr"):
-		if equalFold(key, "remote_addr") {
+	case len("remote_addr"): // and "request_uri"
+		switch {
+		case equalFold(key, "remote_addr"):
 			return detailPeer
+		case depth == 1 && string(key) == "request_uri":
+			return detailPath
 		}
 	case len("remoteaddress"):
 		if equalFold(key, "remoteaddress") {
@@ -375,6 +401,10 @@ func (w *detailsWalker) keep(kind int, s []byte) {
 		dst = &w.peer
 	case detailLog:
 		dst = &w.log
+	case detailPath, detailURL:
+		dst = &w.path
+	case detailReq:
+		dst, s = &w.path, requestTarget(s)
 	default:
 		return
 	}
@@ -444,4 +474,91 @@ func clean(s string) string {
 		cut--
 	}
 	return s[:cut]
+}
+
+// Path returns the path of a line's request, without query string or
+// fragment, "" when the line has none: from JSON lines pino's req.url,
+// Caddy's request.uri, request.path, a top-level path, uri or request_uri
+// (Envoy, nginx escape=json), nginx's request line as a top-level request
+// string, ECS's url.path or url.original; from text lines the target of the
+// quoted request line (nginx's $request, Envoy's default format); in the
+// regex format the named group path. An absolute URL gives its path. Like
+// Details it is a second look at a line, for the few that need it (requests
+// the gateway's verdict is compared on, with --gateway.public-paths); it is
+// cut to MaxDetailBytes, and Redacted when it carries a token.
+func (p *Parser) Path(line []byte) string {
+	var path []byte
+	if p.format == FormatRegex {
+		line = bytes.TrimRight(line, "\r\n")
+		if m := p.re.FindSubmatchIndex(line); m != nil {
+			if i := p.re.SubexpIndex("path"); i >= 0 && m[2*i] >= 0 {
+				path = line[m[2*i]:m[2*i+1]]
+			}
+		}
+	} else {
+		line = trimSpace(line)
+		if rest, _, ok := stripCRI(line); ok {
+			line = rest
+		}
+		path = autoPath(line, 0)
+	}
+	return clean(string(pathOf(dash(trimSpace(path)))))
+}
+
+// autoPath finds the path of a JSON or text line; depth bounds Docker
+// json-file lines wrapping lines.
+func autoPath(line []byte, depth int) []byte {
+	if len(line) > 0 && line[0] == '{' {
+		w := detailsWalker{b: line, plain: jsonlex.Plain(line)}
+		if w.run() {
+			if w.path == nil && w.log != nil && depth == 0 {
+				return autoPath(trimSpace(w.log), depth+1)
+			}
+			return w.path
+		}
+	}
+	// The first quoted field holding "HTTP/" after the line's time is the
+	// request line of nginx's and Envoy's formats.
+	_, end := textTime(line)
+	for from := end; ; {
+		q := bytes.IndexByte(line[from:], '"')
+		if q < 0 {
+			return nil
+		}
+		start := from + q + 1
+		e := bytes.IndexByte(line[start:], '"')
+		if e < 0 {
+			return nil
+		}
+		if v := line[start : start+e]; bytes.Contains(v, []byte("HTTP/")) {
+			return requestTarget(v)
+		}
+		from = start + e + 1
+	}
+}
+
+// requestTarget returns the target of a request line ("GET /x HTTP/1.1"),
+// nil when it is not one.
+func requestTarget(line []byte) []byte {
+	fields := bytes.Fields(line)
+	if len(fields) < 2 {
+		return nil
+	}
+	return fields[1]
+}
+
+// pathOf cuts a request target to its path: no query string or fragment,
+// and for an absolute URL (http://host/x) only /x.
+func pathOf(target []byte) []byte {
+	if i := bytes.IndexAny(target, "?#"); i >= 0 {
+		target = target[:i]
+	}
+	if i := bytes.Index(target, []byte("://")); i > 0 && !bytes.ContainsRune(target[:i], '/') {
+		rest := target[i+3:]
+		if j := bytes.IndexByte(rest, '/'); j >= 0 {
+			return rest[j:]
+		}
+		return []byte("/")
+	}
+	return target
 }

@@ -122,3 +122,59 @@ func BenchmarkDetails(b *testing.B) {
 		i++
 	}
 }
+
+// TestPath reads the request path, for --gateway.public-paths, in every
+// format: pino's req.url, nginx's $request, Envoy's request line or JSON
+// path, Caddy's request.uri, ECS's url.path, the regex group path; without
+// query string or fragment.
+func TestPath(t *testing.T) {
+	cfgPathRe := Config{Format: FormatRegex, Pattern: `"(?P<method>\S+) (?P<path>\S+) HTTP/[^"]*" (?P<status>\d{3}) .*"Bearer (?P<token>[^"]*)"$`}
+	tests := []struct {
+		name string
+		cfg  Config
+		file string
+		line int
+		want string
+	}{
+		{"pino req.url", cfgAuto, "pino-http.log", 0, "/api/v1/users"},
+		{"pino json format", cfgPino, "pino-http.log", 1, "/api/v1/users/me"},
+		{"pino behind CRI", cfgAuto, "cri.log", 0, "/api/v1/users"},
+		{"pino req.url with a query string", cfgAuto, "other-scheme.log", 0, "/auth/callback"},
+		{"caddy request.uri", cfgAuto, "json-other.log", 0, "/api/v1/users"},
+		{"request.path", cfgAuto, "json-other.log", 1, "/api/v1/orders"},
+		{"nginx escape=json $request", cfgAuto, "json-other.log", 2, "/api/v1/users"},
+		{"docker json-file around nginx", cfgAuto, "json-other.log", 4, "/api/v1/users"},
+		{"nginx $request", cfgAuto, "nginx.log", 0, "/api/v1/users"},
+		{"nginx $request with a query string", cfgAuto, "other-scheme.log", 5, "/auth/callback"},
+		{"envoy request line", cfgAuto, "envoy.log", 1, "/api/v1/orders"},
+		{"regex group path", cfgPathRe, "nginx.log", 0, "/api/v1/users"},
+		{"regex without a path group", cfgNginxRe, "nginx.log", 0, ""},
+		{"nest text has none", cfgAuto, "nest-text.log", 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lines := readLines(t, tt.file)
+			if got := mustNew(t, tt.cfg).Path(lines[tt.line]); got != tt.want {
+				t.Errorf("Path = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	inline := []struct{ name, in, want string }{
+		{"envoy JSON path", `{"start_time":"2026-11-27T13:33:38.123Z","method":"GET","path":"/health?probe=1","response_code":200}`, "/health"},
+		{"ECS url.path", `{"url":{"path":"/api/v1/auth/login","query":"a=1"},"http":{"response":{"status_code":200}}}`, "/api/v1/auth/login"},
+		{"ECS url.original", `{"url":{"original":"/docs#top"}}`, "/docs"},
+		{"nginx escape=json $request_uri", `{"request_uri":"/api/v1/auth/refresh?x=1","status":"200"}`, "/api/v1/auth/refresh"},
+		{"absolute-form request target", `10.0.0.1 - - [27/Nov/2026:13:33:38 +0000] "GET http://api.example.com/public/x?y HTTP/1.1" 200 1 "-" "curl/8"`, "/public/x"},
+		{"a token in the path is redacted", `{"req":{"url":"/t/eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln"}}`, Redacted},
+		{"a string req is no path", `{"req":"GET"}`, ""},
+		{"none", `{"msg":"hello"}`, ""},
+	}
+	p := mustNew(t, cfgAuto)
+	for _, tt := range inline {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.Path([]byte(tt.in)); got != tt.want {
+				t.Errorf("Path = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

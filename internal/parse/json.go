@@ -67,6 +67,7 @@ type jsonWalker struct {
 	paths  *[numFields]string // json format; nil in auto mode
 
 	tok, bearer, raw []byte // token candidates, nil when none
+	otherScheme      bool   // an authorization value of another scheme than Bearer
 	status           int
 	ts               time.Time
 	settled          int32 // roles whose field is final: tok, status, ts found
@@ -407,6 +408,9 @@ func (w *jsonWalker) examine(s []byte, role int32, scan bool) finds {
 		var ok bool
 		if w.paths == nil {
 			v, ok = headerBearer(s)
+			if !ok && otherScheme(s) {
+				w.otherScheme = true
+			}
 		} else {
 			v, ok = explicitToken(s)
 		}

@@ -66,7 +66,12 @@ var (
 	ErrMissingField  = errors.New("json format needs a token field")
 	ErrBadField      = errors.New("malformed json field path")
 	ErrNoToken       = errors.New("line carries no bearer token")
-	ErrInvalidLine   = errors.New("line does not match the log format")
+	// ErrOtherScheme is an ErrNoToken: the line's Authorization uses another
+	// scheme than Bearer (Basic, Digest, DPoP, ...), so a JWT elsewhere in
+	// it (an OIDC callback's id_token in the query string) is not the
+	// request's credential.
+	ErrOtherScheme = fmt.Errorf("%w: its Authorization uses another scheme", ErrNoToken)
+	ErrInvalidLine = errors.New("line does not match the log format")
 )
 
 // Config selects how lines are parsed.
@@ -81,6 +86,14 @@ type Config struct {
 	// and optional named groups status and time.
 	Pattern string
 }
+
+// The fields of the json format unless configured: nestjs-pino's request
+// lines (pino-http).
+const (
+	DefaultTokenField  = "req.headers.authorization"
+	DefaultStatusField = "res.statusCode"
+	DefaultTimeField   = "time"
+)
 
 // Indexes into Parser.paths and Parser.groups.
 const (
@@ -286,8 +299,11 @@ func (p *Parser) parseJSON(line []byte, complete bool) (found, error) {
 	if tok == nil {
 		tok = w.raw
 	}
-	if tok == nil {
+	switch {
+	case tok == nil:
 		return found{}, ErrNoToken
+	case w.tok == nil && w.otherScheme:
+		return found{}, ErrOtherScheme
 	}
 	return found{tok: tok, status: w.status, time: w.ts}, nil
 }
@@ -322,6 +338,11 @@ func parseText(line []byte) (found, error) {
 	tok, ok := findBearer(line)
 	if !ok {
 		tok, ok = findRawJWT(line)
+		// Rare (most lines carry a Bearer or no JWT at all), so the second
+		// look is cheap where it is needed.
+		if ok && hasOtherScheme(line) {
+			return found{}, ErrOtherScheme
+		}
 	}
 	if !ok {
 		return found{}, ErrNoToken

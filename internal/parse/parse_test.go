@@ -56,8 +56,9 @@ func ok(tok string, status int, rfc3339 string) result {
 }
 
 var (
-	noToken = result{err: ErrNoToken}
-	invalid = result{err: ErrInvalidLine}
+	noToken   = result{err: ErrNoToken}
+	notBearer = result{err: ErrOtherScheme}
+	invalid   = result{err: ErrInvalidLine}
 )
 
 // readLines returns the lines of testdata/name, without newlines.
@@ -190,6 +191,19 @@ func TestParseAuto(t *testing.T) {
 			noToken, // "Bearer" at the end of a line
 			noToken, // JWE has five segments
 			noToken, // two segments; eyJ inside words
+		}},
+		// A line whose Authorization uses another scheme carries no bearer
+		// credential; a JWT elsewhere in it (an OIDC callback's id_token) is
+		// not the request's credential.
+		{"other-scheme.log", []result{
+			notBearer,                  // pino: Basic, id_token in req.url
+			noToken,                    // pino: Basic, no JWT anywhere
+			notBearer,                  // pino: DPoP, a JWT under another scheme
+			ok(tokA, 302, d+"38.400Z"), // pino: no Authorization: the id_token counts
+			ok(tokC, 200, d+"38.500Z"), // pino: the Bearer wins over the id_token
+			notBearer,                  // nginx: Basic, id_token in the request line
+			ok(tokA, 302, d+"39Z"),     // nginx: "-", id_token in the request line counts
+			notBearer,                  // Envoy: Digest, id_token in the path
 		}},
 		{"garbage.log", []result{
 			noToken,          // binary, invalid UTF-8

@@ -75,6 +75,57 @@ func headerBearer(v []byte) ([]byte, bool) {
 	return v, len(v) > 0
 }
 
+// otherScheme reports whether v, an Authorization header value, holds
+// credentials of another scheme than Bearer: a scheme name (an HTTP token)
+// and, after a space, something. "-", "[Redacted]" and a bare "Bearer" are
+// not.
+func otherScheme(v []byte) bool {
+	v = trimSpace(v)
+	n := 0
+	for n < len(v) && isSchemeByte(v[n]) {
+		n++
+	}
+	if n == 0 || n >= len(v) || v[n] != ' ' || len(trimSpace(v[n:])) == 0 {
+		return false
+	}
+	return !equalFold(v[:n], "bearer")
+}
+
+// isSchemeByte reports whether c may appear in an HTTP auth scheme name
+// (RFC 9110's token).
+func isSchemeByte(c byte) bool {
+	switch c {
+	case '!', '#', '$', '%', '&', '\'', '*', '+', '-', '.', '^', '_', '`', '|', '~':
+		return true
+	}
+	return isWordByte(c)
+}
+
+// registeredSchemes are the HTTP authentication schemes other than Bearer
+// (the IANA registry, and AWS's and NTLM) that a text line's quoted field
+// can start with. In a text line the Authorization field cannot be told
+// apart by name, so only these count, and a request line ("GET /x ...")
+// never does.
+var registeredSchemes = []string{"basic", "digest", "negotiate", "ntlm", "dpop", "hoba", "mutual",
+	"vapid", "scram-sha-1", "scram-sha-256", "gnap", "privatetoken", "concealed", "aws4-hmac-sha256"}
+
+// hasOtherScheme reports whether a text line has a quoted field that starts
+// with a registered scheme other than Bearer and a space: nginx's
+// "$http_authorization", Envoy's "%REQ(AUTHORIZATION)%".
+func hasOtherScheme(line []byte) bool {
+	for _, q := range []byte{'"', '\''} {
+		for i := bytes.IndexByte(line, q); i >= 0; i = indexByteFrom(line, i+1, q) {
+			rest := line[i+1:]
+			for _, s := range registeredSchemes {
+				if len(rest) > len(s) && rest[len(s)] == ' ' && hasFoldPrefix(rest, s) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // explicitToken interprets a value the operator pointed at (a json field or
 // regex group): either a header value, whose Bearer credentials are the
 // token whatever they look like, or a bare token. A bare value counts only

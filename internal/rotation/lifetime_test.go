@@ -88,7 +88,7 @@ func play(t *testing.T, p Policy, loaded []keys.Key, seen []verdictAt, want []de
 		c.t = t0.Add(e.at)
 		switch {
 		case e.seen != nil:
-			tr.Observe(e.seen.v, c.t)
+			tr.Record(e.seen.v, c.t)
 		case e.want != nil:
 			f, _ := family(t, tr)
 			if !slices.Equal(f.Blocking, e.want.blocking) || f.Removable != (len(e.want.blocking) == 0) {
@@ -300,7 +300,7 @@ func TestLifetimeOutliers(t *testing.T) {
 			tr := rotated(t, c, cur, prev)
 			tr.policy = unseenPolicy()
 			for _, v := range tt.in {
-				tr.Observe(v, c.t)
+				tr.Record(v, c.t)
 			}
 			f, _ := family(t, tr)
 			if f.Lifetime != tt.want {
@@ -385,11 +385,11 @@ func TestMergeIsOnePass(t *testing.T) {
 		c := &clock{t0.Add(time.Hour)}
 		whole, a, b := rotated(t, c, cur, prev), rotated(t, c, cur, prev), rotated(t, c, cur, prev)
 		for i, v := range stream {
-			whole.Observe(v, ats[i])
+			whole.Record(v, ats[i])
 			if i < cut {
-				a.Observe(v, ats[i])
+				a.Record(v, ats[i])
 			} else {
-				b.Observe(v, ats[i])
+				b.Record(v, ats[i])
 			}
 		}
 		if err := a.Merge(b); err != nil {

@@ -32,7 +32,7 @@ func TestNextKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tr.Observe(tt.in, c.t); !slices.Equal(got, tt.want) {
+			if got := tr.Record(tt.in, c.t); !slices.Equal(got, tt.want) {
 				t.Errorf("Observe = %v, want %v", got, tt.want)
 			}
 		})
@@ -48,9 +48,9 @@ func TestSeveralPreviousKeys(t *testing.T) {
 	prev2 := keys.New(keys.Access, keys.Previous, []byte("older-secret-older-secret-older-"))
 	tr := rotated(t, c, cur, prev, prev2)
 	tr.Watching(t0.Add(-48 * time.Hour))
-	tr.Observe(valid(prev, "a", t0.Add(-time.Hour), t0.Add(time.Hour)), t0.Add(time.Minute))
-	tr.Observe(valid(prev2, "b", t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0.Add(2*time.Minute))
-	tr.Observe(valid(prev2, "a", t0.Add(-time.Hour), t0.Add(2*time.Hour)), t0.Add(3*time.Minute))
+	tr.Record(valid(prev, "a", t0.Add(-time.Hour), t0.Add(time.Hour)), t0.Add(time.Minute))
+	tr.Record(valid(prev2, "b", t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0.Add(2*time.Minute))
+	tr.Record(valid(prev2, "a", t0.Add(-time.Hour), t0.Add(2*time.Hour)), t0.Add(3*time.Minute))
 	rep := tr.Report()
 	if len(rep.Keys) != 3 {
 		t.Fatalf("%d key reports, want 3", len(rep.Keys))
@@ -73,7 +73,7 @@ func TestSeveralPreviousKeys(t *testing.T) {
 	}
 	// Past the first key's last token, not the second's: still blocked.
 	c.t = t0.Add(8*24*time.Hour + 2*time.Minute + 30*time.Second)
-	tr.Observe(valid(prev2, "b", t0.Add(8*24*time.Hour), t0.Add(8*24*time.Hour+time.Hour)), t0.Add(8*24*time.Hour))
+	tr.Record(valid(prev2, "b", t0.Add(8*24*time.Hour), t0.Add(8*24*time.Hour+time.Hour)), t0.Add(8*24*time.Hour))
 	if f := tr.Report().Families[0]; f.Removable || !slices.Contains(f.Blocking, BlockRecentUse) {
 		t.Errorf("removable %v blocking %v, want recent_use from the second previous key", f.Removable, f.Blocking)
 	}

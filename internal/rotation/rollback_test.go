@@ -120,15 +120,15 @@ func TestRollbackSwapsBack(t *testing.T) {
 			snap, _ := tr.Snapshot()
 			tr, _ := New(p, c.now, snap)
 			tr.SetKeys([]keys.Key{k0, k1prev})
-			if got := tr.Observe(tt.v, tt.at); !slices.Equal(got, tt.want) {
+			if got := tr.Record(tt.v, tt.at); !slices.Equal(got, tt.want) {
 				t.Errorf("reasons %v, want %v", got, tt.want)
 			}
 		})
 	}
 
 	fr, prev := family(t, tr)
-	if !fr.Started.Equal(t2) {
-		t.Errorf("rotation start %v, want the rollback %v", fr.Started, t2)
+	if !fr.Started.Equal(t0) {
+		t.Errorf("rotation start %v, want the restored key's own, %v (its age counts from then)", fr.Started, t0)
 	}
 	if prev.Key.Fingerprint != k1.Fingerprint || !prev.Replaced.Equal(t2) {
 		t.Errorf("previous key %s replaced %v: want the rolled-back key, replaced at the rollback", prev.Key, prev.Replaced)
@@ -152,13 +152,13 @@ func TestRollbackOfImmediateRotation(t *testing.T) {
 	c.t = t2
 	k1retired := access("k1", keys.Retired)
 	tr.SetKeys([]keys.Key{k0, k1retired})
-	if got := tr.Observe(valid(k1retired, "u", t1.Add(time.Minute), t1.Add(time.Hour)), t2.Add(time.Minute)); len(got) != 0 {
+	if got := tr.Record(valid(k1retired, "u", t1.Add(time.Minute), t1.Add(time.Hour)), t2.Add(time.Minute)); len(got) != 0 {
 		t.Errorf("rolled-back key, issued while current: %v", got)
 	}
-	if got := tr.Observe(valid(k1retired, "u", t2.Add(time.Hour), t2.Add(2*time.Hour)), t2.Add(time.Hour)); !slices.Equal(got, []Reason{IssuedAfterRotation}) {
+	if got := tr.Record(valid(k1retired, "u", t2.Add(time.Hour), t2.Add(2*time.Hour)), t2.Add(time.Hour)); !slices.Equal(got, []Reason{IssuedAfterRotation}) {
 		t.Errorf("rolled-back key, issued after the rollback: %v", got)
 	}
-	if got := tr.Observe(valid(k0, "u", t2.Add(time.Hour), t2.Add(2*time.Hour)), t2.Add(time.Hour)); len(got) != 0 {
+	if got := tr.Record(valid(k0, "u", t2.Add(time.Hour), t2.Add(2*time.Hour)), t2.Add(time.Hour)); len(got) != 0 {
 		t.Errorf("restored key: %v", got)
 	}
 }
@@ -191,7 +191,7 @@ func TestAnotherPreviousKeyKeepsItsDate(t *testing.T) {
 			if !seenReplaced {
 				since = t0.Add(-day) // the first start: the key was previous already
 			}
-			if got := tr.Observe(valid(prev, "u", since.Add(day+time.Hour), since.Add(day+2*time.Hour)), c.t); !slices.Equal(got, []Reason{IssuedAfterRotation}) {
+			if got := tr.Record(valid(prev, "u", since.Add(day+time.Hour), since.Add(day+2*time.Hour)), c.t); !slices.Equal(got, []Reason{IssuedAfterRotation}) {
 				t.Errorf("previous key, issued after it was replaced: %v", got)
 			}
 			fr, pk := family(t, tr)
@@ -225,7 +225,7 @@ func TestRetiredSubjectsFallToZero(t *testing.T) {
 		if sub == "expired" {
 			v.Result = verify.Expired
 		}
-		tr.Observe(v, c.t.Add(at))
+		tr.Record(v, c.t.Add(at))
 	}
 	retiredSubjects := func() uint64 {
 		for _, f := range tr.Report().Families {
@@ -241,7 +241,7 @@ func TestRetiredSubjectsFallToZero(t *testing.T) {
 	}
 	stale("expired", time.Minute)
 	stale("", time.Minute) // no subject: not counted
-	tr.Observe(valid(k1, "user-1", c.t, c.t.Add(time.Hour)), c.t.Add(time.Minute))
+	tr.Record(valid(k1, "user-1", c.t, c.t.Add(time.Hour)), c.t.Add(time.Minute))
 	c.t = c.t.Add(2 * time.Minute)
 	if got := retiredSubjects(); got != 21 {
 		t.Errorf("sessions on the removed key = %d, want 21", got)
@@ -307,8 +307,8 @@ func TestRemoved(t *testing.T) {
 		}
 	}
 	// Only the lines after the removal are sessions still on the removed key.
-	tr.Observe(valid(gone, "late-read", t0, replaced.Add(time.Hour)), replaced.Add(-time.Second))
-	tr.Observe(valid(gone, "stale", t0, replaced.Add(time.Hour)), replaced.Add(time.Second))
+	tr.Record(valid(gone, "late-read", t0, replaced.Add(time.Hour)), replaced.Add(-time.Second))
+	tr.Record(valid(gone, "stale", t0, replaced.Add(time.Hour)), replaced.Add(time.Second))
 	c.t = replaced.Add(time.Minute)
 	for _, f := range tr.Report().Families {
 		if f.Family == keys.Access && f.RetiredSubjects != 1 {

@@ -39,10 +39,44 @@ const (
 	// signed a valid token: the issuer signs with a key before it is current
 	// (or the key file was not updated when it was promoted).
 	SignedWithNextKey Reason = "signed_with_next_key"
+	// IssuedDuringGrace: a previous (or retired) key signed a token whose iat
+	// is after the rotation start by more than the skew but within the grace
+	// (plus the skew): the auth service, restarted after the gateways, still
+	// minted with the old key. Shown, not paged.
+	IssuedDuringGrace Reason = "issued_during_grace"
 )
 
+// UnusualClaims is jwtwatch scan's reason for a verifying token that lacks
+// sub, iss, iat or exp where nearly all tokens of its family (95 %, of at
+// least 20) have it. It needs the
+// whole log to tell the norm, so it is not a value of the sidecar's
+// `reason` label and not in Reasons.
+const UnusualClaims Reason = "unusual_claims"
+
 // Reasons lists every value of the `reason` label.
-var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture, NoIssuedAt, SignedWithNextKey}
+var Reasons = []Reason{IssuedAfterRotation, LifetimeExceedsPolicy, IssuedInFuture, NoIssuedAt, SignedWithNextKey, IssuedDuringGrace}
+
+// Explain says what the reason means, in the one wording inspect, scan,
+// the demo and the runbook use (docs/runbook.md#suspicion-reasons).
+func (r Reason) Explain() string {
+	switch r {
+	case IssuedAfterRotation:
+		return "signed with an old key but issued after the rotation started: someone holds the old secret (Emergency Rotation)"
+	case IssuedDuringGrace:
+		return "signed with an old key, issued within --rotation.grace after the rotation started: the auth service had not restarted yet, or someone holds the old secret"
+	case NoIssuedAt:
+		return "signed with an old key, without iat, after the rotation started: the auth service always sets iat, so someone else may hold the old secret"
+	case LifetimeExceedsPolicy:
+		return "lifetime longer than --policy.max-lifetime allows (or no iat or exp to tell)"
+	case IssuedInFuture:
+		return "iat later than the line's own time beyond --policy.clock-skew: a clock far off, or a minted token"
+	case SignedWithNextKey:
+		return "signed with the next key before its promotion: the issuer signs with a key that is not current yet, or the key file was not updated when it was promoted"
+	case UnusualClaims:
+		return "it lacks a claim (sub, iss, iat or exp) that nearly all tokens of its family carry: minted by something other than the auth service"
+	}
+	return string(r)
+}
 
 // Why the previous key must stay, as used in the `reason` label of
 // jwtwatch_previous_key_removal_blocked.
@@ -92,6 +126,13 @@ type Policy struct {
 	// (--no-rotation.wait-for-unseen): unseen_tokens_may_be_valid never
 	// blocks. The zero Policy waits, so the verdict is safe by construction.
 	SkipUnseen bool
+	// MaxAge is the rotation schedule (--rotation.max-age): how long a key
+	// may stay current. Only reported, for the schedule's alerts.
+	MaxAge time.Duration
+	// Grace is how long after the rotation start the auth service may still
+	// mint old-key tokens (it restarts after the gateways): issued_during_grace
+	// rather than issued_after_rotation.
+	Grace time.Duration
 	// ReloginWindow is how far back "sessions still on the removed key"
 	// (FamilyReport.RetiredSubjects) looks (--rotation.relogin-window);
 	// DefaultReloginWindow when 0.
@@ -104,6 +145,19 @@ func (p Policy) reloginWindow() time.Duration {
 	}
 	return p.ReloginWindow
 }
+
+// Defaults of the rotation.* and policy.* flags.
+const (
+	DefaultMinWindow   = 7 * 24 * time.Hour
+	DefaultQuietPeriod = 24 * time.Hour
+	// DefaultMaxAge is the procedure's production schedule ("Rotate every 90
+	// days"); staging is 60 days, development 30.
+	DefaultMaxAge = 90 * 24 * time.Hour
+	// DefaultGrace allows a few minutes between the gateways learning the new
+	// key and the auth service's restart.
+	DefaultGrace = 10 * time.Minute
+	DefaultSkew  = time.Minute
+)
 
 // retention is how long the state of a key that is no longer loaded is
 // kept: a key that comes back within it (a secret file updated before its
@@ -153,13 +207,19 @@ type keyState struct {
 	// the key signed was last seen; zero if never.
 	withoutExpiry time.Time
 	// currentSince is when the key last became its family's current key,
-	// zero if never.
-	currentSince time.Time
+	// zero if never. currentSinceExact says whether this replica saw it
+	// become current, or found it current already (currentSince is then
+	// only a lower bound).
+	currentSince      time.Time
+	currentSinceExact bool
 	// replaced is when another key replaced it as its family's current key
 	// (for a key that was not current then, the start of the rotation that
 	// replaced it at the latest); zero for the current key and a key never
 	// replaced here.
 	replaced time.Time
+	// firstValid is the line time of the first valid token it signed since
+	// its family's rotation started; zero if none.
+	firstValid time.Time
 	// unloaded is when the key stopped being loaded; zero while it is.
 	unloaded time.Time
 }
@@ -168,6 +228,11 @@ type keyState struct {
 type Rotation struct {
 	CurrentFingerprint string    `json:"current_fingerprint"`
 	Started            time.Time `json:"started"`
+	// Exact is set when this replica saw the key become current. Otherwise
+	// the key was current when jwtwatch first saw it (its first start, or a
+	// state file from before this field), and Started is when it first saw
+	// it: the key has been current at least since then.
+	Exact bool `json:"exact,omitempty"`
 }
 
 // KeyState is the persisted and reported state of one key.
@@ -178,10 +243,14 @@ type KeyState struct {
 	MaxExpiry   time.Time   `json:"max_expiry,omitzero"`
 	// Subjects is the HyperLogLog sketch of distinct subjects, in its binary form.
 	Subjects []byte `json:"subjects,omitempty"`
-	// CurrentSince is when the key last became its family's current key.
-	CurrentSince time.Time `json:"current_since,omitzero"`
+	// CurrentSince is when the key last became its family's current key;
+	// CurrentSinceExact as Rotation.Exact.
+	CurrentSince      time.Time `json:"current_since,omitzero"`
+	CurrentSinceExact bool      `json:"current_since_exact,omitempty"`
 	// Replaced is when another key replaced it as its family's current key.
 	Replaced time.Time `json:"replaced,omitzero"`
+	// FirstValid is the first valid use since its family's rotation started.
+	FirstValid time.Time `json:"first_valid,omitzero"`
 	// Unloaded is when the key stopped being loaded; its state is kept for
 	// the retention (the longer of the minimum window and the quiet period).
 	Unloaded time.Time `json:"unloaded,omitzero"`
@@ -248,7 +317,7 @@ func New(policy Policy, now func() time.Time, snap Snapshot) (*Tracker, error) {
 	for _, ks := range snap.Keys {
 		s := &keyState{lastValid: ks.LastValid, maxExpiry: ks.MaxExpiry, subjects: newSketch(), currentSince: ks.CurrentSince, replaced: ks.Replaced, unloaded: ks.Unloaded,
 			lifetimes:     lifetimes{longest: ks.LongestLifetime, longestToken: ks.LongestToken, second: ks.SecondLifetime},
-			withoutExpiry: ks.WithoutExpiry}
+			withoutExpiry: ks.WithoutExpiry, currentSinceExact: ks.CurrentSinceExact, firstValid: ks.FirstValid}
 		if len(ks.Subjects) > 0 {
 			saved := newSketch()
 			if err := saved.UnmarshalBinary(ks.Subjects); err != nil {
@@ -298,11 +367,23 @@ func (t *Tracker) SetKeys(loaded []keys.Key) (changed bool) {
 			t.change(k.Family, r, k.Fingerprint, now)
 		}
 		s := t.state(keyID{k.Family, k.Fingerprint})
-		s.currentSince, s.replaced = now, time.Time{}
-		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: now}
+		s.replaced = time.Time{}
+		if s.currentSince.IsZero() {
+			// Seen becoming current only when another key of the family was
+			// current before; a family seen for the first time had this key
+			// current already, for how long nobody here knows.
+			s.currentSince, s.currentSinceExact = now, ok
+		}
+		// A current key that returns (a rollback within the retention) gets
+		// its own start and exactness back: it has been the auth service's
+		// key since then, and the schedule counts from then. What the
+		// rollback changes is when the rolled-back key stopped signing
+		// (change marks it replaced now).
+		t.rotations[k.Family] = &Rotation{CurrentFingerprint: k.Fingerprint, Started: s.currentSince, Exact: s.currentSinceExact}
 		for id, s := range t.keys {
 			if id.family == k.Family {
 				s.subjects = newSketch()
+				s.firstValid = time.Time{}
 			}
 		}
 		delete(t.relogin, k.Family)
@@ -374,11 +455,11 @@ func (t *Tracker) Removed(v verify.Verdict, at time.Time) (removed, sure bool) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	r, ok := t.rotations[v.Token]
+	r, ok := t.rotations[v.Family]
 	if !ok {
 		return true, true
 	}
-	since := t.since(keyID{v.Token, v.Fingerprint}, r)
+	since := t.since(keyID{v.Family, v.Fingerprint}, r)
 	return !at.Before(since), at.Before(since.Add(-t.policy.Skew)) || !at.Before(since.Add(t.policy.Skew))
 }
 
@@ -444,10 +525,7 @@ func (t *Tracker) Watching(at time.Time) {
 func (t *Tracker) Started(f keys.Family) (time.Time, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if r, ok := t.rotations[f]; ok {
-		return r.Started, true
-	}
-	return time.Time{}, false
+	return t.started(f)
 }
 
 // Starts returns the rotation start of every family that has one, as
@@ -462,38 +540,60 @@ func (t *Tracker) Starts() map[keys.Family]time.Time {
 	return out
 }
 
-// Observe records one checked token seen at time at (the line's own time) and
-// returns the reasons it is suspicious, if any:
-//   - issued_after_rotation: a previous or retired key signed it, its iat is
-//     after the key was replaced as current (or, for a key never seen
-//     current, the rotation start) by more than the skew, and the line is at
-//     or after that moment (a token presented before it was minted before
-//     it, whatever its iat says; issued_in_future covers such an iat);
-//   - no_issued_at: a previous or retired key signed it without a numeric
-//     iat, on a line at or after that moment;
-//   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
-//     or exp is missing, when MaxLifetime is set;
-//   - issued_in_future: iat is after the line time by more than the skew;
-//   - signed_with_next_key: a valid token the next key signed, before its
-//     promotion (once promoted it is the current key).
-//
-// A valid token with no such reason is evidence of how long the key's
-// tokens live: its exp − iat, or that it has no exp.
-func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
+// Suspicions returns the reasons a checked token, seen at time at (the
+// line's own time), is suspicious, against what the tracker knows of when
+// each old key stopped signing. It changes nothing: see Rules.Suspicions
+// for the reasons.
+func (t *Tracker) Suspicions(v verify.Verdict, at time.Time) []Reason {
 	if v.Key == keys.None || v.Fingerprint == "" {
 		return nil
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var since time.Time // only an old key's tokens need it
-	if v.Key == keys.Previous || v.Key == keys.Retired {
-		if r, ok := t.rotations[v.Token]; ok {
-			// An old key signed legitimately until it was replaced as current
-			// (a rolled-back key: until the rollback), whatever the rotation start.
-			since = t.since(keyID{v.Token, v.Fingerprint}, r)
-		}
+	return t.policy.suspicions(nil, v, t.oldSince(v), at)
+}
+
+// started is when f's rotation started, if known; t.mu is held.
+func (t *Tracker) started(f keys.Family) (time.Time, bool) {
+	if r, ok := t.rotations[f]; ok {
+		return r.Started, true
 	}
-	reasons := t.policy.Suspicions(nil, v, since, at)
+	return time.Time{}, false
+}
+
+// oldSince is, for a token of an old (previous or retired) key, when the
+// auth service stopped signing with that key: when it was replaced as
+// current (a rolled-back key: at the rollback), else its family's rotation
+// start; zero for other keys and when unknown. t.mu is held.
+func (t *Tracker) oldSince(v verify.Verdict) time.Time {
+	if v.Key != keys.Previous && v.Key != keys.Retired {
+		return time.Time{}
+	}
+	r, ok := t.rotations[v.Family]
+	if !ok {
+		return time.Time{}
+	}
+	return t.since(keyID{v.Family, v.Fingerprint}, r)
+}
+
+// Record records one checked token seen at time at (the line's own time)
+// in the rotation state and returns the reasons it is suspicious, the same
+// Suspicions returns (checked once, under the same lock).
+//
+// A valid token is a use of its key (last and first valid use, latest
+// expiry, subjects); one with no reason but issued_during_grace is also
+// evidence of how long the key's tokens live: its exp − iat, or that it has
+// no exp. A token of a retired key on a line after that key's replacement
+// is a session still on the removed key, whatever its verdict.
+func (t *Tracker) Record(v verify.Verdict, at time.Time) []Reason {
+	if v.Key == keys.None || v.Fingerprint == "" {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	started, rotated := t.started(v.Family)
+	since := t.oldSince(v)
+	reasons := t.policy.suspicions(nil, v, since, at)
 	c := v.Claims
 	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()
 	if hasLifetime {
@@ -503,19 +603,22 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 		// A session still on a removed key, whatever the verdict: its holder
 		// has not logged in again (a line from before the key's removal, read
 		// late, is none). Rare but for the wave after an immediate rotation.
-		r := t.relogin[v.Token]
+		r := t.relogin[v.Family]
 		if r == nil {
 			r = newRecentSubjects(t.policy.reloginWindow())
-			t.relogin[v.Token] = r
+			t.relogin[v.Family] = r
 		}
 		r.insert(c.Subject, at)
 	}
 	if v.Result != verify.Valid {
 		return reasons
 	}
-	s := t.state(keyID{v.Token, v.Fingerprint})
+	s := t.state(keyID{v.Family, v.Fingerprint})
 	if at.After(s.lastValid) {
 		s.lastValid = at
+	}
+	if rotated && !at.Before(started) && (s.firstValid.IsZero() || at.Before(s.firstValid)) {
+		s.firstValid = at
 	}
 	if c.ExpiresAt.After(s.maxExpiry) {
 		s.maxExpiry = c.ExpiresAt
@@ -523,7 +626,9 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	if c.Subject != "" {
 		s.subjects.Insert([]byte(c.Subject))
 	}
-	if len(reasons) == 0 {
+	// A token issued within the grace is the auth service's own, before its
+	// restart: its lifetime is the family's like any other.
+	if len(reasons) == 0 || len(reasons) == 1 && reasons[0] == IssuedDuringGrace {
 		switch {
 		case hasLifetime:
 			s.lifetimes.observe(lifetime, c)
@@ -534,13 +639,42 @@ func (t *Tracker) Observe(v verify.Verdict, at time.Time) []Reason {
 	return reasons
 }
 
-// Suspicions appends to dst the reasons a token verified by a loaded key is
-// suspicious, seen at time at (the line's own time); since is when the
-// auth service stopped signing with an old (previous or retired) key: when
-// it was replaced as current, else its family's rotation start; zero when
-// unknown (then issued_after_rotation and no_issued_at cannot be told). It
-// is what Observe checks, for callers that keep no tracker (jwtwatch scan).
-func (p Policy) Suspicions(dst []Reason, v verify.Verdict, since, at time.Time) []Reason {
+// Rules are the suspicion checks without rotation state: the policy and
+// when each family's current key became current, as a state file or
+// --rotation-start tells. Read-only; inspect needs no tracker for them.
+type Rules struct {
+	Policy Policy
+	// Starts holds the rotation start per family; a family without one is
+	// not checked for issued_after_rotation, issued_during_grace or
+	// no_issued_at.
+	Starts map[keys.Family]time.Time
+}
+
+// Suspicions returns the reasons a token verified by a loaded key, seen at
+// time at (the line's own time), is suspicious:
+//   - issued_after_rotation: a previous or retired key signed it, its iat is
+//     after the rotation start (the tracker: after the key was replaced as
+//     current) by more than the grace plus the skew, and the line is at or
+//     after that moment (a token presented before it was minted before it,
+//     whatever its iat says; issued_in_future covers such an iat);
+//   - issued_during_grace: the same, with an iat after that moment by more
+//     than the skew but within the grace plus the skew;
+//   - no_issued_at: a previous or retired key signed it without a numeric
+//     iat, on a line at or after that moment;
+//   - lifetime_exceeds_policy: exp - iat is longer than MaxLifetime, or iat
+//     or exp is missing, when MaxLifetime is set;
+//   - issued_in_future: iat is after the line time by more than the skew;
+//   - signed_with_next_key: a valid token the next key signed, before its
+//     promotion (once promoted it is the current key).
+func (r Rules) Suspicions(v verify.Verdict, at time.Time) []Reason {
+	return r.Policy.suspicions(nil, v, r.Starts[v.Family], at)
+}
+
+// suspicions appends to dst the reasons of Rules.Suspicions; since is when
+// an old key stopped signing (the family's rotation start, or when the key
+// was replaced as current), zero when unknown. dst lets the tracker's
+// callers on the hot path append to a buffer of their own.
+func (p Policy) suspicions(dst []Reason, v verify.Verdict, since, at time.Time) []Reason {
 	if v.Key == keys.None || v.Fingerprint == "" {
 		return dst
 	}
@@ -550,8 +684,10 @@ func (p Policy) Suspicions(dst []Reason, v verify.Verdict, since, at time.Time) 
 		switch {
 		case c.IssuedAt.IsZero():
 			dst = append(dst, NoIssuedAt)
-		case c.IssuedAt.After(since.Add(p.Skew)):
+		case c.IssuedAt.After(since.Add(p.Grace + p.Skew)):
 			dst = append(dst, IssuedAfterRotation)
+		case c.IssuedAt.After(since.Add(p.Skew)):
+			dst = append(dst, IssuedDuringGrace)
 		}
 	}
 	if p.MaxLifetime > 0 && (c.IssuedAt.IsZero() || c.ExpiresAt.IsZero() || lifetimeOf(c.IssuedAt, c.ExpiresAt) > p.MaxLifetime) {
@@ -588,6 +724,8 @@ type KeyReport struct {
 	// current key, and for a key never seen current while its family's
 	// current key has not changed (then the rotation start stands for it).
 	Replaced time.Time
+	// FirstValid is the first valid use since the family's rotation started.
+	FirstValid time.Time
 }
 
 // FamilyReport is what the metrics show for one token family with a current key.
@@ -596,7 +734,10 @@ type FamilyReport struct {
 	Started time.Time
 	// Previous is the family's previous keys taken together (a JWK Set may
 	// hold several), nil when it has none: they can go when none is needed.
-	Previous  *KeyReport
+	Previous *KeyReport
+	// Exact says whether this replica saw the current key become current;
+	// otherwise it has been current at least since Started.
+	Exact     bool
 	Removable bool
 	// Blocking lists why the previous key must stay, empty when removable.
 	Blocking []string
@@ -668,6 +809,9 @@ func (t *Tracker) Report() Report {
 		r := &rep.Roles[i]
 		r.LastValid, r.MaxExpiry = later(r.LastValid, kr.LastValid), later(r.MaxExpiry, kr.MaxExpiry)
 		r.Longest, r.WithoutExpiry = max(r.Longest, kr.Longest), later(r.WithoutExpiry, kr.WithoutExpiry)
+		if !kr.FirstValid.IsZero() && (r.FirstValid.IsZero() || kr.FirstValid.Before(r.FirstValid)) {
+			r.FirstValid = kr.FirstValid // the role's first: the earliest of its keys'
+		}
 		if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
 			_ = merged[id].Merge(s.subjects) // both dense, same precision: cannot fail
 		}
@@ -678,7 +822,7 @@ func (t *Tracker) Report() Report {
 		if !ok || !t.hasLoaded(f, keys.Current) {
 			continue
 		}
-		fr := FamilyReport{Family: f, Started: r.Started, Watching: t.watching, Lifetime: t.lifetime(f)}
+		fr := FamilyReport{Family: f, Started: r.Started, Exact: r.Exact, Watching: t.watching, Lifetime: t.lifetime(f)}
 		if rs := t.relogin[f]; rs != nil {
 			fr.RetiredSubjects = rs.estimate(now, t.policy.reloginWindow())
 		}
@@ -724,7 +868,7 @@ func (t *Tracker) key(k keys.Key) KeyReport {
 	kr := KeyReport{Key: k}
 	if s, ok := t.keys[keyID{k.Family, k.Fingerprint}]; ok {
 		kr.LastValid, kr.MaxExpiry, kr.Subjects = s.lastValid, s.maxExpiry, s.subjects.Estimate()
-		kr.Longest, kr.WithoutExpiry, kr.Replaced = s.lifetimes.longest, s.withoutExpiry, s.replaced
+		kr.Longest, kr.WithoutExpiry, kr.Replaced, kr.FirstValid = s.lifetimes.longest, s.withoutExpiry, s.replaced, s.firstValid
 	}
 	return kr
 }
@@ -777,11 +921,11 @@ func (p Policy) blocking(now time.Time, f FamilyReport, prev KeyReport) []string
 // Expired returns when every token the previous key signed before it was
 // replaced (for a key never seen current: before the family's rotation
 // started) has expired, going by the lifetime this policy trusts: that
-// moment, plus the skew (the auth service may sign with the old key that
-// much later), plus --policy.max-lifetime when set (the operator vouches
-// that no token lives longer), else the family's longest lifetime seen. It
-// is the zero time while no lifetime is known. Tokens without exp are not
-// its business (tokens_without_expiry).
+// moment, plus the grace and the skew (the auth service may sign with the
+// old key that much later, issued_during_grace), plus --policy.max-lifetime
+// when set (the operator vouches that no token lives longer), else the
+// family's longest lifetime seen. It is the zero time while no lifetime is
+// known. Tokens without exp are not its business (tokens_without_expiry).
 func (p Policy) Expired(f FamilyReport) time.Time {
 	l := f.Lifetime
 	if p.MaxLifetime > 0 {
@@ -791,7 +935,7 @@ func (p Policy) Expired(f FamilyReport) time.Time {
 	if l <= 0 || since.IsZero() {
 		return time.Time{}
 	}
-	return since.Add(p.Skew).Add(l)
+	return since.Add(p.Grace + p.Skew).Add(l)
 }
 
 // lifetime is the family's longest token lifetime over every key it has
@@ -817,9 +961,9 @@ func (t *Tracker) hasLoaded(f keys.Family, r keys.Role) bool {
 }
 
 // Merge adds to t what o observed, as if t had observed o's lines after its
-// own: for each key, the later last valid use, the later max expiry and
-// use without expiry, the union of the subjects, the lifetimes of both
-// streams. It is how the shards of one scan combine (jwtwatch scan); the
+// own: for each key, the later last valid use, the earlier first valid use
+// since the rotation, the later max expiry and use without expiry, the
+// union of the subjects, the lifetimes of both streams. It is how the shards of one scan combine (jwtwatch scan); the
 // rotations and the loaded keys stay t's.
 func (t *Tracker) Merge(o *Tracker) error {
 	t.mu.Lock()
@@ -836,7 +980,13 @@ func (t *Tracker) Merge(o *Tracker) error {
 			return fmt.Errorf("subject sketch of %s key %s: %w", id.family, id.fingerprint, err)
 		}
 		s.lastValid, s.maxExpiry = later(s.lastValid, os.lastValid), later(s.maxExpiry, os.maxExpiry)
-		s.withoutExpiry, s.currentSince = later(s.withoutExpiry, os.withoutExpiry), later(s.currentSince, os.currentSince)
+		if os.currentSince.After(s.currentSince) {
+			s.currentSince, s.currentSinceExact = os.currentSince, os.currentSinceExact
+		}
+		if !os.firstValid.IsZero() && (s.firstValid.IsZero() || os.firstValid.Before(s.firstValid)) {
+			s.firstValid = os.firstValid
+		}
+		s.withoutExpiry = later(s.withoutExpiry, os.withoutExpiry)
 		s.unloaded = later(s.unloaded, os.unloaded)
 		s.lifetimes.follow(os.lifetimes)
 	}
@@ -859,7 +1009,7 @@ func (t *Tracker) Snapshot() (Snapshot, error) {
 		}
 		snap.Keys = append(snap.Keys, KeyState{
 			Family: id.family, Fingerprint: id.fingerprint, LastValid: s.lastValid, MaxExpiry: s.maxExpiry, Subjects: b,
-			CurrentSince: s.currentSince, Replaced: s.replaced, Unloaded: s.unloaded,
+			CurrentSince: s.currentSince, CurrentSinceExact: s.currentSinceExact, Replaced: s.replaced, FirstValid: s.firstValid, Unloaded: s.unloaded,
 			LongestLifetime: s.lifetimes.longest, LongestToken: s.lifetimes.longestToken, SecondLifetime: s.lifetimes.second,
 			WithoutExpiry: s.withoutExpiry,
 		})

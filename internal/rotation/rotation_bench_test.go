@@ -9,10 +9,10 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
 
-// BenchmarkObserve is the tracker's share of a line on the hot path: valid
+// BenchmarkRecord is the tracker's share of a line on the hot path: valid
 // tokens of both keys from a few hundred subjects, as mid-rotation traffic,
 // with --policy.max-lifetime set and not.
-func BenchmarkObserve(b *testing.B) {
+func BenchmarkRecord(b *testing.B) {
 	cur, prev := testKeys()
 	var vs []verify.Verdict
 	for i := range 512 {
@@ -36,7 +36,7 @@ func BenchmarkObserve(b *testing.B) {
 			tr.SetKeys([]keys.Key{cur, prev})
 			b.ReportAllocs()
 			for i := 0; b.Loop(); i++ {
-				tr.Observe(vs[i%len(vs)], at)
+				tr.Record(vs[i%len(vs)], at)
 			}
 		})
 	}
@@ -61,6 +61,6 @@ func BenchmarkObserveWave(b *testing.B) {
 	tr.SetKeys([]keys.Key{cur, old})
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tr.Observe(vs[i%len(vs)], t0.Add(time.Duration(i)*time.Millisecond))
+		tr.Record(vs[i%len(vs)], t0.Add(time.Duration(i)*time.Millisecond))
 	}
 }

@@ -2,6 +2,7 @@ package rotation
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -44,7 +45,7 @@ func retired() keys.Key {
 }
 
 func valid(k keys.Key, sub string, iat, exp time.Time) verify.Verdict {
-	return verify.Verdict{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint, Result: verify.Valid,
+	return verify.Verdict{Family: k.Family, Key: k.Role, Fingerprint: k.Fingerprint, Result: verify.Valid,
 		Claims: verify.Claims{Subject: sub, IssuedAt: iat, ExpiresAt: exp}}
 }
 
@@ -85,7 +86,7 @@ func TestRemovable(t *testing.T) {
 				tr.Watching(t0.Add(tt.watching))
 			}
 			for _, s := range tt.in {
-				tr.Observe(valid(prev, "u", t0.Add(-time.Hour), t0.Add(s.exp)), t0.Add(s.at))
+				tr.Record(valid(prev, "u", t0.Add(-time.Hour), t0.Add(s.exp)), t0.Add(s.at))
 			}
 			c.t = t0.Add(tt.at)
 			rep := tr.Report()
@@ -142,7 +143,7 @@ func TestSuspicious(t *testing.T) {
 		{"lifetime over policy", valid(cur, "u", t0, t0.Add(48*time.Hour)), t0.Add(time.Minute), []Reason{LifetimeExceedsPolicy}},
 		{"issued in the future", valid(cur, "u", t0.Add(time.Hour), t0.Add(2*time.Hour)), t0, []Reason{IssuedInFuture}},
 		{"within skew", valid(cur, "u", t0.Add(30*time.Second), t0.Add(2*time.Hour)), t0, nil},
-		{"forgery is not suspicious, it is forged", verify.Verdict{Token: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, t0, nil},
+		{"forgery is not suspicious, it is forged", verify.Verdict{Family: keys.Unknown, Key: keys.None, Result: verify.BadSignature}, t0, nil},
 
 		// issued_after_rotation allows the clock skew, and needs a line after the start.
 		{"previous key issued within the skew after rotation", valid(prev, "u", t0.Add(10*time.Second), t0.Add(time.Hour)), t0.Add(20 * time.Second), nil},
@@ -172,8 +173,20 @@ func TestSuspicious(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tr, _ := New(policy(), (&clock{t0}).now, Snapshot{})
 			tr.SetKeys([]keys.Key{cur, prev, retired()})
-			if got := tr.Observe(tt.in, tt.at); !slices.Equal(got, tt.want) {
-				t.Errorf("reasons = %v, want %v", got, tt.want)
+			before, _ := tr.Snapshot()
+			// Suspicions is read-only: the same reasons, nothing recorded.
+			if got := tr.Suspicions(tt.in, tt.at); !slices.Equal(got, tt.want) {
+				t.Errorf("Suspicions = %v, want %v", got, tt.want)
+			}
+			if after, _ := tr.Snapshot(); !reflect.DeepEqual(after, before) {
+				t.Errorf("Suspicions changed the state:\n%+v\nwas\n%+v", after, before)
+			}
+			// Rules, without a tracker (inspect), say the same.
+			if got := (Rules{Policy: policy(), Starts: tr.Starts()}).Suspicions(tt.in, tt.at); !slices.Equal(got, tt.want) {
+				t.Errorf("Rules.Suspicions = %v, want %v", got, tt.want)
+			}
+			if got := tr.Record(tt.in, tt.at); !slices.Equal(got, tt.want) {
+				t.Errorf("Record = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -187,9 +200,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	tr, _ := New(p, c.now, Snapshot{})
 	tr.SetKeys([]keys.Key{cur, prev})
 	for i := range 1000 {
-		tr.Observe(valid(prev, fmt.Sprintf("user-%d", i%300), t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0.Add(time.Duration(i)*time.Second))
+		tr.Record(valid(prev, fmt.Sprintf("user-%d", i%300), t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0.Add(time.Duration(i)*time.Second))
 	}
-	tr.Observe(valid(prev, "kiosk", t0.Add(-time.Hour), time.Time{}), t0.Add(time.Hour)) // no exp
+	tr.Record(valid(prev, "kiosk", t0.Add(-time.Hour), time.Time{}), t0.Add(time.Hour)) // no exp
 	snap, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -238,7 +251,7 @@ func TestSparseSketchRestored(t *testing.T) {
 	}
 	tr.SetKeys([]keys.Key{prev})
 	for i := 300; i < 400; i++ {
-		tr.Observe(valid(prev, fmt.Sprintf("user-%d", i), t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0)
+		tr.Record(valid(prev, fmt.Sprintf("user-%d", i), t0.Add(-time.Hour), t0.Add(3*time.Hour)), t0)
 	}
 	if s := tr.Report().Keys[0].Subjects; s < 390 || s > 410 {
 		t.Errorf("distinct subjects after restoring a sparse sketch = %d, want about 400", s)
@@ -250,7 +263,7 @@ func TestNewRotationResetsSubjects(t *testing.T) {
 	c := &clock{t0}
 	tr, _ := New(policy(), c.now, Snapshot{})
 	tr.SetKeys([]keys.Key{cur, prev})
-	tr.Observe(valid(cur, "a", t0, t0.Add(time.Hour)), t0)
+	tr.Record(valid(cur, "a", t0, t0.Add(time.Hour)), t0)
 	// Next rotation: the current key becomes previous, a new one current.
 	c.t = t0.Add(90 * 24 * time.Hour)
 	next := keys.New(keys.Access, keys.Current, []byte("next-secret-next-secret-next-sec"))

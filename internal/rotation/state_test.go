@@ -36,7 +36,7 @@ func TestKeyStateSurvivesAbsence(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &clock{t0}
 			tr := rotated(t, c, cur, prev)
-			tr.Observe(valid(prev, "carol", t0.Add(-time.Hour), t0.Add(3*day)), lastUse)
+			tr.Record(valid(prev, "carol", t0.Add(-time.Hour), t0.Add(3*day)), lastUse)
 			c.t = t0.Add(3 * time.Hour)
 			tr.SetKeys([]keys.Key{cur, wrong})
 			if tt.viaStateFile {
@@ -89,7 +89,7 @@ func TestCurrentKeyUpdatedFirst(t *testing.T) {
 	tr, _ := New(policy(), c.now, Snapshot{})
 	tr.SetKeys([]keys.Key{cur, old})
 	use := t0.Add(time.Hour)
-	tr.Observe(valid(cur, "alice", use, use.Add(24*time.Hour)), use)
+	tr.Record(valid(cur, "alice", use, use.Add(24*time.Hour)), use)
 	c.t = t0.Add(90 * 24 * time.Hour)
 	if !tr.SetKeys([]keys.Key{next, old}) {
 		t.Error("the new current key started no rotation")

@@ -79,14 +79,14 @@ func (s *claimSet) UnmarshalJSON(b []byte) error {
 type shapeCounts []shapeCount
 
 type shapeCount struct {
-	Token  keys.Family `json:"token"`
+	Family keys.Family `json:"token"`
 	Claims claimSet    `json:"claims"`
 	N      int64       `json:"n"`
 }
 
 func (sc *shapeCounts) add(f keys.Family, s claimSet, n int64) {
 	for i := range *sc {
-		if (*sc)[i].Claims == s && (*sc)[i].Token == f {
+		if (*sc)[i].Claims == s && (*sc)[i].Family == f {
 			(*sc)[i].N += n
 			return
 		}
@@ -96,7 +96,7 @@ func (sc *shapeCounts) add(f keys.Family, s claimSet, n int64) {
 
 func (sc *shapeCounts) merge(o shapeCounts) {
 	for _, c := range o {
-		sc.add(c.Token, c.Claims, c.N)
+		sc.add(c.Family, c.Claims, c.N)
 	}
 }
 
@@ -104,7 +104,7 @@ func (sc *shapeCounts) merge(o shapeCounts) {
 func (sc shapeCounts) unusual(norms map[keys.Family]claimNorm) int64 {
 	var n int64
 	for _, c := range sc {
-		if norms[c.Token].deviation(c.Claims) != 0 {
+		if norms[c.Family].deviation(c.Claims) != 0 {
 			n += c.N
 		}
 	}

@@ -114,7 +114,7 @@ func TestCompromise(t *testing.T) {
 			o := Options{Keys: k.set(), Policy: tt.policy, Select: "previous", Now: func() time.Time { return scanTime }}
 			o.Policy.Skew = time.Minute
 			if !tt.noStart {
-				o.Rotations = []RotationStart{{Token: keys.Access, Started: rotationStart, Source: SourceFlag}}
+				o.Rotations = []RotationStart{{Family: keys.Access, Started: rotationStart, Source: SourceFlag}}
 			}
 			s, err := New(o)
 			if err != nil {
@@ -186,7 +186,7 @@ func TestIncidentTimes(t *testing.T) {
 		{"jti", c.Evidence.JTI, "c0ffee-01"},
 		{"first seen", c.First.Seen, hm(12, 17, 42)},
 		{"first client", c.First.Client, "203.0.113.66"},
-		{"reasons", strings.Join(c.Evidence.Reasons, ","), "issued_after_rotation"},
+		{"reasons", joinReasons(c.Evidence.Reasons, ","), "issued_after_rotation"},
 		{"suspicious", r.Key.Suspicious, int64(7)},
 		{"last previous-key use by a user", lastUser(r.Key.Subjects), hm(9, 52, 9)},
 		{"forged", r.Forged.Requests, int64(43)},

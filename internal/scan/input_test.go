@@ -211,7 +211,7 @@ func TestSelect(t *testing.T) {
 			}
 			var got []string
 			for _, ref := range s.Report().Key.Keys {
-				got = append(got, fmt.Sprintf("%s/%s", ref.Token, ref.Key))
+				got = append(got, fmt.Sprintf("%s/%s", ref.Family, ref.Key))
 			}
 			if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 				t.Errorf("selected %v, want %v", got, tt.want)

@@ -113,7 +113,7 @@ func TestLifetimes(t *testing.T) {
 				o.Rotations = nil
 			}
 			if tt.refreshStart {
-				o.Rotations = append(o.Rotations, RotationStart{Token: keys.Refresh, Started: rotationStart, Source: SourceFlag})
+				o.Rotations = append(o.Rotations, RotationStart{Family: keys.Refresh, Started: rotationStart, Source: SourceFlag})
 			}
 			s, err := New(o)
 			if err != nil {
@@ -128,22 +128,22 @@ func TestLifetimes(t *testing.T) {
 				t.Errorf("scanned at %s, want %s", r.ScannedAt, tt.at)
 			}
 			for _, got := range r.Lifetimes {
-				want, ok := tt.want[got.Token]
+				want, ok := tt.want[got.Family]
 				if !ok {
 					continue
 				}
-				want.Token = got.Token
+				want.Family = got.Family
 				if fmt.Sprint(got) != fmt.Sprint(want) {
-					t.Errorf("%s:\n got %+v\nwant %+v", got.Token, got, want)
+					t.Errorf("%s:\n got %+v\nwant %+v", got.Family, got, want)
 				}
-				delete(tt.want, got.Token)
+				delete(tt.want, got.Family)
 			}
 			if len(tt.want) > 0 {
 				t.Errorf("no lifetime row for %v in %+v", tt.want, r.Lifetimes)
 			}
 			for _, ks := range r.Keys {
-				if want, ok := tt.wantKeys[string(ks.Token)+"/"+string(ks.Key)]; ok && ks.LongestLifetime != want.Seconds() {
-					t.Errorf("%s/%s: longest lifetime %vs, want %s", ks.Token, ks.Key, ks.LongestLifetime, want)
+				if want, ok := tt.wantKeys[string(ks.Family)+"/"+string(ks.Key)]; ok && ks.LongestLifetime != want.Seconds() {
+					t.Errorf("%s/%s: longest lifetime %vs, want %s", ks.Family, ks.Key, ks.LongestLifetime, want)
 				}
 			}
 			// Every output says it.
@@ -155,11 +155,11 @@ func TestLifetimes(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, l := range r.Lifetimes {
-				if !regexp.MustCompile(`(?m)^  ` + string(l.Token) + `\s+` + l.StillValid + `\s`).MatchString(text.String()) {
-					t.Errorf("the text report does not answer for %s:\n%s", l.Token, text.String())
+				if !regexp.MustCompile(`(?m)^  ` + string(l.Family) + `\s+` + l.StillValid + `\s`).MatchString(text.String()) {
+					t.Errorf("the text report does not answer for %s:\n%s", l.Family, text.String())
 				}
-				if !strings.Contains(csv.String(), "\nlifetimes,"+string(l.Token)+",") {
-					t.Errorf("the CSV report has no lifetimes row for %s:\n%s", l.Token, csv.String())
+				if !strings.Contains(csv.String(), "\nlifetimes,"+string(l.Family)+",") {
+					t.Errorf("the CSV report has no lifetimes row for %s:\n%s", l.Family, csv.String())
 				}
 			}
 		})

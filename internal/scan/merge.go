@@ -72,7 +72,7 @@ func (s *Scanner) merge(o *Scanner, continued bool) {
 	_ = s.tracker.Merge(o.tracker) // both are this build's trackers
 	for _, og := range o.groups {
 		i := slices.IndexFunc(s.groups, func(g *group) bool {
-			return g.stats.Token == og.stats.Token && g.stats.Key == og.stats.Key && g.stats.Fingerprint == og.stats.Fingerprint
+			return g.stats.Family == og.stats.Family && g.stats.Key == og.stats.Key && g.stats.Fingerprint == og.stats.Fingerprint
 		})
 		if i < 0 {
 			s.groups = append(s.groups, og)
@@ -281,6 +281,8 @@ func (c Config) difference(o Config) string {
 		return "--from or --until"
 	case c.MaxLifetime != o.MaxLifetime || c.ClockSkew != o.ClockSkew:
 		return "--policy.max-lifetime or --policy.clock-skew"
+	case c.Grace != o.Grace:
+		return "--rotation.grace"
 	case c.Leeway != o.Leeway || !slices.Equal(c.Algorithms, o.Algorithms):
 		return "--jwt.leeway or --jwt.algorithm"
 	}

@@ -7,7 +7,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
 )
 
 // corpus returns every line of the committed incident logs, in the order
@@ -143,7 +147,7 @@ func TestMergeShardStartingUnusual(t *testing.T) {
 	}
 	o := incidentOptions(newTestKeys())
 	whole := scanPaths(t, o, a, b).Report()
-	if !slices.ContainsFunc(whole.Key.SuspiciousTokens, func(st SuspiciousToken) bool { return slices.Contains(st.Reasons, UnusualClaims) }) {
+	if !slices.ContainsFunc(whole.Key.SuspiciousTokens, func(st SuspiciousToken) bool { return slices.Contains(st.Reasons, rotation.UnusualClaims) }) {
 		t.Fatal("one scan lists no token with unusual claims")
 	}
 	merged := scanPaths(t, o, a)
@@ -164,6 +168,13 @@ func TestMergeRefusesOtherOptions(t *testing.T) {
 	b := scanPaths(t, other, filepath.Join("testdata", "edge.log"))
 	if err := a.Merge(b); err == nil {
 		t.Fatal("scans with different --top merged")
+	}
+	// The grace decides issued_during_grace against issued_after_rotation.
+	other = o
+	other.Policy.Grace = o.Policy.Grace + time.Minute
+	c := scanPaths(t, other, filepath.Join("testdata", "edge.log"))
+	if err := a.Merge(c); err == nil || !strings.Contains(err.Error(), "--rotation.grace") {
+		t.Fatalf("scans with different --rotation.grace: %v", err)
 	}
 	if _, err := FromReport(Report{}); err == nil {
 		t.Fatal("a report without state read")

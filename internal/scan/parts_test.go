@@ -153,7 +153,7 @@ func TestHostileValues(t *testing.T) {
 	evil := sign(k.previous, map[string]any{"sub": evilSub, "iss": issuer, "iat": hm(12, 0, 0).Unix(), "exp": hm(13, 0, 0).Unix(), "jti": "-1+1"})
 	ua, _ := jsonMarshal(evilUA)
 	lines = append(lines, fmt.Sprintf(`{"time":%d,"req":{"headers":{"authorization":"Bearer %s","user-agent":%s},"remoteAddress":"+1"},"res":{"statusCode":200}}`, hm(12, 5, 0).UnixMilli(), evil, ua))
-	s, err := New(Options{Keys: k.set(), Select: "previous", Rotations: []RotationStart{{Token: keys.Access, Started: rotationStart, Source: SourceFlag}}})
+	s, err := New(Options{Keys: k.set(), Select: "previous", Rotations: []RotationStart{{Family: keys.Access, Started: rotationStart, Source: SourceFlag}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,4 +214,25 @@ func readCSV(b []byte) ([][]string, error) {
 	r := csv.NewReader(bytes.NewReader(b))
 	r.FieldsPerRecord = -1
 	return r.ReadAll()
+}
+
+// A lifetime beyond time.Duration's 292 years (exp 9999-12-31) is told in
+// days, not as the saturated 2562047h47m16s.
+func TestLifetime(t *testing.T) {
+	iat := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		exp  time.Time
+		want string
+	}{
+		{"hours", iat.Add(90 * time.Minute), "1h30m0s"},
+		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), "2912112d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := lifetime(iat, tt.exp); got != tt.want {
+				t.Errorf("lifetime = %q, want %q", got, tt.want)
+			}
+		})
+	}
 }

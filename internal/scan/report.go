@@ -4,13 +4,9 @@ import (
 	"time"
 
 	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/rotation"
 	"github.com/jwtwatch/jwtwatch/internal/verify"
 )
-
-// UnusualClaims is the suspicion reason, next to rotation's reasons, of a
-// verifying token that lacks sub, iss, iat or exp where nearly all tokens
-// of its family (95%, of at least 20) have it.
-const UnusualClaims = "unusual_claims"
 
 // Report is the result of a scan. Its JSON encoding is the --output=json
 // document: field names are stable and every time is RFC 3339 in UTC; zero
@@ -65,7 +61,7 @@ type Lines struct {
 
 // RotationStart is when the current key of a family became current.
 type RotationStart struct {
-	Token   keys.Family `json:"token"`
+	Family  keys.Family `json:"token"`
 	Started time.Time   `json:"started,omitzero"`
 	// Source is SourceFlag, SourceStateFile, or "" when the start is
 	// unknown (then issued_after_rotation cannot be told).
@@ -114,7 +110,7 @@ func (c Counts) Get(r verify.Result) int64 { return *c.ptr(r) }
 
 // KeyStats is what was seen of one key (or of tokens no key verifies).
 type KeyStats struct {
-	Token       keys.Family `json:"token"`
+	Family      keys.Family `json:"token"`
 	Key         keys.Role   `json:"key"`
 	Fingerprint string      `json:"fingerprint,omitempty"`
 	Requests    int64       `json:"requests"`
@@ -147,7 +143,7 @@ const (
 // (unseen_tokens_may_be_valid), and after a leak the moment from which a
 // valid token of the old key can only have been minted by whoever holds it.
 type FamilyLifetime struct {
-	Token keys.Family `json:"token"`
+	Family keys.Family `json:"token"`
 	// StillValid is StillValidYes, StillValidNo or StillValidUnknown (the
 	// rotation start or the lifetime is not known), at Report.ScannedAt.
 	StillValid string `json:"still_valid"`
@@ -160,8 +156,8 @@ type FamilyLifetime struct {
 	// bound the moment uses instead.
 	PolicyLifetime float64 `json:"policy_max_lifetime_seconds,omitempty"`
 	// AllExpired is when every token the previous key could legitimately
-	// have signed has expired: the rotation start + --policy.clock-skew +
-	// the lifetime. Zero when unknown, or when Never.
+	// have signed has expired: the rotation start + --rotation.grace +
+	// --policy.clock-skew + the lifetime. Zero when unknown, or when Never.
 	AllExpired time.Time `json:"all_expired,omitzero"`
 	// Never: the previous key signed a valid, unsuspicious token without
 	// exp, which stays valid for ever.
@@ -170,7 +166,7 @@ type FamilyLifetime struct {
 
 // KeyRef names a loaded key.
 type KeyRef struct {
-	Token       keys.Family `json:"token"`
+	Family      keys.Family `json:"token"`
 	Key         keys.Role   `json:"key"`
 	Fingerprint string      `json:"fingerprint"`
 }
@@ -223,7 +219,7 @@ type Compromise struct {
 
 // Suspicion is one reason with the requests it applies to.
 type Suspicion struct {
-	Reason string `json:"reason"`
+	Reason rotation.Reason `json:"reason"`
 	// Detail explains an unusual_claims row: which claims deviate.
 	Detail   string `json:"detail,omitempty"`
 	Requests int64  `json:"requests"`
@@ -236,39 +232,39 @@ type Suspicion struct {
 // Sighting is one request with a token, tied to the token by its
 // fingerprint, never by the token itself.
 type Sighting struct {
-	Seen             time.Time     `json:"seen,omitzero"`
-	Input            string        `json:"input"`
-	Line             int64         `json:"line"`
-	TokenFingerprint string        `json:"token_fingerprint"`
-	Token            keys.Family   `json:"token"`
-	Key              keys.Role     `json:"key"`
-	KeyFingerprint   string        `json:"key_fingerprint"`
-	Result           verify.Result `json:"result"`
-	Subject          string        `json:"subject,omitempty"`
-	JTI              string        `json:"jti,omitempty"`
-	ClientID         string        `json:"client_id,omitempty"`
-	IssuedAt         time.Time     `json:"issued_at,omitzero"`
-	ExpiresAt        time.Time     `json:"expires_at,omitzero"`
-	Claims           []string      `json:"claims"`
-	Reasons          []string      `json:"reasons"`
-	Client           string        `json:"client,omitempty"`
-	UserAgent        string        `json:"user_agent,omitempty"`
+	Seen             time.Time         `json:"seen,omitzero"`
+	Input            string            `json:"input"`
+	Line             int64             `json:"line"`
+	TokenFingerprint string            `json:"token_fingerprint"`
+	Family           keys.Family       `json:"token"`
+	Key              keys.Role         `json:"key"`
+	KeyFingerprint   string            `json:"key_fingerprint"`
+	Result           verify.Result     `json:"result"`
+	Subject          string            `json:"subject,omitempty"`
+	JTI              string            `json:"jti,omitempty"`
+	ClientID         string            `json:"client_id,omitempty"`
+	IssuedAt         time.Time         `json:"issued_at,omitzero"`
+	ExpiresAt        time.Time         `json:"expires_at,omitzero"`
+	Claims           []string          `json:"claims"`
+	Reasons          []rotation.Reason `json:"reasons"`
+	Client           string            `json:"client,omitempty"`
+	UserAgent        string            `json:"user_agent,omitempty"`
 }
 
 // SuspiciousToken is one distinct suspicious token.
 type SuspiciousToken struct {
-	TokenFingerprint string      `json:"token_fingerprint"`
-	Token            keys.Family `json:"token"`
-	KeyFingerprint   string      `json:"key_fingerprint"`
-	Subject          string      `json:"subject,omitempty"`
-	JTI              string      `json:"jti,omitempty"`
-	ClientID         string      `json:"client_id,omitempty"`
-	IssuedAt         time.Time   `json:"issued_at,omitzero"`
-	ExpiresAt        time.Time   `json:"expires_at,omitzero"`
-	Reasons          []string    `json:"reasons"`
-	Requests         int64       `json:"requests"`
-	FirstSeen        time.Time   `json:"first_seen,omitzero"`
-	LastSeen         time.Time   `json:"last_seen,omitzero"`
+	TokenFingerprint string            `json:"token_fingerprint"`
+	Family           keys.Family       `json:"token"`
+	KeyFingerprint   string            `json:"key_fingerprint"`
+	Subject          string            `json:"subject,omitempty"`
+	JTI              string            `json:"jti,omitempty"`
+	ClientID         string            `json:"client_id,omitempty"`
+	IssuedAt         time.Time         `json:"issued_at,omitzero"`
+	ExpiresAt        time.Time         `json:"expires_at,omitzero"`
+	Reasons          []rotation.Reason `json:"reasons"`
+	Requests         int64             `json:"requests"`
+	FirstSeen        time.Time         `json:"first_seen,omitzero"`
+	LastSeen         time.Time         `json:"last_seen,omitzero"`
 }
 
 // Hour is one hour of a timeline.
@@ -281,7 +277,7 @@ type Hour struct {
 
 // Subject is one sub claim seen with the selected key.
 type Subject struct {
-	Token   keys.Family `json:"token"`
+	Family  keys.Family `json:"token"`
 	Subject string      `json:"subject"`
 	// ClientID is the last azp/client_id seen with the subject.
 	ClientID   string    `json:"client_id,omitempty"`

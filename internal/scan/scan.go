@@ -121,7 +121,7 @@ func New(o Options) (*Scanner, error) {
 		o.Top = 10
 	}
 	if o.MaxLineBytes <= 0 {
-		o.MaxLineBytes = 1 << 20
+		o.MaxLineBytes = lines.DefaultMaxLineBytes
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -133,9 +133,9 @@ func New(o Options) (*Scanner, error) {
 	started := map[keys.Family]time.Time{}
 	snap := rotation.Snapshot{Rotations: map[keys.Family]rotation.Rotation{}}
 	for _, r := range o.Rotations {
-		if k, ok := o.Keys.Find(r.Token, keys.Current); ok && !r.Started.IsZero() {
-			started[r.Token] = r.Started.UTC()
-			snap.Rotations[r.Token] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: r.Started.UTC()}
+		if k, ok := o.Keys.Find(r.Family, keys.Current); ok && !r.Started.IsZero() {
+			started[r.Family] = r.Started.UTC()
+			snap.Rotations[r.Family] = rotation.Rotation{CurrentFingerprint: k.Fingerprint, Started: r.Started.UTC()}
 		}
 	}
 	vo := o.Verify
@@ -159,7 +159,7 @@ func New(o Options) (*Scanner, error) {
 	}
 	for _, k := range o.Keys.Keys {
 		s.groups = append(s.groups, newGroup(k.Family, k.Role, k.Fingerprint))
-		s.keys = append(s.keys, KeyRef{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint})
+		s.keys = append(s.keys, KeyRef{Family: k.Family, Key: k.Role, Fingerprint: k.Fingerprint})
 	}
 	s.groups = append(s.groups, newGroup(keys.Unknown, keys.None, ""))
 	if o.Select != "" {
@@ -174,7 +174,7 @@ func New(o Options) (*Scanner, error) {
 }
 
 func newGroup(f keys.Family, r keys.Role, fp string) *group {
-	return &group{stats: KeyStats{Token: f, Key: r, Fingerprint: fp}}
+	return &group{stats: KeyStats{Family: f, Key: r, Fingerprint: fp}}
 }
 
 // match resolves --key against the loaded keys.
@@ -186,7 +186,7 @@ func match(set keys.Set, sel string) []KeyRef {
 	}
 	for _, k := range set.Keys {
 		if k.Fingerprint == sel || string(k.Role) == role && (fam == "" || string(k.Family) == fam) {
-			refs = append(refs, KeyRef{Token: k.Family, Key: k.Role, Fingerprint: k.Fingerprint})
+			refs = append(refs, KeyRef{Family: k.Family, Key: k.Role, Fingerprint: k.Fingerprint})
 		}
 	}
 	return refs
@@ -287,7 +287,7 @@ func (s *Scanner) line(in *Input, b []byte, complete bool) {
 		s.first, s.last = earliest(s.first, at), latest(s.last, at)
 	}
 	v, _ := s.verdicts.Check(s.verifier, obs.Token, at)
-	reasons := s.tracker.Observe(v, at)
+	reasons := s.tracker.Record(v, at)
 
 	seen := time.Time{}
 	if timed {
@@ -305,13 +305,13 @@ func (s *Scanner) line(in *Input, b []byte, complete bool) {
 	case len(reasons) > 0:
 		g.stats.Suspicious++
 	case hasShape:
-		g.clean.add(v.Token, shape, 1)
+		g.clean.add(v.Family, shape, 1)
 	}
 	if hasShape {
-		n := s.norms[v.Token]
+		n := s.norms[v.Family]
 		if n == nil {
 			n = &claimNorm{}
-			s.norms[v.Token] = n
+			s.norms[v.Family] = n
 		}
 		n.add(shape)
 	}
@@ -329,12 +329,12 @@ func (s *Scanner) line(in *Input, b []byte, complete bool) {
 
 func (s *Scanner) group(v verify.Verdict) *group {
 	for _, g := range s.groups {
-		if g.stats.Token == v.Token && g.stats.Fingerprint == v.Fingerprint {
+		if g.stats.Family == v.Family && g.stats.Fingerprint == v.Fingerprint {
 			return g
 		}
 	}
 	// Not reached: every verdict names a loaded key or none.
-	g := newGroup(v.Token, v.Key, v.Fingerprint)
+	g := newGroup(v.Family, v.Key, v.Fingerprint)
 	s.groups = append(s.groups, g)
 	return g
 }
@@ -356,12 +356,12 @@ func (s *Scanner) Report() Report {
 		r.Inputs = []Input{}
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
-		if !slices.ContainsFunc(s.keys, func(k KeyRef) bool { return k.Token == f && k.Key == keys.Current }) {
+		if !slices.ContainsFunc(s.keys, func(k KeyRef) bool { return k.Family == f && k.Key == keys.Current }) {
 			continue
 		}
-		rs := RotationStart{Token: f}
+		rs := RotationStart{Family: f}
 		for _, known := range s.o.Rotations {
-			if known.Token == f && !known.Started.IsZero() {
+			if known.Family == f && !known.Started.IsZero() {
 				rs.Started, rs.Source = known.Started.UTC(), known.Source
 			}
 		}
@@ -378,7 +378,7 @@ func (s *Scanner) Report() Report {
 		ks := g.stats
 		ks.Subjects, ks.SubjectsError = g.subjects.Count(), g.subjects.Error()
 		if ks.Fingerprint != "" {
-			kr := s.tracker.Key(keys.Key{Family: ks.Token, Role: ks.Key, Fingerprint: ks.Fingerprint})
+			kr := s.tracker.Key(keys.Key{Family: ks.Family, Role: ks.Key, Fingerprint: ks.Fingerprint})
 			ks.LongestLifetime, ks.WithoutExpiry = kr.Longest.Seconds(), kr.WithoutExpiry
 		}
 		ks.Suspicious += g.clean.unusual(norms)
@@ -401,10 +401,10 @@ func (s *Scanner) Report() Report {
 // rotation could still be valid at the time of the scan, by the rule the
 // sidecar waits for (rotation.Policy.Expired).
 func (s *Scanner) lifetime(rs RotationStart) FamilyLifetime {
-	lt := s.tracker.Lifetime(rs.Token)
-	fl := FamilyLifetime{Token: rs.Token, StillValid: StillValidUnknown, LongestLifetime: lt.Seconds(), PolicyLifetime: s.o.Policy.MaxLifetime.Seconds()}
-	if i := slices.IndexFunc(s.keys, func(k KeyRef) bool { return k.Token == rs.Token && k.Key == keys.Previous }); i >= 0 &&
-		!s.tracker.Key(keys.Key{Family: rs.Token, Role: keys.Previous, Fingerprint: s.keys[i].Fingerprint}).WithoutExpiry.IsZero() {
+	lt := s.tracker.Lifetime(rs.Family)
+	fl := FamilyLifetime{Family: rs.Family, StillValid: StillValidUnknown, LongestLifetime: lt.Seconds(), PolicyLifetime: s.o.Policy.MaxLifetime.Seconds()}
+	if i := slices.IndexFunc(s.keys, func(k KeyRef) bool { return k.Family == rs.Family && k.Key == keys.Previous }); i >= 0 &&
+		!s.tracker.Key(keys.Key{Family: rs.Family, Role: keys.Previous, Fingerprint: s.keys[i].Fingerprint}).WithoutExpiry.IsZero() {
 		fl.Never, fl.StillValid = true, StillValidYes
 		return fl
 	}

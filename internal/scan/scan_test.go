@@ -18,12 +18,13 @@ var update = flag.Bool("update", false, "rewrite testdata logs and golden files"
 var scanTime = hm(15, 0, 0)
 
 // incidentOptions are the options of the worked example of docs/tools.md:
-// jwtwatch scan --key previous --rotation-start access=2026-11-27T09:00:00Z.
+// jwtwatch scan --key previous --rotation-start access=2026-11-27T09:00:00Z,
+// with the command's defaults.
 func incidentOptions(k testKeys) Options {
 	return Options{
 		Keys:      k.set(),
-		Policy:    rotation.Policy{Skew: time.Minute},
-		Rotations: []RotationStart{{Token: "access", Started: rotationStart, Source: SourceFlag}},
+		Policy:    rotation.Policy{Skew: time.Minute, Grace: rotation.DefaultGrace},
+		Rotations: []RotationStart{{Family: "access", Started: rotationStart, Source: SourceFlag}},
 		Select:    "previous",
 		Now:       func() time.Time { return scanTime },
 	}

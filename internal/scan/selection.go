@@ -147,7 +147,7 @@ func (s *selection) selects(v verify.Verdict) bool {
 		return false
 	}
 	for _, k := range s.r.Keys {
-		if k.Token == v.Token && k.Fingerprint == v.Fingerprint {
+		if k.Family == v.Family && k.Fingerprint == v.Fingerprint {
 			return true
 		}
 	}
@@ -176,14 +176,14 @@ func (s *selection) observe(o observation) {
 		case suspicious:
 			hs.Suspicious++
 		case o.hasShape:
-			hs.Clean.add(v.Token, o.shape, 1)
+			hs.Clean.add(v.Family, o.shape, 1)
 		}
 	}
 
-	sk := subjectKey{v.Token, v.Claims.Subject}
+	sk := subjectKey{v.Family, v.Claims.Subject}
 	ss := s.subjects[sk]
 	if ss == nil {
-		ss = &subjectStat{Subject: Subject{Token: v.Token, Subject: v.Claims.Subject}}
+		ss = &subjectStat{Subject: Subject{Family: v.Family, Subject: v.Claims.Subject}}
 		s.subjects[sk] = ss
 	}
 	ss.Requests++
@@ -198,14 +198,14 @@ func (s *selection) observe(o observation) {
 	case suspicious:
 		ss.Suspicious++
 	case o.hasShape:
-		ss.Clean.add(v.Token, o.shape, 1)
+		ss.Clean.add(v.Family, o.shape, 1)
 	}
 
 	if !suspicious {
 		if o.hasShape && o.shape.mayBeUnusual() {
 			// Rare by definition where it turns out unusual: worth the
 			// details and the fingerprint, in case it does.
-			fs := familyShape{v.Token, o.shape}
+			fs := familyShape{v.Family, o.shape}
 			st := s.shapes[fs]
 			if st == nil {
 				st = &suspicionStat{Sources: newSources()}
@@ -243,7 +243,7 @@ func (l *tokenList) observe(o observation) {
 	ts := l.get(fp, func() *tokenStat {
 		c := o.v.Claims
 		return &tokenStat{SuspiciousToken: SuspiciousToken{
-			TokenFingerprint: fp, Token: o.v.Token, KeyFingerprint: o.v.Fingerprint,
+			TokenFingerprint: fp, Family: o.v.Family, KeyFingerprint: o.v.Fingerprint,
 			Subject: c.Subject, JTI: tokenID(o.token), ClientID: c.ClientID,
 			IssuedAt: utc(c.IssuedAt), ExpiresAt: utc(c.ExpiresAt),
 		}, Claims: o.shape}
@@ -284,15 +284,12 @@ func newSighting(o observation, d parse.Details) sighting {
 	sg := Sighting{
 		Seen: o.seen, Input: o.in, Line: o.line,
 		TokenFingerprint: TokenFingerprint(o.token),
-		Token:            v.Token, Key: v.Key, KeyFingerprint: v.Fingerprint, Result: v.Result,
+		Family:           v.Family, Key: v.Key, KeyFingerprint: v.Fingerprint, Result: v.Result,
 		Subject: c.Subject, JTI: tokenID(o.token), ClientID: c.ClientID,
 		IssuedAt: utc(c.IssuedAt), ExpiresAt: utc(c.ExpiresAt),
 		Claims:  o.shape.names(),
-		Reasons: []string{},
+		Reasons: append([]rotation.Reason{}, o.reasons...),
 		Client:  d.Client, UserAgent: d.UserAgent,
-	}
-	for _, r := range o.reasons {
-		sg.Reasons = append(sg.Reasons, string(r))
 	}
 	return sg
 }
@@ -317,8 +314,8 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	r := s.r
 	unusual := func(f keys.Family, shape claimSet) bool { return norms[f].deviation(shape) != 0 }
 	finish := func(sg Sighting) Sighting {
-		if unusual(sg.Token, sg.claims()) {
-			sg.Reasons = append(slices.Clone(sg.Reasons), UnusualClaims)
+		if unusual(sg.Family, sg.claims()) {
+			sg.Reasons = append(slices.Clone(sg.Reasons), rotation.UnusualClaims)
 		}
 		return sg
 	}
@@ -336,7 +333,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	}
 	for _, reason := range rotation.Reasons {
 		if st := s.reasons[reason]; st != nil {
-			r.Suspicions = append(r.Suspicions, Suspicion{Reason: string(reason), Requests: st.N, First: finish(st.First), Earliest: finish(st.Earliest)})
+			r.Suspicions = append(r.Suspicions, Suspicion{Reason: reason, Requests: st.N, First: finish(st.First), Earliest: finish(st.Earliest)})
 			consider(st)
 		}
 	}
@@ -353,7 +350,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	// The tokens listed: every suspicious one, and the candidates of the
 	// claim sets that turned out unusual, merged by fingerprint.
 	byPrint := map[string]*SuspiciousToken{}
-	list := func(ts *tokenStat, extra ...string) {
+	list := func(ts *tokenStat, extra ...rotation.Reason) {
 		t := byPrint[ts.TokenFingerprint]
 		if t == nil {
 			tt := ts.SuspiciousToken
@@ -364,20 +361,15 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 			t.Requests += ts.Requests
 			t.FirstSeen, t.LastSeen = earliest(t.FirstSeen, ts.FirstSeen), latest(t.LastSeen, ts.LastSeen)
 		}
-		for _, reason := range ts.reasons {
-			if !slices.Contains(t.Reasons, string(reason)) {
-				t.Reasons = append(t.Reasons, string(reason))
-			}
-		}
-		for _, reason := range extra {
+		for _, reason := range slices.Concat(ts.reasons, extra) {
 			if !slices.Contains(t.Reasons, reason) {
 				t.Reasons = append(t.Reasons, reason)
 			}
 		}
 	}
 	for _, ts := range s.tokens.order {
-		if unusual(ts.Token, ts.Claims) {
-			list(ts, UnusualClaims)
+		if unusual(ts.Family, ts.Claims) {
+			list(ts, rotation.UnusualClaims)
 		} else {
 			list(ts)
 		}
@@ -385,14 +377,14 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	r.SuspiciousTokensOmitted = s.tokens.Omitted
 	for _, fs := range odd {
 		st := s.shapes[fs]
-		r.Suspicions = append(r.Suspicions, Suspicion{Reason: UnusualClaims, Detail: norms[fs.family].describe(fs.family, fs.shape),
+		r.Suspicions = append(r.Suspicions, Suspicion{Reason: rotation.UnusualClaims, Detail: norms[fs.family].describe(fs.family, fs.shape),
 			Requests: st.N, First: finish(st.First), Earliest: finish(st.Earliest)})
 		r.Suspicious += st.N
 		consider(st)
 		clients, agents = append(clients, st.Sources.clients), append(agents, st.Sources.agents)
 		if l := s.candidates[fs]; l != nil {
 			for _, ts := range l.order {
-				list(ts, UnusualClaims)
+				list(ts, rotation.UnusualClaims)
 			}
 			r.SuspiciousTokensOmitted += l.Omitted
 		}
@@ -408,7 +400,7 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	r.SuspiciousTokens = make([]SuspiciousToken, 0, len(byPrint))
 	for _, t := range byPrint {
 		// In the order of rotation.Reasons, unusual_claims last.
-		slices.SortFunc(t.Reasons, func(a, b string) int { return cmp.Compare(reasonRank(a), reasonRank(b)) })
+		slices.SortFunc(t.Reasons, func(a, b rotation.Reason) int { return cmp.Compare(reasonRank(a), reasonRank(b)) })
 		r.SuspiciousTokens = append(r.SuspiciousTokens, *t)
 	}
 	slices.SortFunc(r.SuspiciousTokens, func(a, b SuspiciousToken) int {
@@ -432,14 +424,14 @@ func (s *selection) report(norms map[keys.Family]claimNorm) KeyReport {
 	}
 	slices.SortFunc(r.Subjects, func(a, b Subject) int {
 		return cmp.Or(cmp.Compare(b.Suspicious, a.Suspicious), cmp.Compare(b.Requests, a.Requests),
-			cmp.Compare(a.Token, b.Token), cmp.Compare(a.Subject, b.Subject))
+			cmp.Compare(a.Family, b.Family), cmp.Compare(a.Subject, b.Subject))
 	})
 	return r
 }
 
 // reasonRank orders reasons as rotation.Reasons does, unusual_claims last.
-func reasonRank(reason string) int {
-	if i := slices.Index(rotation.Reasons, rotation.Reason(reason)); i >= 0 {
+func reasonRank(reason rotation.Reason) int {
+	if i := slices.Index(rotation.Reasons, reason); i >= 0 {
 		return i
 	}
 	return len(rotation.Reasons)

@@ -43,6 +43,7 @@ type Config struct {
 	Rotations   []RotationStart `json:"rotations"`
 	MaxLifetime string          `json:"max_lifetime"`
 	ClockSkew   string          `json:"clock_skew"`
+	Grace       string          `json:"grace"`
 	Leeway      string          `json:"leeway"`
 	Algorithms  []string        `json:"algorithms"`
 }
@@ -51,9 +52,9 @@ func (c Config) equal(o Config) bool {
 	return slices.Equal(c.Keys, o.Keys) && c.Select == o.Select && c.Top == o.Top &&
 		c.From.Equal(o.From) && c.Until.Equal(o.Until) &&
 		slices.EqualFunc(c.Rotations, o.Rotations, func(a, b RotationStart) bool {
-			return a.Token == b.Token && a.Started.Equal(b.Started)
+			return a.Family == b.Family && a.Started.Equal(b.Started)
 		}) &&
-		c.MaxLifetime == o.MaxLifetime && c.ClockSkew == o.ClockSkew && c.Leeway == o.Leeway &&
+		c.MaxLifetime == o.MaxLifetime && c.ClockSkew == o.ClockSkew && c.Grace == o.Grace && c.Leeway == o.Leeway &&
 		slices.Equal(c.Algorithms, o.Algorithms)
 }
 
@@ -64,7 +65,7 @@ type groupState struct {
 }
 
 type normState struct {
-	Token keys.Family `json:"token"`
+	Family keys.Family `json:"token"`
 	claimNorm
 }
 
@@ -88,7 +89,7 @@ type reasonState struct {
 }
 
 type shapeState struct {
-	Token      keys.Family    `json:"token"`
+	Family     keys.Family    `json:"token"`
 	Claims     claimSet       `json:"claims"`
 	Candidates tokenListState `json:"candidates"`
 	suspicionStat
@@ -125,7 +126,7 @@ func (s *Scanner) config() Config {
 		Keys: s.keys, Select: s.o.Select, Top: s.o.Top, From: utc(s.o.From), Until: utc(s.o.Until),
 		Rotations:   []RotationStart{},
 		MaxLifetime: s.o.Policy.MaxLifetime.String(), ClockSkew: s.o.Policy.Skew.String(),
-		Leeway: s.o.Verify.Leeway.String(), Algorithms: s.o.Verify.Algorithms,
+		Grace: s.o.Policy.Grace.String(), Leeway: s.o.Verify.Leeway.String(), Algorithms: s.o.Verify.Algorithms,
 	}
 	if c.Keys == nil {
 		c.Keys = []KeyRef{}
@@ -135,7 +136,7 @@ func (s *Scanner) config() Config {
 	}
 	for _, f := range []keys.Family{keys.Access, keys.Refresh} {
 		if at, ok := s.started[f]; ok {
-			c.Rotations = append(c.Rotations, RotationStart{Token: f, Started: at})
+			c.Rotations = append(c.Rotations, RotationStart{Family: f, Started: at})
 		}
 	}
 	return c
@@ -179,7 +180,7 @@ func (s *selection) state() *selectionState {
 		st.Subjects = append(st.Subjects, sub)
 	}
 	slices.SortFunc(st.Subjects, func(a, b *subjectStat) int {
-		return cmp.Or(cmp.Compare(a.Token, b.Token), cmp.Compare(a.Subject.Subject, b.Subject.Subject))
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Subject.Subject, b.Subject.Subject))
 	})
 	for _, r := range rotation.Reasons {
 		if rs := s.reasons[r]; rs != nil {
@@ -187,14 +188,14 @@ func (s *selection) state() *selectionState {
 		}
 	}
 	for fs, ss := range s.shapes {
-		sh := shapeState{Token: fs.family, Claims: fs.shape, suspicionStat: *ss}
+		sh := shapeState{Family: fs.family, Claims: fs.shape, suspicionStat: *ss}
 		if l := s.candidates[fs]; l != nil {
 			sh.Candidates = l.state()
 		}
 		st.Shapes = append(st.Shapes, sh)
 	}
 	slices.SortFunc(st.Shapes, func(a, b shapeState) int {
-		return cmp.Or(cmp.Compare(a.Token, b.Token), cmp.Compare(a.Claims, b.Claims))
+		return cmp.Or(cmp.Compare(a.Family, b.Family), cmp.Compare(a.Claims, b.Claims))
 	})
 	return st
 }
@@ -203,10 +204,7 @@ func (l *tokenList) state() tokenListState {
 	st := tokenListState{Tokens: []tokenState{}, Omitted: l.Omitted}
 	for _, t := range l.order {
 		ts := tokenState{SuspiciousToken: t.SuspiciousToken, Claims: t.Claims}
-		ts.Reasons = []string{}
-		for _, r := range t.reasons {
-			ts.Reasons = append(ts.Reasons, string(r))
-		}
+		ts.Reasons = append([]rotation.Reason{}, t.reasons...)
 		st.Tokens = append(st.Tokens, ts)
 	}
 	return st
@@ -228,7 +226,8 @@ func FromReport(r Report) (*Scanner, error) {
 	c := st.Config
 	maxLifetime, err1 := time.ParseDuration(c.MaxLifetime)
 	skew, err2 := time.ParseDuration(c.ClockSkew)
-	if err := errors.Join(err1, err2); err != nil {
+	grace, err3 := time.ParseDuration(c.Grace)
+	if err := errors.Join(err1, err2, err3); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrState, err)
 	}
 	s := &Scanner{
@@ -240,7 +239,7 @@ func FromReport(r Report) (*Scanner, error) {
 		merged: &c,
 	}
 	s.o.Select, s.o.Top, s.o.From, s.o.Until, s.o.Notes = c.Select, c.Top, c.From, c.Until, r.Notes
-	s.o.Policy = rotation.Policy{MaxLifetime: maxLifetime, Skew: skew}
+	s.o.Policy = rotation.Policy{MaxLifetime: maxLifetime, Skew: skew, Grace: grace}
 	var err error
 	if s.tracker, err = rotation.New(s.o.Policy, func() time.Time { return s.now }, st.Tracker); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrState, err)
@@ -251,13 +250,13 @@ func FromReport(r Report) (*Scanner, error) {
 		}
 	}
 	for _, rs := range c.Rotations {
-		s.started[rs.Token] = rs.Started
+		s.started[rs.Family] = rs.Started
 	}
 	for _, g := range st.Groups {
 		s.groups = append(s.groups, &group{stats: g.KeyStats, subjects: g.SubjectSet, clean: g.Clean})
 	}
 	for _, n := range st.Norms {
-		s.norms[n.Token] = &n.claimNorm
+		s.norms[n.Family] = &n.claimNorm
 	}
 	if s.forged.sources == nil {
 		return nil, fmt.Errorf("%w: forged tokens without their sources", ErrState)
@@ -295,7 +294,7 @@ func selectionFromState(c Config, st *selectionState) (*selection, error) {
 		s.hours[h.Hour.Hour.Unix()] = h
 	}
 	for _, sub := range st.Subjects {
-		s.subjects[subjectKey{sub.Token, sub.Subject.Subject}] = sub
+		s.subjects[subjectKey{sub.Family, sub.Subject.Subject}] = sub
 	}
 	for _, rs := range st.Reasons {
 		stat := rs.suspicionStat
@@ -306,7 +305,7 @@ func selectionFromState(c Config, st *selectionState) (*selection, error) {
 		if stat.Sources == nil {
 			return nil, fmt.Errorf("%w: a claim set has no sources", ErrState)
 		}
-		fs := familyShape{sh.Token, sh.Claims}
+		fs := familyShape{sh.Family, sh.Claims}
 		s.shapes[fs] = &stat
 		s.candidates[fs] = sh.Candidates.list()
 	}
@@ -318,10 +317,7 @@ func (st tokenListState) list() *tokenList {
 	l := &tokenList{byPrint: map[string]*tokenStat{}, Omitted: st.Omitted}
 	for _, ts := range st.Tokens {
 		t := &tokenStat{SuspiciousToken: ts.SuspiciousToken, Claims: ts.Claims}
-		for _, r := range ts.Reasons {
-			t.reasons = append(t.reasons, rotation.Reason(r))
-		}
-		t.Reasons = nil
+		t.reasons, t.Reasons = ts.Reasons, nil
 		l.byPrint[t.TokenFingerprint] = t
 		l.order = append(l.order, t)
 	}
@@ -330,5 +326,5 @@ func (st tokenListState) list() *tokenList {
 
 // selected reports whether --key sel selects the key k, as match does.
 func selected(sel string, k KeyRef) bool {
-	return len(match(keys.Set{Keys: []keys.Key{{Family: k.Token, Role: k.Key, Fingerprint: k.Fingerprint}}}, sel)) > 0
+	return len(match(keys.Set{Keys: []keys.Key{{Family: k.Family, Role: k.Key, Fingerprint: k.Fingerprint}}}, sel)) > 0
 }

@@ -92,14 +92,14 @@ func (p *printer) summary(r Report) {
 	}
 	for _, rs := range r.Rotations {
 		if rs.Source == "" {
-			p.line("Rotation of %s keys: start unknown, issued_after_rotation not checked (give --rotation-start or --state.file)", rs.Token)
+			p.line("Rotation of %s keys: start unknown, issued_after_rotation not checked (give --rotation-start or --state.file)", rs.Family)
 			continue
 		}
 		src := "--rotation-start"
 		if rs.Source == SourceStateFile {
 			src = "from --state.file"
 		}
-		p.line("Rotation of %s keys: started %s (%s)", rs.Token, stamp(rs.Started), src)
+		p.line("Rotation of %s keys: started %s (%s)", rs.Family, stamp(rs.Started), src)
 	}
 	for _, n := range r.Notes {
 		p.line("Note: %s", safe(n))
@@ -121,7 +121,7 @@ func (p *printer) keys(r Report) {
 	rows := [][]string{append(head, "SUSPICIOUS", "SUBJECTS", "LONGEST LIFETIME", "FIRST SEEN", "LAST SEEN")}
 	estimated := 0.0
 	for _, k := range r.Keys {
-		row := []string{string(k.Token), string(k.Key), dash(k.Fingerprint), num(k.Requests)}
+		row := []string{string(k.Family), string(k.Key), dash(k.Fingerprint), num(k.Requests)}
 		for _, res := range results {
 			row = append(row, num(k.Results.Get(res)))
 		}
@@ -153,7 +153,7 @@ func (p *printer) lifetimes(r Report) {
 	for _, l := range r.Lifetimes {
 		var start time.Time
 		for _, rs := range r.Rotations {
-			if rs.Token == l.Token {
+			if rs.Family == l.Family {
 				start = rs.Started
 			}
 		}
@@ -170,13 +170,13 @@ func (p *printer) lifetimes(r Report) {
 		case l.AllExpired.IsZero():
 			why = "no token with iat and exp was seen (give --policy.max-lifetime)"
 		default:
-			why = fmt.Sprintf("the rotation (%s) + --policy.clock-skew + %s", stamp(start), bound)
+			why = fmt.Sprintf("the rotation (%s) + --rotation.grace + --policy.clock-skew + %s", stamp(start), bound)
 		}
 		expired := stamp(l.AllExpired)
 		if l.Never {
 			expired = "never"
 		}
-		rows = append(rows, []string{string(l.Token), l.StillValid, lifespan(l.LongestLifetime), expired, why})
+		rows = append(rows, []string{string(l.Family), l.StillValid, lifespan(l.LongestLifetime), expired, why})
 	}
 	p.table("  ", rows)
 }
@@ -193,7 +193,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []Famil
 	p.line("")
 	var names []string
 	for _, ref := range k.Keys {
-		names = append(names, fmt.Sprintf("%s/%s %s", ref.Token, ref.Key, ref.Fingerprint))
+		names = append(names, fmt.Sprintf("%s/%s %s", ref.Family, ref.Key, ref.Fingerprint))
 	}
 	p.line("Key %s: %s", safe(k.Selector), strings.Join(names, ", "))
 	if k.Requests == 0 {
@@ -217,7 +217,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []Famil
 		for _, l := range lifetimes {
 			// The question after a leak: could a token the rightful issuer
 			// signed still be valid, or is every valid one the holder's?
-			if l.Token == c.Evidence.Token && !l.AllExpired.IsZero() {
+			if l.Family == c.Evidence.Family && !l.AllExpired.IsZero() {
 				p.line("    Every token it signed before the rotation had expired by %s: a valid one later is the holder's.", stamp(l.AllExpired))
 			}
 		}
@@ -235,7 +235,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []Famil
 		rows := [][]string{{"REASON", "REQUESTS", "FIRST SEEN", "TOKEN", "SUBJECT", "JTI", "CLIENT", "DETAIL"}}
 		for _, s := range k.Suspicions {
 			f := s.First
-			rows = append(rows, []string{s.Reason, num(s.Requests), stamp(f.Seen), f.TokenFingerprint, safe(f.Subject), safe(f.JTI), safe(f.Client), dash(s.Detail)})
+			rows = append(rows, []string{string(s.Reason), num(s.Requests), stamp(f.Seen), f.TokenFingerprint, safe(f.Subject), safe(f.JTI), safe(f.Client), dash(s.Detail)})
 		}
 		p.table("    ", rows)
 	}
@@ -245,7 +245,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []Famil
 		rows := [][]string{{"TOKEN", "SUBJECT", "JTI", "CLIENT ID", "ISSUED", "EXPIRES", "REQUESTS", "FIRST SEEN", "LAST SEEN", "REASONS"}}
 		for _, t := range k.SuspiciousTokens {
 			rows = append(rows, []string{t.TokenFingerprint, safe(t.Subject), safe(t.JTI), safe(t.ClientID), stamp(t.IssuedAt), stamp(t.ExpiresAt),
-				num(t.Requests), stamp(t.FirstSeen), stamp(t.LastSeen), strings.Join(t.Reasons, ",")})
+				num(t.Requests), stamp(t.FirstSeen), stamp(t.LastSeen), joinReasons(t.Reasons, ",")})
 		}
 		p.table("    ", rows)
 		if k.SuspiciousTokensOmitted > 0 {
@@ -283,7 +283,7 @@ func (p *printer) key(k *KeyReport, rotations []RotationStart, lifetimes []Famil
 		if s.Subject == "" {
 			sub = "(no sub)"
 		}
-		rows = append(rows, []string{string(s.Token), sub, safe(s.ClientID), num(s.Requests), num(s.Valid), num(s.Suspicious), stamp(s.FirstSeen), stamp(s.LastSeen)})
+		rows = append(rows, []string{string(s.Family), sub, safe(s.ClientID), num(s.Requests), num(s.Valid), num(s.Suspicious), stamp(s.FirstSeen), stamp(s.LastSeen)})
 	}
 	p.table("    ", rows)
 }
@@ -341,7 +341,7 @@ func (p *printer) tops(title, what string, ts []Top) {
 
 // sighting prints what is known of one token, indented under the compromise.
 func (p *printer) sighting(s Sighting, rotations []RotationStart) {
-	p.line("    Token %s (%s/%s key %s):", s.TokenFingerprint, s.Token, s.Key, s.KeyFingerprint)
+	p.line("    Token %s (%s/%s key %s):", s.TokenFingerprint, s.Family, s.Key, s.KeyFingerprint)
 	var who []string
 	for _, kv := range [][2]string{{"subject", s.Subject}, {"jti", s.JTI}, {"client id", s.ClientID}} {
 		if kv[1] != "" {
@@ -360,22 +360,31 @@ func (p *printer) sighting(s Sighting, rotations []RotationStart) {
 	}
 }
 
-// explain says in words why a reason applies to a sighting.
-func explain(reason string, s Sighting, rotations []RotationStart) string {
-	switch rotation.Reason(reason) {
-	case rotation.IssuedAfterRotation:
+// explain says in words why a reason applies to a sighting: the reason's
+// one wording (rotation.Reason.Explain), and what the sighting adds to it.
+func explain(reason rotation.Reason, s Sighting, rotations []RotationStart) string {
+	switch reason {
+	case rotation.IssuedAfterRotation, rotation.IssuedDuringGrace, rotation.NoIssuedAt:
 		for _, rs := range rotations {
-			if rs.Token == s.Token {
-				return fmt.Sprintf("signed with the %s key but issued after the rotation started (%s)", s.Key, stamp(rs.Started))
+			if rs.Family == s.Family && !rs.Started.IsZero() {
+				return fmt.Sprintf("%s; here the %s key, the rotation started %s", reason.Explain(), s.Key, stamp(rs.Started))
 			}
 		}
-		return "signed with an old key but issued after the rotation started"
 	case rotation.LifetimeExceedsPolicy:
-		return fmt.Sprintf("lives %s, longer than --policy.max-lifetime", s.ExpiresAt.Sub(s.IssuedAt))
-	case rotation.IssuedInFuture:
-		return "iat later than the line's own time (beyond --policy.clock-skew)"
+		if !s.IssuedAt.IsZero() && !s.ExpiresAt.IsZero() {
+			return fmt.Sprintf("%s; here it lives %s", reason.Explain(), lifetime(s.IssuedAt, s.ExpiresAt))
+		}
 	}
-	return "its claims are not those nearly all tokens of its family have"
+	return reason.Explain()
+}
+
+// joinReasons joins reasons with sep.
+func joinReasons(rs []rotation.Reason, sep string) string {
+	ss := make([]string, len(rs))
+	for i, r := range rs {
+		ss[i] = string(r)
+	}
+	return strings.Join(ss, sep)
 }
 
 func breakdown(c Counts) string {
@@ -440,4 +449,13 @@ func safe(s string) string {
 		}
 	}
 	return s
+}
+
+// lifetime is exp - iat in words; beyond the 292 years a time.Duration
+// holds (exp 9999-12-31 is a valid JWT) in whole days.
+func lifetime(iat, exp time.Time) string {
+	if days := (exp.Unix() - iat.Unix()) / 86400; days > 100*365 {
+		return fmt.Sprintf("%dd", days)
+	}
+	return exp.Sub(iat).String()
 }

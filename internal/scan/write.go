@@ -47,8 +47,8 @@ func WriteCSV(w io.Writer, r Report) error {
 		row("last_seen", iso(r.LastSeen))
 		row("scanned_at", iso(r.ScannedAt))
 		for _, rs := range r.Rotations {
-			row("rotation_started_"+string(rs.Token), iso(rs.Started))
-			row("rotation_source_"+string(rs.Token), rs.Source)
+			row("rotation_started_"+string(rs.Family), iso(rs.Started))
+			row("rotation_source_"+string(rs.Family), rs.Source)
 		}
 		for _, n := range r.Notes {
 			row("note", n)
@@ -62,14 +62,14 @@ func WriteCSV(w io.Writer, r Report) error {
 	c.table("keys", append(append([]string{"token", "key", "fingerprint", "requests"}, resultNames()...),
 		"suspicious", "subjects", "subjects_error", "first_seen", "last_seen", "longest_lifetime_seconds", "without_expiry_last_seen"), func(row func(...string)) {
 		for _, k := range r.Keys {
-			cells := append([]string{string(k.Token), string(k.Key), k.Fingerprint, num(k.Requests)}, counts(k.Results)...)
+			cells := append([]string{string(k.Family), string(k.Key), k.Fingerprint, num(k.Requests)}, counts(k.Results)...)
 			row(append(cells, num(k.Suspicious), strconv.FormatUint(k.Subjects, 10), strconv.FormatFloat(k.SubjectsError, 'g', -1, 64),
 				iso(k.FirstSeen), iso(k.LastSeen), seconds(k.LongestLifetime), iso(k.WithoutExpiry))...)
 		}
 	})
 	c.table("lifetimes", []string{"token", "still_valid", "longest_lifetime_seconds", "policy_max_lifetime_seconds", "all_expired", "never"}, func(row func(...string)) {
 		for _, l := range r.Lifetimes {
-			row(string(l.Token), l.StillValid, seconds(l.LongestLifetime), seconds(l.PolicyLifetime), iso(l.AllExpired), strconv.FormatBool(l.Never))
+			row(string(l.Family), l.StillValid, seconds(l.LongestLifetime), seconds(l.PolicyLifetime), iso(l.AllExpired), strconv.FormatBool(l.Never))
 		}
 	})
 	if k := r.Key; k != nil {
@@ -81,14 +81,14 @@ func WriteCSV(w io.Writer, r Report) error {
 		})
 		c.table("key_suspicions", append([]string{"reason", "detail", "requests", "which"}, sightingHeader()...), func(row func(...string)) {
 			for _, s := range k.Suspicions {
-				row(append([]string{s.Reason, s.Detail, num(s.Requests), "first"}, sightingCells(s.First)...)...)
-				row(append([]string{s.Reason, s.Detail, num(s.Requests), "earliest"}, sightingCells(s.Earliest)...)...)
+				row(append([]string{string(s.Reason), s.Detail, num(s.Requests), "first"}, sightingCells(s.First)...)...)
+				row(append([]string{string(s.Reason), s.Detail, num(s.Requests), "earliest"}, sightingCells(s.Earliest)...)...)
 			}
 		})
 		c.table("key_suspicious_tokens", []string{"token_fingerprint", "token", "key_fingerprint", "subject", "jti", "client_id", "issued_at", "expires_at", "reasons", "requests", "first_seen", "last_seen"}, func(row func(...string)) {
 			for _, t := range k.SuspiciousTokens {
-				row(t.TokenFingerprint, string(t.Token), t.KeyFingerprint, t.Subject, t.JTI, t.ClientID, iso(t.IssuedAt), iso(t.ExpiresAt),
-					strings.Join(t.Reasons, " "), num(t.Requests), iso(t.FirstSeen), iso(t.LastSeen))
+				row(t.TokenFingerprint, string(t.Family), t.KeyFingerprint, t.Subject, t.JTI, t.ClientID, iso(t.IssuedAt), iso(t.ExpiresAt),
+					joinReasons(t.Reasons, " "), num(t.Requests), iso(t.FirstSeen), iso(t.LastSeen))
 			}
 			if k.SuspiciousTokensOmitted > 0 {
 				row("", "", "", "", "", "", "", "", "omitted", num(k.SuspiciousTokensOmitted), "", "")
@@ -105,7 +105,7 @@ func WriteCSV(w io.Writer, r Report) error {
 		})
 		c.table("key_subjects", []string{"token", "subject", "client_id", "requests", "valid", "suspicious", "first_seen", "last_seen"}, func(row func(...string)) {
 			for _, s := range k.Subjects {
-				row(string(s.Token), s.Subject, s.ClientID, num(s.Requests), num(s.Valid), num(s.Suspicious), iso(s.FirstSeen), iso(s.LastSeen))
+				row(string(s.Family), s.Subject, s.ClientID, num(s.Requests), num(s.Valid), num(s.Suspicious), iso(s.FirstSeen), iso(s.LastSeen))
 			}
 		})
 	}
@@ -197,8 +197,8 @@ func sightingHeader() []string {
 }
 
 func sightingCells(s Sighting) []string {
-	return []string{iso(s.Seen), s.Input, num(s.Line), s.TokenFingerprint, string(s.Token), string(s.Key), s.KeyFingerprint, string(s.Result),
-		s.Subject, s.JTI, s.ClientID, iso(s.IssuedAt), iso(s.ExpiresAt), strings.Join(s.Claims, " "), strings.Join(s.Reasons, " "), s.Client, s.UserAgent}
+	return []string{iso(s.Seen), s.Input, num(s.Line), s.TokenFingerprint, string(s.Family), string(s.Key), s.KeyFingerprint, string(s.Result),
+		s.Subject, s.JTI, s.ClientID, iso(s.IssuedAt), iso(s.ExpiresAt), strings.Join(s.Claims, " "), joinReasons(s.Reasons, " "), s.Client, s.UserAgent}
 }
 
 func topHeader() []string { return []string{"kind", "value", "requests", "max_overcount", "last_seen"} }

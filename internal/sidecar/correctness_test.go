@@ -36,6 +36,9 @@ func pipelineOnly(t *testing.T, o Options) (*sidecar, *prometheus.Registry) {
 	if s.parser, err = parse.New(o.Parse); err != nil {
 		t.Fatal(err)
 	}
+	if s.public, err = publicPaths(o.PublicPaths); err != nil {
+		t.Fatal(err)
+	}
 	if s.tracker, err = rotation.New(o.Policy, o.Now, rotation.Snapshot{}); err != nil {
 		t.Fatal(err)
 	}

@@ -150,7 +150,7 @@ func TestImmediateRotation(t *testing.T) {
 	}
 	var onRemoved []string
 	for _, c := range list.Clients {
-		onRemoved = append(onRemoved, fmt.Sprintf("%s %s/%s %d", c.Subject, c.Token, c.Key, c.Count))
+		onRemoved = append(onRemoved, fmt.Sprintf("%s %s/%s %d", c.Subject, c.Family, c.Key, c.Count))
 	}
 	if want := []string{"carol access/retired 2", "dave access/retired 1"}; !slices.Equal(onRemoved, want) {
 		t.Errorf("stragglers %q, want %q", onRemoved, want)
@@ -217,6 +217,7 @@ func TestRollback(t *testing.T) {
 	s.reload(false)
 	clock, current = t2, k0
 	s.reload(false)
+	clock = t2.Add(time.Hour) // the lines below are in the past, none beyond now
 	for _, l := range []tail.Line{
 		line(t2.Add(time.Minute), sign(k0, "alice", t2.Add(time.Minute), t2.Add(time.Hour)), 200),      // restored key, after
 		line(t2.Add(time.Minute), sign(k0, "bob", fixed, t2.Add(time.Hour)), 200),                      // restored key, before the rotation

@@ -14,11 +14,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -30,6 +32,7 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/cache"
 	"github.com/jwtwatch/jwtwatch/internal/jwks"
 	"github.com/jwtwatch/jwtwatch/internal/keys"
+	"github.com/jwtwatch/jwtwatch/internal/lines"
 	"github.com/jwtwatch/jwtwatch/internal/metrics"
 	"github.com/jwtwatch/jwtwatch/internal/parse"
 	"github.com/jwtwatch/jwtwatch/internal/rotation"
@@ -59,6 +62,10 @@ type Options struct {
 	Parse     parse.Config
 	Verify    verify.Options
 	Policy    rotation.Policy
+	// PublicPaths (--gateway.public-paths) is a regular expression, anchored
+	// at both ends, over request paths whose gateway verdict is not compared
+	// with jwtwatch's: routes that never check tokens. Empty: none.
+	PublicPaths string
 
 	ListenAddresses []string
 	SystemdSocket   bool
@@ -77,7 +84,7 @@ type Options struct {
 	VerdictCacheSize int
 
 	// Lookup and ReadFile read the key variables and secret files
-	// (os.LookupEnv and os.ReadFile in production).
+	// (os.LookupEnv and keys.ReadFile in production).
 	Lookup   func(string) (string, bool)
 	ReadFile func(string) ([]byte, error)
 	// KeysFile is the --keys.file; empty for the environment variables alone.
@@ -92,13 +99,17 @@ type Options struct {
 	Logger *slog.Logger
 	// Build is logged at start-up and shown on the status page.
 	Build buildinfo.Info
+	// Environment (--environment), when set, labels jwtwatch_build_info and
+	// jwtwatch_key_info: one key fingerprint under two environments is a
+	// secret shared between them.
+	Environment string
 	// Listening, if set, is called with the bound addresses once the server listens.
 	Listening func([]net.Addr)
 }
 
 func (o *Options) defaults() {
 	if o.MaxLineBytes <= 0 {
-		o.MaxLineBytes = 1 << 20
+		o.MaxLineBytes = lines.DefaultMaxLineBytes
 	}
 	if o.TelemetryPath == "" {
 		o.TelemetryPath = "/metrics"
@@ -109,6 +120,9 @@ func (o *Options) defaults() {
 	if o.StragglersSize <= 0 {
 		o.StragglersSize = 100
 	}
+	if o.Policy.MaxAge <= 0 {
+		o.Policy.MaxAge = rotation.DefaultMaxAge
+	}
 	if o.VerdictCacheSize == 0 {
 		o.VerdictCacheSize = cache.DefaultSize
 	}
@@ -116,7 +130,7 @@ func (o *Options) defaults() {
 		o.Lookup = os.LookupEnv
 	}
 	if o.ReadFile == nil {
-		o.ReadFile = os.ReadFile
+		o.ReadFile = keys.ReadFile
 	}
 	if o.Stdin == nil {
 		o.Stdin = os.Stdin
@@ -135,6 +149,7 @@ type sidecar struct {
 	opts     Options
 	log      *slog.Logger
 	parser   *parse.Parser
+	public   *regexp.Regexp // --gateway.public-paths; nil when none
 	verifier atomic.Pointer[verify.Verifier]
 	verdicts *cache.Cache // guarded by pipe; emptied when the Verifier changes
 	tracker  *rotation.Tracker
@@ -186,9 +201,20 @@ func Run(ctx context.Context, o Options) error {
 	defer s.jwksWait.Wait()
 	defer stopJWKS()
 
+	// Both are allocated as they fill, but a bound keeps a typo (or a hostile
+	// flood of distinct clients or tokens) from taking gigabytes.
+	if o.StragglersSize > stragglers.MaxSize {
+		return fmt.Errorf("%w: --stragglers.size: %d is more than the maximum %d", ErrConfig, o.StragglersSize, stragglers.MaxSize)
+	}
+	if o.VerdictCacheSize > cache.MaxSize {
+		return fmt.Errorf("%w: --jwt.cache-size: %d is more than the maximum %d", ErrConfig, o.VerdictCacheSize, cache.MaxSize)
+	}
 	var err error
 	if s.parser, err = parse.New(o.Parse); err != nil {
 		return fmt.Errorf("%w: --log.format: %w", ErrConfig, err)
+	}
+	if s.public, err = publicPaths(o.PublicPaths); err != nil {
+		return fmt.Errorf("%w: --gateway.public-paths: %w", ErrConfig, err)
 	}
 	if o.WebConfigFile != "" {
 		if err := web.Validate(o.WebConfigFile); err != nil {
@@ -214,9 +240,14 @@ func Run(ctx context.Context, o Options) error {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector("jwtwatch"),
-		metrics.NewStateCollector(s.state),
+		metrics.NewStateCollector(s.state, o.Environment),
 	)
+	// Without --environment no label at all, so that one set by relabelling applies.
+	var buildReg prometheus.Registerer = reg
+	if o.Environment != "" {
+		buildReg = prometheus.WrapRegistererWith(prometheus.Labels{"environment": o.Environment}, reg)
+	}
+	buildReg.MustRegister(versioncollector.NewCollector("jwtwatch"))
 	s.metrics = metrics.New(reg)
 	// The keys after the metrics, which count the JWKS fetches.
 	set, err := s.loadKeys(ctx, false)
@@ -251,13 +282,14 @@ func Run(ctx context.Context, o Options) error {
 	// Positions of files not read yet in this run are carried into every
 	// checkpoint, so a second restart still resumes them.
 	s.carried = maps.Clone(saved.Positions) // the tailer reads saved.Positions meanwhile
-	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile)
+	s.log.Info("starting jwtwatch", "version", o.Build.Version, "revision", o.Build.Revision, "build_date", o.Build.BuildDate, "sources", len(o.LogPaths), "state_file", o.StateFile, "environment", o.Environment)
 	s.unknownReplaced(saved.Rotation, set)
 	s.useKeys(set)
 	s.keyFiles = set.Files
-	// The rotation start must survive even a crash before the first periodic checkpoint.
+	// The rotation start must survive even a crash before the first periodic
+	// checkpoint, and a state file that cannot be written stops jwtwatch here.
 	if err := s.checkpoint(); err != nil {
-		return fmt.Errorf("%w: --state.file: %w", ErrConfig, err)
+		return fmt.Errorf("%w: --state.file: cannot write it (its directory must be writable by jwtwatch): %w", ErrConfig, err)
 	}
 
 	var listeners []net.Listener
@@ -433,8 +465,15 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 		src.counters.Invalid.Inc()
 		return
 	}
+	// The line's own time, unless it has none or is ahead of the clock by
+	// more than the skew: a gateway clock in 2030 must not move last_valid
+	// (and with it the removal verdict) years ahead.
 	at := obs.Time
-	if at.IsZero() {
+	switch {
+	case at.IsZero():
+		at = now
+	case at.After(now.Add(s.opts.Policy.Skew)):
+		src.counters.TimeSkewed.Inc()
 		at = now
 	}
 	v, hit := s.verdicts.Check(s.verifier.Load(), obs.Token, at)
@@ -442,7 +481,7 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 	if v.UnknownKID() {
 		s.requestRefresh()
 	}
-	reasons := s.tracker.Observe(v, at)
+	reasons := s.tracker.Record(v, at)
 	status, removed := obs.Status, false
 	if v.Key == keys.Retired {
 		var sure bool
@@ -450,21 +489,43 @@ func (s *sidecar) record(src *source, l tail.Line, now time.Time) {
 			status = 0 // the gateway switched keys about then: no verdict to compare
 		}
 	}
+	if s.public != nil && status != 0 {
+		// A route that never checks tokens answers without a verdict on
+		// them. Only a line whose status would be counted as a mismatch (a
+		// few) is looked at again for its path.
+		if _, ok := metrics.Mismatch(status, v.Result, removed); ok && s.public.MatchString(s.parser.Path(unsafeBytes(l.Text))) {
+			status = 0
+		}
+	}
 	s.metrics.Token(v, status, removed, reasons)
-	if a := s.activity[v.Token]; a != nil {
+	if a := s.activity[v.Family]; a != nil {
 		a.record(v, status, removed, len(reasons) > 0, at)
 	}
 	// Who still depends on the previous key (valid tokens), and who still
-	// presents a retired key's tokens at all, valid or not: after an
-	// immediate rotation, the clients that never log in again. Rare once the
-	// rotation is under way, so the second look at the line is cheap.
+	// presents a retired, removed key's tokens at all, valid or not (after an
+	// immediate or emergency rotation: the clients that never log in again,
+	// and the attacker). Rare once the rotation is under way, so the second
+	// look at the line is cheap.
 	if v.Key == keys.Previous && v.Result == verify.Valid || removed {
 		d := s.parser.DetailsString(l.Text)
-		s.stragglers.Observe(string(v.Token), string(v.Key), stragglers.Client{
+		s.stragglers.Observe(string(v.Family), string(v.Key), stragglers.Client{
 			Subject: v.Claims.Subject, ClientID: v.Claims.ClientID, UserAgent: d.UserAgent, Address: d.Client,
 		}, at)
 	}
 }
+
+// publicPaths compiles --gateway.public-paths, anchored at both ends like a
+// Prometheus relabelling regex: /health matches /health, not /healthz.
+func publicPaths(expr string) (*regexp.Regexp, error) {
+	if expr == "" {
+		return nil, nil
+	}
+	return regexp.Compile("^(?:" + expr + ")$")
+}
+
+// unsafeBytes is the bytes of s without a copy, for the parser, which only
+// reads them.
+func unsafeBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // rotatedWhileDown counts a saved position that no longer fits its file and
 // saves instead where that path is read from now (its new file's start), so
@@ -543,7 +604,7 @@ func (s *sidecar) checkpoint() error {
 // the sources (globs expand to files) and their sizes; the pipeline knows how
 // far it has processed each.
 func (s *sidecar) state() metrics.State {
-	st := metrics.State{Rotation: s.tracker.Report(), QuietPeriod: s.opts.Policy.QuietPeriod, WaitForUnseen: !s.opts.Policy.SkipUnseen}
+	st := metrics.State{Rotation: s.tracker.Report(), QuietPeriod: s.opts.Policy.QuietPeriod, WaitForUnseen: !s.opts.Policy.SkipUnseen, MaxAge: s.opts.Policy.MaxAge}
 	s.mu.Lock()
 	st.FirstLine = s.first
 	s.mu.Unlock()
@@ -575,14 +636,20 @@ func (s *sidecar) unknownReplaced(saved rotation.Snapshot, set keys.Set) {
 	}
 }
 
-// useKeys makes a loaded key set the one every later line is checked against.
-func (s *sidecar) useKeys(set keys.Set) {
+// useKeys makes a loaded key set the one every later line is checked
+// against. It reports whether a rotation started (or a rollback), which
+// the caller persists at once; each change of a current key is logged.
+func (s *sidecar) useKeys(set keys.Set) (changed bool) {
 	for _, k := range set.Keys {
 		switch {
 		case k.Weak && k.Secret() != nil:
 			s.log.Warn("secret is shorter than 32 bytes; HS256 wants at least 256 bits", "key", k, "source", k.Source)
 		case k.Weak:
 			s.log.Warn("RSA key is shorter than 2048 bits (RFC 7518 §3.3)", "key", k, "source", k.Source)
+		}
+		if k.Whitespace {
+			s.log.Warn("secret begins or ends with whitespace (after the one trailing newline a file may have); jwtwatch uses it as it is, and a gateway whose copy lacks it has every token counted bad_signature",
+				"key", k, "source", k.Source)
 		}
 	}
 	for _, n := range set.Notes {
@@ -592,9 +659,9 @@ func (s *sidecar) useKeys(set keys.Set) {
 		s.log.Warn("one secret is configured for several keys; its tokens are told apart by issuer, then by iat against the rotation start, else counted for the older key",
 			"variables", strings.Join(sh.Variables(), ","), "fingerprint", sh.Fingerprint)
 	}
-	var previous []string
+	var previous []string // and retired: the keys whose users the stragglers are
 	for _, k := range set.Keys {
-		if k.Role == keys.Previous {
+		if k.Role == keys.Previous || k.Role == keys.Retired {
 			previous = append(previous, k.Fingerprint)
 		}
 	}
@@ -604,7 +671,7 @@ func (s *sidecar) useKeys(set keys.Set) {
 	// would make the old current key's tokens issued_after_rotation.
 	s.pipe.Lock()
 	before := s.tracker.History()
-	changed := s.tracker.SetKeys(set.Keys)
+	changed = s.tracker.SetKeys(set.Keys)
 	opts := s.opts.Verify
 	opts.Rotations = s.tracker.Starts()
 	s.verifier.Store(verify.New(set, opts))
@@ -613,18 +680,14 @@ func (s *sidecar) useKeys(set keys.Set) {
 		s.previous = previous
 	}
 	s.pipe.Unlock()
-	if changed {
-		for _, c := range s.tracker.History() {
-			if !slices.Contains(before, c) {
-				s.log.Info(fmt.Sprintf("the current %s key changed: a %s", c.Family, c.Kind), "token", c.Family, "kind", c.Kind, "from", c.From, "to", c.To)
-			}
-		}
-		if err := s.checkpoint(); err != nil {
-			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)
+	for _, c := range s.tracker.History() {
+		if !slices.Contains(before, c) {
+			s.log.Info(fmt.Sprintf("the current %s key changed: a %s", c.Family, c.Kind), "token", c.Family, "kind", c.Kind, "from", c.From, "to", c.To)
 		}
 	}
 	s.metrics.KeysLoaded(s.opts.Now())
 	s.log.Info("keys loaded", "keys", len(set.Keys), "ring", set.Summary())
+	return changed
 }
 
 // reload re-reads the keys; a failure keeps the keys in use. refetch also
@@ -648,7 +711,12 @@ func (s *sidecar) reload(refetch bool) keys.Set {
 				"(an immediate rotation); a restart forgets it: set JWT_%s_SECRET_RETIRED to keep recognising them", k.Family, strings.ToUpper(string(k.Family))), "key", k)
 		}
 	}
-	s.useKeys(set)
+	if s.useKeys(set) {
+		// The periodic checkpoint tries again, so a failure here is not the end.
+		if err := s.checkpoint(); err != nil {
+			s.log.Error("cannot write state file after a rotation started; will retry", "err", err)
+		}
+	}
 	s.metrics.Reload(nil)
 	return set
 }

@@ -79,7 +79,8 @@ func (s *sidecar) statusPage() status.Page {
 			fam.PreviousPerMinute = a.previousValid.Counts(now)
 		}
 		for _, e := range top.Clients {
-			if e.Token == string(f.Family) && len(fam.Stragglers) < pageStragglers {
+			// The page's table is about removing the previous key.
+			if e.Family == string(f.Family) && e.Key == string(keys.Previous) && len(fam.Stragglers) < pageStragglers {
 				fam.Stragglers = append(fam.Stragglers, e)
 			}
 		}

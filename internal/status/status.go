@@ -164,11 +164,15 @@ func ago(now, t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	d := now.Sub(t)
 	suffix := "ago"
-	if d < 0 {
-		d, suffix = -d, "from now"
+	if t.After(now) {
+		t, now, suffix = now, t, "from now"
 	}
+	// time.Duration saturates at 292 years, and a JWT's exp can be 9999-12-31.
+	if secs := now.Unix() - t.Unix(); secs >= 100*365*86400 {
+		return fmt.Sprintf("%dd %dh %s", secs/86400, secs%86400/3600, suffix)
+	}
+	d := now.Sub(t)
 	if d < time.Second {
 		return "now"
 	}

@@ -46,6 +46,8 @@ func TestAgo(t *testing.T) {
 		{now.Add(-90 * time.Second), "1m 30s ago"},
 		{now.Add(26*time.Hour + 5*time.Minute + 7*time.Second), "1d 2h from now"},
 		{now.Add(-7 * 24 * time.Hour), "7d ago"},
+		// Beyond time.Duration's 292 years: a token's exp of 9999-12-31.
+		{time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), "2912112d 11h from now"},
 	}
 	for _, tt := range tests {
 		if got := ago(now, tt.in); got != tt.want {

@@ -1,9 +1,9 @@
 // Package stragglers keeps, in bounded memory, the clients that still
-// present valid previous-key tokens, or any token of a retired key: a
+// present valid previous-key tokens (and any token of a retired key): a
 // Space-Saving heavy-hitters sketch (Metwally et al., 2005) over (subject,
 // client id, user agent, address), so that before "Remove old key" an SRE
-// can see who would be logged out, and after an immediate rotation which
-// clients never log in again.
+// can see who would be logged out, and after an emergency rotation who still
+// presents the leaked key's tokens.
 package stragglers
 
 import (
@@ -14,6 +14,10 @@ import (
 	"sync"
 	"time"
 )
+
+// MaxSize bounds the sketch's capacity: each client holds up to four
+// 256-byte strings, so the largest sketch stays near 12 MiB.
+const MaxSize = 10_000
 
 // maxField bounds every stored string: user agents are attacker-controlled
 // and a sketch of bounded size must not hold unbounded strings.
@@ -31,9 +35,9 @@ type Client struct {
 // Error (the Space-Saving guarantee); Count-Error is a lower bound.
 type Entry struct {
 	Client
-	Token string `json:"token"`
-	// Key is the role of the key that signed the client's tokens (previous,
-	// retired); empty when the caller counts clients of no key.
+	Family string `json:"token"`
+	// Key is the role of the key that signed the client's tokens: previous
+	// or retired.
 	Key      string    `json:"key,omitempty"`
 	Count    uint64    `json:"count"`
 	Error    uint64    `json:"error"`
@@ -50,7 +54,7 @@ type Sketch struct {
 }
 
 type key struct {
-	token, role string
+	family, role string
 	Client
 }
 
@@ -61,15 +65,16 @@ type item struct {
 	index      int
 }
 
-// New returns a sketch that keeps the k heaviest clients.
+// New returns a sketch that keeps the k heaviest clients, k between 1 and
+// MaxSize. Memory is taken as clients arrive, not for k up front.
 func New(k int) *Sketch {
-	return &Sketch{k: max(k, 1), items: make(map[key]*item, k)}
+	return &Sketch{k: min(max(k, 1), MaxSize), items: map[key]*item{}}
 }
 
 // Observe counts one request by client, with a token of the given family
 // signed by a key of the given role, at time at.
-func (s *Sketch) Observe(token, role string, c Client, at time.Time) {
-	k := key{token: token, role: role, Client: Client{Subject: cut(c.Subject), ClientID: cut(c.ClientID), UserAgent: cut(c.UserAgent), Address: cut(c.Address)}}
+func (s *Sketch) Observe(family, role string, c Client, at time.Time) {
+	k := key{family: family, role: role, Client: Client{Subject: cut(c.Subject), ClientID: cut(c.ClientID), UserAgent: cut(c.UserAgent), Address: cut(c.Address)}}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.total++
@@ -109,11 +114,11 @@ func (s *Sketch) Top() Snapshot {
 	defer s.mu.Unlock()
 	snap := Snapshot{Observed: s.total, Capacity: s.k, Clients: make([]Entry, 0, len(s.h))}
 	for _, it := range s.h {
-		snap.Clients = append(snap.Clients, Entry{Client: it.Client, Token: it.token, Key: it.role, Count: it.count, Error: it.err, LastSeen: it.last})
+		snap.Clients = append(snap.Clients, Entry{Client: it.Client, Family: it.family, Key: it.role, Count: it.count, Error: it.err, LastSeen: it.last})
 	}
 	slices.SortFunc(snap.Clients, func(a, b Entry) int {
 		return cmp.Or(cmp.Compare(b.Count-b.Error, a.Count-a.Error), cmp.Compare(b.Count, a.Count), b.LastSeen.Compare(a.LastSeen),
-			compareKeys(key{a.Token, a.Key, a.Client}, key{b.Token, b.Key, b.Client}))
+			compareKeys(key{a.Family, a.Key, a.Client}, key{b.Family, b.Key, b.Client}))
 	})
 	return snap
 }
@@ -144,7 +149,7 @@ func (s *Sketch) Merge(o Snapshot) {
 	}
 	seen := map[key]bool{}
 	for _, e := range o.Clients {
-		k := key{token: e.Token, role: e.Key, Client: e.Client}
+		k := key{family: e.Family, role: e.Key, Client: e.Client}
 		seen[k] = true
 		if it, ok := s.items[k]; ok {
 			it.count += e.Count
@@ -187,7 +192,7 @@ func (s *Sketch) least() uint64 {
 }
 
 func compareKeys(a, b key) int {
-	return cmp.Or(strings.Compare(a.token, b.token), strings.Compare(a.role, b.role), strings.Compare(a.Subject, b.Subject), strings.Compare(a.ClientID, b.ClientID),
+	return cmp.Or(strings.Compare(a.family, b.family), strings.Compare(a.role, b.role), strings.Compare(a.Subject, b.Subject), strings.Compare(a.ClientID, b.ClientID),
 		strings.Compare(a.UserAgent, b.UserAgent), strings.Compare(a.Address, b.Address))
 }
 
@@ -203,7 +208,7 @@ func Restore(snap Snapshot) *Sketch {
 func (s *Sketch) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.items, s.h, s.total = make(map[key]*item, s.k), nil, 0
+	s.items, s.h, s.total = map[key]*item{}, nil, 0
 }
 
 func cut(s string) string {

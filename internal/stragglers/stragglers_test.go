@@ -3,6 +3,7 @@ package stragglers
 import (
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -77,7 +78,7 @@ func TestOrderAndReset(t *testing.T) {
 	s.Observe("access", "previous", Client{Subject: "b"}, t0.Add(2*time.Minute))
 	s.Observe("refresh", "previous", Client{Subject: "a"}, t0.Add(3*time.Minute))
 	got := s.Top().Clients
-	if len(got) != 3 || got[0].Subject != "b" || got[0].Count != 2 || !got[0].LastSeen.Equal(t0.Add(2*time.Minute)) || got[1].Token != "refresh" {
+	if len(got) != 3 || got[0].Subject != "b" || got[0].Count != 2 || !got[0].LastSeen.Equal(t0.Add(2*time.Minute)) || got[1].Family != "refresh" {
 		t.Errorf("top = %+v", got)
 	}
 	s.Reset()
@@ -106,7 +107,7 @@ func TestRoles(t *testing.T) {
 	} {
 		var got []string
 		for _, e := range tt.in.Top().Clients {
-			got = append(got, fmt.Sprintf("%s/%s %d", e.Token, e.Key, e.Count))
+			got = append(got, fmt.Sprintf("%s/%s %d", e.Family, e.Key, e.Count))
 		}
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("%s: clients %q, want %q", tt.name, got, tt.want)
@@ -181,5 +182,25 @@ func TestMergeExactWhileRoomy(t *testing.T) {
 		if n := truth[e.Subject]; e.Count < n || e.Count-e.Error > n {
 			t.Errorf("%s: count %d error %d, true count %d", e.Subject, e.Count, e.Error, n)
 		}
+	}
+}
+
+// The sketch allocates as clients arrive, not its whole capacity up front:
+// --stragglers.size=10000000 allocated 3 GB at start-up.
+func TestAllocatedAsUsed(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	s := New(MaxSize)
+	runtime.ReadMemStats(&after)
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<10 {
+		t.Errorf("New(%d) allocated %d bytes before any client", MaxSize, got)
+	}
+	s.Observe("access", "previous", Client{Subject: "u"}, time.Now())
+	if got := s.Top().Capacity; got != MaxSize {
+		t.Errorf("capacity %d, want %d", got, MaxSize)
+	}
+	if got := New(MaxSize * 10).Top().Capacity; got != MaxSize {
+		t.Errorf("New above the maximum keeps %d, want %d", got, MaxSize)
 	}
 }

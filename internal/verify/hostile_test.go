@@ -355,8 +355,8 @@ func TestHostileTokens(t *testing.T) {
 			if tt.key == keys.None {
 				wantFamily = keys.Unknown
 			}
-			if got.Result != tt.want || got.Key != tt.key || got.Token != wantFamily {
-				t.Fatalf("Check() = %s/%s/%s, want %s/%s/%s", got.Token, got.Key, got.Result, wantFamily, tt.key, tt.want)
+			if got.Result != tt.want || got.Key != tt.key || got.Family != wantFamily {
+				t.Fatalf("Check() = %s/%s/%s, want %s/%s/%s", got.Family, got.Key, got.Result, wantFamily, tt.key, tt.want)
 			}
 
 			// No accepted forgery: a reported key must really have signed.
@@ -374,8 +374,8 @@ func TestHostileTokens(t *testing.T) {
 				t.Errorf("a verdict without a key carries fingerprint %q or claims", got.Fingerprint)
 			}
 
-			if reasons := tracker.Observe(got, hostileNow); !slices.Equal(reasons, tt.reasons) {
-				t.Errorf("Tracker.Observe reasons = %v, want %v", reasons, tt.reasons)
+			if reasons := tracker.Record(got, hostileNow); !slices.Equal(reasons, tt.reasons) {
+				t.Errorf("Tracker.Record reasons = %v, want %v", reasons, tt.reasons)
 			}
 
 			// Bounded memory: a check never holds more than a few copies of

@@ -71,17 +71,17 @@ func TestSharedSecret(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := New(keys.Set{Keys: tt.keys, Issuers: tt.issuers}, Options{Rotations: tt.rotations})
 			got := v.Check(tt.in, now)
-			if g := (want{got.Token, got.Key, got.Result}); g != tt.want {
+			if g := (want{got.Family, got.Key, got.Result}); g != tt.want {
 				t.Fatalf("Check() = %+v, want %+v", g, tt.want)
 			}
 			for _, k := range tt.keys {
-				if k.Family == got.Token && k.Role == got.Key && k.Fingerprint != got.Fingerprint {
+				if k.Family == got.Family && k.Role == got.Key && k.Fingerprint != got.Fingerprint {
 					t.Errorf("Fingerprint = %q, want %q", got.Fingerprint, k.Fingerprint)
 				}
 			}
 			// A cached verdict judged later keeps its key and its rules.
-			if j := v.Judge(got, now.Add(2*time.Hour)); j.Token != got.Token || j.Key != got.Key || (got.Result == Valid && j.Result != Expired) {
-				t.Errorf("Judge two hours later = %s/%s/%s", j.Token, j.Key, j.Result)
+			if j := v.Judge(got, now.Add(2*time.Hour)); j.Family != got.Family || j.Key != got.Key || (got.Result == Valid && j.Result != Expired) {
+				t.Errorf("Judge two hours later = %s/%s/%s", j.Family, j.Key, j.Result)
 			}
 		})
 	}

@@ -74,7 +74,7 @@ func assertVerifiesOnlyIntact(t *testing.T, v *verify.Verifier, k keys.Key, tok 
 	t.Helper()
 	got := v.Check(tok, at)
 	if got.Key != k.Role || got.Fingerprint != k.Fingerprint || got.Result != want {
-		t.Fatalf("intact token: %s/%s %s (fingerprint %s), want %s/%s %s (fingerprint %s)", got.Token, got.Key, got.Result, got.Fingerprint, k.Family, k.Role, want, k.Fingerprint)
+		t.Fatalf("intact token: %s/%s %s (fingerprint %s), want %s/%s %s (fingerprint %s)", got.Family, got.Key, got.Result, got.Fingerprint, k.Family, k.Role, want, k.Fingerprint)
 	}
 	segs := strings.Split(tok, ".")
 	changed := 0
@@ -90,7 +90,7 @@ func assertVerifiesOnlyIntact(t *testing.T, v *verify.Verifier, k keys.Key, tok 
 			parts[i] = base64.RawURLEncoding.EncodeToString(mut)
 			vd := v.Check(strings.Join(parts, "."), at)
 			if vd.Key != keys.None {
-				t.Fatalf("segment %d byte %d changed: still verified by %s/%s (%s)", i, j, vd.Token, vd.Key, vd.Result)
+				t.Fatalf("segment %d byte %d changed: still verified by %s/%s (%s)", i, j, vd.Family, vd.Key, vd.Result)
 			}
 			changed++
 		}

@@ -389,7 +389,7 @@ func (v *Verifier) Check(token string, at time.Time) Verdict {
 	if len(signers) > 1 { // key material shared by several keys: pick one
 		k = v.attribute(signers, alg, kid, &claims)
 	}
-	verdict := Verdict{Token: k.family, Key: k.role, Fingerprint: k.fingerprint, Result: Malformed}
+	verdict := Verdict{Family: k.family, Key: k.role, Fingerprint: k.fingerprint, Result: Malformed}
 	if !ok {
 		return verdict
 	}
@@ -410,7 +410,7 @@ func (v *Verifier) Judge(vd Verdict, at time.Time) Verdict {
 	}
 	for i := range v.keys {
 		k := &v.keys[i]
-		if k.family == vd.Token && k.role == vd.Key && k.fingerprint == vd.Fingerprint {
+		if k.family == vd.Family && k.role == vd.Key && k.fingerprint == vd.Fingerprint {
 			vd.Result = v.judge(vd.Claims, k.issuer, at)
 			return vd
 		}
@@ -421,13 +421,13 @@ func (v *Verifier) Judge(vd Verdict, at time.Time) Verdict {
 
 // unknown is the verdict for a token no key is known to have signed.
 func unknown(r Result) Verdict {
-	return Verdict{Token: keys.Unknown, Key: keys.None, Result: r}
+	return Verdict{Family: keys.Unknown, Key: keys.None, Result: r}
 }
 
 // unknownKID is unknown for a token whose header named a kid no key has
 // (kid true), or not.
 func unknownKID(r Result, kid bool) Verdict {
-	return Verdict{Token: keys.Unknown, Key: keys.None, Result: r, Claims: Claims{unknownKID: kid}}
+	return Verdict{Family: keys.Unknown, Key: keys.None, Result: r, Claims: Claims{unknownKID: kid}}
 }
 
 // match returns the secret whose HMAC of signed equals sig, or nil. Only

@@ -59,7 +59,7 @@ const (
 
 // Verdict is the outcome of checking one token.
 type Verdict struct {
-	Token       keys.Family // family of the verifying key, keys.Unknown when none verifies
+	Family      keys.Family // family of the verifying key, keys.Unknown when none verifies
 	Key         keys.Role   // role of the verifying key, keys.None when none verifies
 	Fingerprint string      // fingerprint of the verifying key, empty when none
 	Result      Result

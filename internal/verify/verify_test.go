@@ -174,7 +174,7 @@ func segments(tb testing.TB, tok string) (h, p, s string) {
 
 // want is the expected label triple of a verdict.
 type want struct {
-	token  keys.Family
+	family keys.Family
 	key    keys.Role
 	result Result
 }
@@ -432,11 +432,11 @@ func TestCheck(t *testing.T) {
 				at = now
 			}
 			got := New(set, tt.opts).Check(tt.in, at)
-			if g := (want{got.Token, got.Key, got.Result}); g != tt.want {
+			if g := (want{got.Family, got.Key, got.Result}); g != tt.want {
 				t.Fatalf("Check() = %+v, want %+v", g, tt.want)
 			}
 			wantFP := ""
-			if k, ok := fx.set.Find(tt.want.token, tt.want.key); ok {
+			if k, ok := fx.set.Find(tt.want.family, tt.want.key); ok {
 				wantFP = k.Fingerprint
 			}
 			if got.Fingerprint != wantFP {
@@ -622,8 +622,8 @@ func TestCheckNoKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := v.Check(tt.in, now)
-			if got.Result != tt.want || got.Token != keys.Unknown || got.Key != keys.None {
-				t.Errorf("Check() = %s/%s/%s, want unknown/none/%s", got.Token, got.Key, got.Result, tt.want)
+			if got.Result != tt.want || got.Family != keys.Unknown || got.Key != keys.None {
+				t.Errorf("Check() = %s/%s/%s, want unknown/none/%s", got.Family, got.Key, got.Result, tt.want)
 			}
 		})
 	}
@@ -692,7 +692,7 @@ func TestCheckConcurrent(t *testing.T) {
 			for i := range 200 {
 				c := cases[(g+i)%len(cases)]
 				got := v.Check(c.in, now)
-				if w := (want{got.Token, got.Key, got.Result}); w != c.want {
+				if w := (want{got.Family, got.Key, got.Result}); w != c.want {
 					t.Errorf("Check() = %+v, want %+v", w, c.want)
 					return
 				}
@@ -825,8 +825,8 @@ func FuzzCheck(f *testing.F) {
 		if !known {
 			t.Fatalf("unknown Result %q", got.Result)
 		}
-		if (got.Key == keys.None) != (got.Token == keys.Unknown) || (got.Key == keys.None) != (got.Fingerprint == "") {
-			t.Fatalf("inconsistent verdict labels %s/%s/%q", got.Token, got.Key, got.Fingerprint)
+		if (got.Key == keys.None) != (got.Family == keys.Unknown) || (got.Key == keys.None) != (got.Fingerprint == "") {
+			t.Fatalf("inconsistent verdict labels %s/%s/%q", got.Family, got.Key, got.Fingerprint)
 		}
 
 		// RFC 7515 §5.2: a segment that is not strict base64url makes the
@@ -881,20 +881,20 @@ func FuzzCheck(f *testing.F) {
 				break
 			}
 		}
-		if idx < 0 || fx.set.Keys[idx].Family != got.Token || fx.set.Keys[idx].Role != got.Key {
-			t.Fatalf("verdict names no configured key: %s/%s", got.Token, got.Key)
+		if idx < 0 || fx.set.Keys[idx].Family != got.Family || fx.set.Keys[idx].Role != got.Key {
+			t.Fatalf("verdict names no configured key: %s/%s", got.Family, got.Key)
 		}
 		if !verifies(secrets[idx]) {
-			t.Fatalf("%s/%s key does not verify the token", got.Token, got.Key)
+			t.Fatalf("%s/%s key does not verify the token", got.Family, got.Key)
 		}
 		for j := range idx {
 			if verifies(secrets[j]) {
-				t.Fatalf("an earlier key also verifies; reported %s/%s", got.Token, got.Key)
+				t.Fatalf("an earlier key also verifies; reported %s/%s", got.Family, got.Key)
 			}
 		}
 
 		// RFC 7519 §7.2, then the claims as jsonwebtoken reads them.
-		issuer := fx.set.Issuers[got.Token]
+		issuer := fx.set.Issuers[got.Family]
 		want, object := jsonwebtokenJudge(raw[1], issuer, at)
 		if !object {
 			want = Malformed
