@@ -19,7 +19,7 @@ const reloginSlots = 10
 // of line time, in slots of a tenth of the window, each a dense HyperLogLog
 // sketch like the per-key ones: right after an immediate rotation every
 // line may be a stale session, and a dense insert costs ~40 ns where the
-// sparse form's costs ~1 µs (BenchmarkObserveWave: 135 against 590 ns a
+// sparse form's costs ~1 µs (BenchmarkRecordWave: 135 against 590 ns a
 // line). A slot takes 16 KiB once a retired-key token falls in it, so a
 // family's wave holds at most 160 KiB; a family that never sees one, none.
 type recentSubjects struct {

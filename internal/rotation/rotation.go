@@ -591,8 +591,14 @@ func (t *Tracker) Record(v verify.Verdict, at time.Time) []Reason {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	started, rotated := t.started(v.Family)
-	since := t.oldSince(v)
+	var started, since time.Time
+	r, rotated := t.rotations[v.Family]
+	if rotated {
+		started = r.Started
+		if v.Key == keys.Previous || v.Key == keys.Retired {
+			since = t.since(keyID{v.Family, v.Fingerprint}, r)
+		}
+	}
 	reasons := t.policy.suspicions(nil, v, since, at)
 	c := v.Claims
 	lifetime, hasLifetime := time.Duration(0), !c.IssuedAt.IsZero() && !c.ExpiresAt.IsZero()
@@ -758,8 +764,8 @@ type FamilyReport struct {
 	RetiredSubjects uint64
 	// PreviousReplaced is when the previous key was replaced as current
 	// (KeyReport.Replaced): the window and the wait for unseen tokens count
-	// from it rather than from Started, which a rollback moves. Zero: from
-	// Started.
+	// from it rather than from Started (after a rollback, the restored key's
+	// own, earlier start). Zero: from Started.
 	PreviousReplaced time.Time
 }
 

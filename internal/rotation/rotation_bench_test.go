@@ -42,11 +42,11 @@ func BenchmarkRecord(b *testing.B) {
 	}
 }
 
-// BenchmarkObserveWave is the tracker's share of a line during the wave
+// BenchmarkRecordWave is the tracker's share of a line during the wave
 // after an immediate rotation: every token is a stale session of the
 // removed (retired) key, from a few thousand subjects, each counted in the
 // sessions still on the removed key.
-func BenchmarkObserveWave(b *testing.B) {
+func BenchmarkRecordWave(b *testing.B) {
 	old, cur := access("old", keys.Retired), access("new", keys.Current)
 	var vs []verify.Verdict
 	for i := range 4096 {
