@@ -358,3 +358,35 @@ func TestRunbookLinks(t *testing.T) {
 		t.Fatal("no section links found in the runbook")
 	}
 }
+
+// The README's table of alerts names every alert, with its severity, and
+// no other.
+func TestReadmeListsEveryAlert(t *testing.T) {
+	data, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile(`(?m)^\| (JWTWatch\w+) \| (\w+) \|`)
+	listed := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(string(data), -1) {
+		listed[m[1]] = m[2]
+	}
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "" {
+				continue
+			}
+			sev, ok := listed[r.Alert]
+			switch {
+			case !ok:
+				t.Errorf("%s is not in the README's table of alerts", r.Alert)
+			case sev != r.Labels["severity"]:
+				t.Errorf("%s: the README says %s, the rule %s", r.Alert, sev, r.Labels["severity"])
+			}
+			delete(listed, r.Alert)
+		}
+	}
+	for a := range listed {
+		t.Errorf("the README lists %s, which no rule defines", a)
+	}
+}
