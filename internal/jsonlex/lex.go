@@ -230,23 +230,31 @@ func SkipMembers(b []byte, i int, depth int, plain bool) int {
 // the element at b[i] through the closing bracket; plain says the input is
 // Plain.
 func SkipElems(b []byte, i int, depth int, plain bool) int {
-	for {
+	for end := false; ; {
 		if i = skip(b, i, depth+1, plain); i < 0 {
 			return -1
 		}
-		i = SkipSpace(b, i)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1
-		default:
-			return -1
+		if i, end = NextElem(b, i); i < 0 || end {
+			return i
 		}
 	}
+}
+
+// NextElem steps over what follows an array element ending at b[i]: to the
+// next element after a comma, or past the closing bracket with end set; -1
+// when neither follows. Every walker of arrays goes through it.
+func NextElem(b []byte, i int) (next int, end bool) {
+	i = SkipSpace(b, i)
+	if i >= len(b) {
+		return -1, false
+	}
+	switch b[i] {
+	case ',':
+		return i + 1, false
+	case ']':
+		return i + 1, true
+	}
+	return -1, false
 }
 
 func skip(b []byte, i int, depth int, plain bool) int {

@@ -363,22 +363,13 @@ func (w *detailsWalker) array(i, depth, kind int) int {
 	if kind == detailLog {
 		kind = detailNone
 	}
-	for {
+	for end := false; ; {
 		if i = w.value(i, depth+1, kind); i < 0 {
 			return -1
 		}
 		kind = detailNone
-		i = jsonlex.SkipSpace(b, i)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1
-		default:
-			return -1
+		if i, end = jsonlex.NextElem(b, i); i < 0 || end {
+			return i
 		}
 	}
 }

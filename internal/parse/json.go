@@ -226,17 +226,9 @@ func (w *jsonWalker) array(i int, role, depth int32) int {
 			return -1
 		}
 		role = 0
-		i = jsonlex.SkipSpace(b, i)
-		if i >= len(b) {
-			return -1
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1
-		default:
-			return -1
+		var end bool
+		if i, end = jsonlex.NextElem(b, i); i < 0 || end {
+			return i
 		}
 	}
 }
