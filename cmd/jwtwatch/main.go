@@ -25,7 +25,6 @@ import (
 	"github.com/jwtwatch/jwtwatch/internal/cache"
 	"github.com/jwtwatch/jwtwatch/internal/demo"
 	"github.com/jwtwatch/jwtwatch/internal/sidecar"
-	"github.com/jwtwatch/jwtwatch/internal/tail"
 )
 
 // Exit statuses.
@@ -59,13 +58,6 @@ func tuneGC(lookup func(string) (string, bool)) {
 	if _, ok := lookup("GOMEMLIMIT"); !ok {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-}
-
-func cmpOr(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }
 
 // run parses the command line and starts the chosen command; it returns the exit status.
@@ -134,9 +126,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	logCfg.Writer = stderr
 	logger := promslog.New(logCfg)
-	// nxadm/tail's poll interval is one variable for the whole process: set
-	// once, here, for every command that follows files (run, demo, bench).
-	tail.SetPollInterval(cmpOr(pollInterval, tail.DefaultPollInterval))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -9,7 +9,7 @@
 // inode and a CRC-64 of its first KiB (FileID).
 //
 // When to look is told by a watch.FileWatcher of github.com/nxadm/tail: in
-// production its polling watcher (SetPollInterval), in tests a fake one. An
+// production its polling watcher (set up by New), in tests a fake one. An
 // event is only a reason to look: each time, the follower stats the path and
 // its own descriptor and decides from what it finds, so a missed or merged
 // event costs latency, never lines, and no behaviour depends on what nxadm
@@ -221,6 +221,9 @@ func New(cfg Config) (*Tailer, error) {
 		cfg.Stdin = os.Stdin
 	}
 	if cfg.NewWatcher == nil {
+		if err := useNxadm(cfg.PollInterval); err != nil {
+			return nil, err
+		}
 		cfg.NewWatcher = func(p string) watch.FileWatcher { return watch.NewPollingFileWatcher(p) }
 	}
 	t := &Tailer{

@@ -334,7 +334,11 @@ func readFile(t *testing.T, path string) []byte {
 }
 
 func TestMain(m *testing.M) {
-	SetPollInterval(DefaultPollInterval)
+	// Tests swap nxadm's watcher in after New (realWatcher), and the
+	// child below starts none: set nxadm up as New would.
+	if err := useNxadm(DefaultPollInterval); err != nil {
+		panic(err)
+	}
 	if os.Getenv("JWTWATCH_TEST_NXADM_FATAL") != "" {
 		// The child of TestNxadmFatalContained: nxadm's poller reports a
 		// failed stat of its path with util.Fatal.
@@ -455,6 +459,9 @@ func TestNew(t *testing.T) {
 		{name: "symlink loop", cfg: Config{Paths: []string{loop}}, wantErr: ErrBadPath, wantText: loop},
 		{name: "missing file", cfg: Config{Paths: []string{filepath.Join(dir, "later.log")}}},
 		{name: "files globs and stdin", cfg: Config{Paths: []string{"a.log", "/var/log/*.log", "-", "./a.log"}}},
+		{name: "the process's poll interval", cfg: Config{Paths: []string{"a.log"}, PollInterval: DefaultPollInterval}},
+		// nxadm/tail has one poll interval per process, set by TestMain.
+		{name: "another poll interval", cfg: Config{Paths: []string{"a.log"}, PollInterval: time.Second}, wantErr: ErrBadConfig, wantText: "1s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

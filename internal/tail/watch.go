@@ -1,8 +1,10 @@
 package tail
 
 import (
+	"fmt"
 	"log"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/nxadm/tail/util"
@@ -10,10 +12,18 @@ import (
 	"gopkg.in/tomb.v1"
 )
 
-// SetPollInterval sets how often nxadm/tail's polling watcher stats a path
-// (a package variable of its watch package, read by every watcher) and
-// keeps that watcher from ending the process. Call it once, before anything
-// is followed: the binary does, from --log.poll-interval.
+// nxadm is what jwtwatch sets of nxadm/tail's process-wide variables, once,
+// by the first Tailer that uses nxadm's watcher and before any watcher runs.
+var nxadm struct {
+	once sync.Once
+	poll time.Duration
+}
+
+// useNxadm sets how often nxadm/tail's polling watcher stats a path (a
+// package variable of its watch package, read by every watcher) and keeps
+// that watcher from ending the process. The first call sets both; a later
+// one asking for another interval is refused, as nxadm has one for the
+// whole process.
 //
 // nxadm's poller calls util.Fatal, which logs and then calls os.Exit(1), when
 // a stat fails with anything but "not found" (a symlink loop, a directory
@@ -23,17 +33,16 @@ import (
 // logger is replaced by one whose write ends the calling goroutine, nxadm's
 // poller, instead: os.Exit is never reached, whatever the message says, and
 // the follower sees the bad path at its next look (within a second).
-//
-// Setting what is already set writes nothing, so that calling it again with
-// the same interval (the binary's run, called several times by its tests)
-// does not race with watchers started before.
-func SetPollInterval(d time.Duration) {
-	if watch.POLL_DURATION != d {
+func useNxadm(d time.Duration) error {
+	nxadm.once.Do(func() {
+		nxadm.poll = d
 		watch.POLL_DURATION = d
-	}
-	if _, guarded := util.LOGGER.Writer().(fatalGuard); !guarded {
 		util.LOGGER = &util.Logger{Logger: log.New(fatalGuard{}, "", 0)}
+	})
+	if nxadm.poll != d {
+		return fmt.Errorf("%w: poll interval %v, but nxadm/tail polls every %v in this process", ErrBadConfig, d, nxadm.poll)
 	}
+	return nil
 }
 
 // fatalGuard ends the goroutine that writes to it. Only util.Fatal writes to
